@@ -1,0 +1,53 @@
+#include "mrcnn/config/flags.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+DEFINE_string(preset, "",
+              "Base config: matterport, torchvision or shapes. Default: the config file's \"preset\" "
+              "key, else shapes.");
+DEFINE_string(config, "",
+              "JSON file of config overrides, {\"KEY\": value, ...}, optionally with "
+              "\"preset\": NAME.");
+
+namespace mrcnn {
+
+std::vector<std::string> ExtractRepeatedFlag(const std::string& name, int* argc, char*** argv) {
+  std::vector<std::string> values;
+  const std::string long_eq = "--" + name + "=", short_eq = "-" + name + "=";
+  const std::string long_bare = "--" + name, short_bare = "-" + name;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const std::string arg = (*argv)[i];
+    if (arg == "--") {  // everything after a bare "--" is positional: keep it as it is
+      for (; i < *argc; ++i) (*argv)[out++] = (*argv)[i];
+      break;
+    }
+    if (arg.rfind(long_eq, 0) == 0) {
+      values.push_back(arg.substr(long_eq.size()));
+    } else if (arg.rfind(short_eq, 0) == 0) {
+      values.push_back(arg.substr(short_eq.size()));
+    } else if (arg == long_bare || arg == short_bare) {
+      values.push_back(i + 1 < *argc ? (*argv)[++i] : "");
+    } else {
+      (*argv)[out++] = (*argv)[i];
+    }
+  }
+  *argc = out;
+  return values;
+}
+
+absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags) {
+  return BuildConfig(FLAGS_preset, FLAGS_config, set_flags);
+}
+
+std::string SetFlagHelp() {
+  return absl::StrCat(
+      "  --set KEY=VALUE  (repeatable) override one config key after --preset and --config,\n"
+      "                   e.g. --set RPN_ANCHOR_SCALES=8,16,32,64,128 --set USE_MINI_MASK=false\n"
+      "                   Lists: 8,16,32 or [8,16,32] or (56,56). LOSS_WEIGHTS: name=weight,...\n"
+      "                   Keys: ",
+      absl::StrJoin(Config::FieldNames(), " "), "\n");
+}
+
+}  // namespace mrcnn
