@@ -1,6 +1,7 @@
 #include "mrcnn/ops/nms.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -53,21 +54,22 @@ std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order
     y2[p] = b[3];
     area[p] = math::BoxArea(b[0], b[1], b[2], b[3]);
   }
-  std::vector<unsigned char> suppressed(n, 0);
+  // int32 flags (the width of a float lane) so the compiler vectorises the loop over j.
+  std::vector<int32_t> suppressed(n, 0);
   std::vector<int64_t> keep;
-  const T* px1 = x1.data();
-  const T* py1 = y1.data();
-  const T* px2 = x2.data();
-  const T* py2 = y2.data();
-  const T* parea = area.data();
-  unsigned char* sup = suppressed.data();
+  const T* __restrict__ px1 = x1.data();
+  const T* __restrict__ py1 = y1.data();
+  const T* __restrict__ px2 = x2.data();
+  const T* __restrict__ py2 = y2.data();
+  const T* __restrict__ parea = area.data();
+  int32_t* __restrict__ sup = suppressed.data();
   for (int64_t i = 0; i < n; ++i) {
     if (sup[i]) continue;
     keep.push_back(order[i]);
     const T ix1 = px1[i], iy1 = py1[i], ix2 = px2[i], iy2 = py2[i], iarea = parea[i];
     for (int64_t j = i + 1; j < n; ++j) {
       const T ovr = math::BoxIoU(ix1, iy1, ix2, iy2, iarea, px1[j], py1[j], px2[j], py2[j], parea[j]);
-      sup[j] |= static_cast<unsigned char>(ovr > threshold);
+      sup[j] |= static_cast<int32_t>(ovr > threshold);
     }
   }
   return keep;
