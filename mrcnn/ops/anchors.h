@@ -16,7 +16,8 @@
 //   std::vector<at::Tensor> anchors = gen.Anchors({{200, 272}, {100, 136}, ...}, {4, 8, ...});
 //   // anchors[l]: [H_l' * W_l' * A, 4] float32, (x1, y1, x2, y2); A = ratios * scales of level l.
 //
-// Anchors for a given set of feature shapes are computed once and cached (thread-safe).
+// Anchors for a given set of feature shapes are computed once and cached (thread-safe); the returned
+// tensors share the cache's storage, so treat them as read-only (clone before modifying in place).
 #ifndef MRCNN_OPS_ANCHORS_H_
 #define MRCNN_OPS_ANCHORS_H_
 
