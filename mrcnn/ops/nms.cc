@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -30,8 +31,18 @@ void CheckInputs(const at::Tensor& boxes, const at::Tensor& scores, const char* 
 // Greedy NMS over boxes already in visiting order (decreasing score). Coordinates are copied into
 // structure-of-arrays form so the inner loop over the remaining boxes is branch-free and vectorises;
 // `order` maps positions back to input indices.
+// The threshold in T such that, for every T value v, v > result exactly when (double)v > threshold:
+// torchvision compares its T overlap with the double threshold, and a comparison in T vectorises.
 template <typename T>
-std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order, T threshold) {
+T ThresholdIn(double threshold) {
+  T t = static_cast<T>(threshold);
+  if (static_cast<double>(t) > threshold) t = std::nextafter(t, -std::numeric_limits<T>::infinity());
+  return t;
+}
+
+template <typename T>
+std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order, double iou_threshold) {
+  const T threshold = ThresholdIn<T>(iou_threshold);
   const int64_t n = static_cast<int64_t>(order.size());
   std::vector<T> x1(n), y1(n), x2(n), y2(n), area(n);
   for (int64_t p = 0; p < n; ++p) {
@@ -94,7 +105,7 @@ at::Tensor Nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
     std::vector<int64_t> all(b.size(0));
     std::iota(all.begin(), all.end(), 0);
     const std::vector<int64_t> order = StableOrder(s.data_ptr<scalar_t>(), all);
-    keep = NmsSorted(b.data_ptr<scalar_t>(), order, static_cast<scalar_t>(iou_threshold));
+    keep = NmsSorted(b.data_ptr<scalar_t>(), order, iou_threshold);
   });
   return ToTensor(keep);
 }
@@ -130,7 +141,7 @@ at::Tensor BatchedNms(const at::Tensor& boxes, const at::Tensor& scores, const a
     }
     for (const std::vector<int64_t>& cat_order : per_category) {
       const std::vector<int64_t> kept =
-          NmsSorted(b.data_ptr<scalar_t>(), cat_order, static_cast<scalar_t>(iou_threshold));
+          NmsSorted(b.data_ptr<scalar_t>(), cat_order, iou_threshold);
       keep.insert(keep.end(), kept.begin(), kept.end());
     }
     // Merge: decreasing score, equal scores by index (torchvision sorts the kept indices stably).
