@@ -87,7 +87,8 @@ def _cuda_impl(ctx):
     found = ctx.path(home + "/bin/nvcc").exists and ctx.path(home + "/include/cuda_runtime.h").exists
     if found:
         ctx.symlink(home + "/include", "include")
-        ctx.symlink(home + "/bin/nvcc", "nvcc")
+        # A wrapper rather than a symlink: nvcc finds its headers (cub, thrust) from its real path.
+        ctx.file("nvcc", "#!/bin/sh\nexec '%s/bin/nvcc' \"$@\"\n" % home, executable = True)
         lib = home + "/lib64"
         hdrs = 'glob(["include/*.h", "include/crt/*.h", "include/crt/*.hpp", "include/cuda/**", "include/cub/**", "include/thrust/**", "include/nv/**"], allow_empty = True)'
         linkopts = ["-L" + lib, "-Wl,-rpath," + lib, "-lcudart"]
