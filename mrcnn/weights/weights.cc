@@ -96,7 +96,8 @@ LoadReport LoadStateDict(torch::nn::Module& module, const TensorMap& tensors,
     if (IsExcluded(name, exclude)) continue;
     auto it = tensors.find(name);
     if (it == tensors.end()) {
-      report.missing.push_back(name);
+      // BatchNorm's step counter changes nothing with a fixed momentum; the converter drops it.
+      if (!absl::EndsWith(name, ".num_batches_tracked")) report.missing.push_back(name);
       continue;
     }
     if (it->second.sizes() != target.sizes()) {

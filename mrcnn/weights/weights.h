@@ -41,7 +41,8 @@ struct LoadReport {
   std::vector<std::string> loaded;          // copied into the module
   std::vector<std::string> shape_mismatch;  // "name: file [a, b] vs module [c, d]"; left as they were
   std::vector<std::string> excluded;        // in the file but skipped because of the exclude list
-  std::vector<std::string> missing;         // in the module, not in the file (and not excluded)
+  std::vector<std::string> missing;         // in the module, not in the file (and not excluded);
+                                            // BatchNorm's num_batches_tracked is never missing
   std::vector<std::string> unused;          // in the file, not in the module
 
   // True when every module tensor that was not excluded got a value.
