@@ -11,7 +11,9 @@ TwoMLPHeadImpl::TwoMLPHeadImpl(int64_t in_features, int64_t representation_size)
 }
 
 torch::Tensor TwoMLPHeadImpl::forward(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() >= 2 && x[0].numel() == fc6->options.in_features(),
+  int64_t per_roi = 1;
+  for (int64_t d = 1; d < x.dim(); ++d) per_roi *= x.size(d);
+  TORCH_CHECK(x.dim() >= 2 && per_roi == fc6->options.in_features(),
               "TwoMLPHead: expected [R, ...] with ", fc6->options.in_features(),
               " features per ROI, got ", x.sizes());
   return fc7->forward(fc6->forward(x.flatten(1)).relu_()).relu_();

@@ -2,6 +2,7 @@
 
 #include <torch/nn/init.h>
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
 
 namespace mrcnn {
 namespace {
@@ -19,8 +20,9 @@ RPNHeadImpl::RPNHeadImpl(int64_t in_channels, int64_t num_anchors) {
   TORCH_CHECK(in_channels > 0 && num_anchors > 0, "RPNHead: in_channels (", in_channels,
               ") and num_anchors (", num_anchors, ") must be > 0");
   conv3x3 = Conv(in_channels, in_channels, 3);
-  conv = register_module(
-      "conv", torch::nn::Sequential(torch::nn::Sequential(conv3x3, torch::nn::ReLU())));
+  // A list holding Sequential(conv, ReLU) gives torchvision 0.14's names (conv.0.0.weight).
+  conv->push_back(torch::nn::Sequential(conv3x3, torch::nn::ReLU()));
+  register_module("conv", conv);
   cls_logits = register_module("cls_logits", Conv(in_channels, num_anchors, 1));
   bbox_pred = register_module("bbox_pred", Conv(in_channels, 4 * num_anchors, 1));
 }

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
@@ -31,7 +31,7 @@ struct RPNHeadImpl : torch::nn::Module {
   // features: per level [N, in_channels, H_l, W_l].
   RPNHeadOutput forward(const std::vector<torch::Tensor>& features);
 
-  torch::nn::Sequential conv{nullptr};  // Sequential(Sequential(Conv2d 3x3, ReLU))
+  torch::nn::ModuleList conv;           // [Sequential(Conv2d 3x3, ReLU)]
   torch::nn::Conv2d conv3x3{nullptr};   // the conv inside `conv`
   torch::nn::Conv2d cls_logits{nullptr}, bbox_pred{nullptr};
 };
