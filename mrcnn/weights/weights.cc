@@ -40,15 +40,15 @@ absl::StatusOr<TensorMap> ReadTensorFile(const std::string& path) {
   try {
     value = torch::pickle_load(bytes);
   } catch (const c10::Error& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": cannot unpickle: ", e.what_without_backtrace()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": cannot unpickle (LibTorch reads torch.save of a plain dict of tensors; convert "
+              "checkpoints with mrcnn/weights/convert_torchvision.py): ",
+        e.what_without_backtrace()));
   }
   if (!value.isGenericDict()) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": expected a dict of name -> tensor, got ",
-        value.isNone() ? "an object LibTorch cannot read (a Python OrderedDict state dict? convert it "
-                         "with mrcnn/weights/convert_torchvision.py)"
-                       : value.tagKind()));
+        value.tagKind(), " (convert checkpoints with mrcnn/weights/convert_torchvision.py)"));
   }
   TensorMap out;
   for (const auto& kv : value.toGenericDict()) {
