@@ -16,9 +16,11 @@ Subcommands:
              trainable batch norm (then the forward runs in train mode and the updated running
              statistics are recorded too).
   heads      RPNHead, TwoMLPHead, FastRCNNPredictor, MaskRCNNHeads, MaskRCNNPredictor on random input.
-  maskrcnn   the full maskrcnn_resnet50_fpn (91 classes); also writes model_old.pth in the
-             pre-0.13 key spelling (checked here to load strictly into torchvision) and its backbone
-             features and RPN head outputs for a small image.
+  maskrcnn   the full maskrcnn_resnet50_fpn (91 classes, small --min_size/--max_size, low
+             --score_thresh so that random weights give detections); also writes model_old.pth in
+             the pre-0.13 key spelling (checked here to load strictly into torchvision). ref.pt holds
+             backbone features and RPN head outputs for a normalised input, and for two uint8 images
+             of different sizes the padded batch, RPN proposals and the eval-mode detections.
 """
 import argparse
 import collections
@@ -71,6 +73,19 @@ def randomize_batch_norm(module, generator):
                 m.bias.copy_(torch.randn(c, generator=generator) * 0.1)
                 m.running_mean.copy_(torch.randn(c, generator=generator) * 0.1)
                 m.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
+
+
+def freeze_batch_norm(module):
+    """Replaces every BatchNorm2d by torchvision's FrozenBatchNorm2d with the same statistics, as
+    maskrcnn_resnet50_fpn has when built with pretrained weights (what users run)."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = misc_ops.FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                getattr(frozen, k).copy_(getattr(child, k).detach())
+            setattr(module, name, frozen)
+        else:
+            freeze_batch_norm(child)
 
 
 def randomize_biases(module, generator):
@@ -186,19 +201,30 @@ def cmd_maskrcnn(a):
     torch.manual_seed(a.seed)
     g = torch.Generator().manual_seed(a.seed + 1)
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, num_classes=91)
+        weights=None, weights_backbone=None, num_classes=91, min_size=a.min_size,
+        max_size=a.max_size, box_score_thresh=a.score_thresh)
     randomize_batch_norm(model, g)
+    freeze_batch_norm(model)
     randomize_biases(model, g)
+    with torch.no_grad():
+        # Spread the objectness and class scores so that they are not all ties (random heads give
+        # near-constant logits) and not all saturated either.
+        model.rpn.head.cls_logits.weight.normal_(0, 0.1, generator=g)
+        model.roi_heads.box_predictor.cls_score.weight.normal_(0, a.class_weight_std, generator=g)
     model.eval()
-    state = model.state_dict()
+    state = prefixed("", model.state_dict())
     # A pre-0.13 checkpoint: old names, no version metadata. torchvision must load it strictly.
     old = collections.OrderedDict((old_spelling(k), v) for k, v in state.items())
     assert sum(k != old_spelling(k) for k in state) == 2 * (4 + 4 + 1 + 4), "old spelling changed"
     fresh = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=91)
+    freeze_batch_norm(fresh)
     fresh.load_state_dict(old, strict=True)
+
+    ref = {}
+    # Backbone and RPN head on a normalised input of the given size.
     images = torch.randn(1, 3, a.height, a.image_width, generator=g)
-    ref = {"images": images}
+    ref["images"] = images
     with torch.no_grad():
         features = model.backbone(images)
         objectness, deltas = model.rpn.head(list(features.values()))
@@ -206,6 +232,24 @@ def cmd_maskrcnn(a):
         ref[f"p{i + 2}"] = features[name]
         ref[f"objectness.{i}"] = objectness[i]
         ref[f"deltas.{i}"] = deltas[i]
+
+    # The whole model on two uint8 images of different sizes (ToTensor's x / 255 as the input).
+    sizes = [(a.height + 32, a.image_width + 48), (a.height + 16, a.image_width - 8)]
+    uint8_images = [torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8) for h, w in sizes]
+    captured = {}
+    model.rpn.register_forward_hook(lambda m, inp, out: captured.update(proposals=out[0]))
+    model.transform.register_forward_hook(lambda m, inp, out: captured.update(batch=out[0]))
+    with torch.no_grad():
+        detections = model([im.float() / 255 for im in uint8_images])
+    ref["batch"] = captured["batch"].tensors
+    for i, (im, det) in enumerate(zip(uint8_images, detections)):
+        ref[f"image.{i}"] = im
+        ref[f"proposals.{i}"] = captured["proposals"][i]
+        ref[f"image_size.{i}"] = torch.tensor(captured["batch"].image_sizes[i])
+        ref[f"boxes.{i}"] = det["boxes"]
+        ref[f"labels.{i}"] = det["labels"]
+        ref[f"scores.{i}"] = det["scores"]
+        ref[f"masks.{i}"] = det["masks"][:, 0]
     save(a.out, state, ref)
     torch.save(old, os.path.join(a.out, "model_old.pth"))
 
@@ -233,6 +277,10 @@ def main():
     m = sub.add_parser("maskrcnn")
     m.add_argument("--height", type=int, default=64)
     m.add_argument("--image_width", type=int, default=80)
+    m.add_argument("--min_size", type=int, default=128)
+    m.add_argument("--max_size", type=int, default=192)
+    m.add_argument("--score_thresh", type=float, default=0.02)
+    m.add_argument("--class_weight_std", type=float, default=0.0006)
     for p in (b, h, m):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", required=True)
