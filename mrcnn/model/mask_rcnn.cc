@@ -1,0 +1,135 @@
+#include "mrcnn/model/mask_rcnn.h"
+
+#include "absl/strings/str_cat.h"
+#include "mrcnn/ops/mask_ops.h"
+#include "mrcnn/ops/sampler.h"
+
+namespace mrcnn {
+namespace {
+
+template <typename T>
+T Unwrap(absl::StatusOr<T> v) {
+  TORCH_CHECK(v.ok(), "MaskRCNN: invalid config: ", std::string(v.status().message()));
+  return *std::move(v);
+}
+
+}  // namespace
+
+absl::Status CheckModelConfig(const Config& config) {
+  absl::Status s = config.Validate();
+  if (!s.ok()) return s;
+  if (auto o = BackboneOptionsFromConfig(config); !o.ok()) return o.status();
+  if (auto o = RPNOptionsFromConfig(config); !o.ok()) return o.status();
+  if (auto o = RoIHeadsOptionsFromConfig(config); !o.ok()) return o.status();
+  if (auto o = TransformOptionsFromConfig(config); !o.ok()) return o.status();
+  if (config.USE_MINI_MASK && (config.MINI_MASK_SHAPE.size() != 2 || config.MINI_MASK_SHAPE[0] <= 0 ||
+                               config.MINI_MASK_SHAPE[1] <= 0)) {
+    return absl::InvalidArgumentError("MINI_MASK_SHAPE: must be (height, width) > 0 with USE_MINI_MASK");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MaskRCNN> CreateMaskRCNN(const Config& config) {
+  absl::Status s = CheckModelConfig(config);
+  if (!s.ok()) return s;
+  return MaskRCNN(config);
+}
+
+MaskRCNNImpl::MaskRCNNImpl(const Config& c)
+    : config(c), transform(Unwrap(TransformOptionsFromConfig(c))),
+      generator(ops::MakeGenerator(static_cast<uint64_t>(c.SEED))) {
+  // Weights are drawn from the global generator: seed it so that SEED fixes the initial model.
+  torch::manual_seed(static_cast<uint64_t>(c.SEED));
+  backbone = register_module("backbone", BackboneWithFPN(Unwrap(BackboneOptionsFromConfig(c))));
+  rpn = register_module("rpn", RegionProposalNetwork(Unwrap(RPNOptionsFromConfig(c))));
+  roi_heads = register_module("roi_heads", RoIHeads(Unwrap(RoIHeadsOptionsFromConfig(c))));
+}
+
+InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images) {
+  TORCH_CHECK(!is_training(), "MaskRCNN::Infer: call eval() first (the model is in training mode)");
+  torch::NoGradGuard no_grad;
+  InferenceOutput out;
+  out.batch = BatchImages(images, transform);
+  const std::vector<torch::Tensor> features = backbone->forward(out.batch.images);
+  RPNOutput proposals = rpn->forward(features, out.batch.image_sizes, out.batch.padded_size());
+  RoIHeadsOutput heads = roi_heads->forward(features, proposals.proposals, out.batch.image_sizes);
+  out.proposals = proposals.proposals;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const Detections& d = heads.detections[i];
+    const ImageSize original = out.batch.original_sizes[i];
+    ImageDetections r;
+    r.boxes = ResizeBoxes(d.boxes, out.batch.image_sizes[i], original);
+    r.labels = d.labels;
+    r.scores = d.scores;
+    r.mask_probs = ops::PasteMasksInImage(d.masks, r.boxes, original.first, original.second)
+                       .squeeze(1);
+    r.masks = r.mask_probs > 0.5;
+    out.detections.push_back(r);
+  }
+  return out;
+}
+
+LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
+                             const std::vector<InstanceTargets>& targets, at::Generator* gen) {
+  TORCH_CHECK(is_training(), "MaskRCNN::Losses: call train() first (the model is in eval mode)");
+  TORCH_CHECK(images.size() == targets.size(), "MaskRCNN::Losses: ", images.size(), " images but ",
+              targets.size(), " targets");
+  at::Generator& g = gen != nullptr ? *gen : generator;
+  const ImageBatch batch = BatchImages(images, transform);
+  std::vector<torch::Tensor> gt_boxes;
+  std::vector<RoITargets> roi_targets;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    const InstanceTargets& t = targets[i];
+    TORCH_CHECK(t.boxes.dim() == 2 && t.boxes.size(1) == 4, "MaskRCNN::Losses: boxes of image ", i,
+                " must be [G, 4], got ", t.boxes.sizes());
+    const int64_t g_count = t.boxes.size(0);
+    TORCH_CHECK(t.labels.dim() == 1 && t.labels.size(0) == g_count, "MaskRCNN::Losses: labels of image ",
+                i, " must be [", g_count, "], got ", t.labels.sizes());
+    TORCH_CHECK(g_count == 0 || (t.labels.min().item<int64_t>() >= 1 &&
+                                 t.labels.max().item<int64_t>() < config.NUM_CLASSES),
+                "MaskRCNN::Losses: labels of image ", i, " must be in 1..", config.NUM_CLASSES - 1);
+    TORCH_CHECK(t.masks.dim() == 3 && t.masks.size(0) == g_count, "MaskRCNN::Losses: masks of image ",
+                i, " must be [", g_count, ", H, W], got ", t.masks.sizes());
+    if (config.USE_MINI_MASK) {
+      TORCH_CHECK(t.masks.size(1) == config.MINI_MASK_SHAPE[0] && t.masks.size(2) == config.MINI_MASK_SHAPE[1],
+                  "MaskRCNN::Losses: USE_MINI_MASK needs masks of MINI_MASK_SHAPE (",
+                  config.MINI_MASK_SHAPE[0], ", ", config.MINI_MASK_SHAPE[1], ") for image ", i,
+                  ", got ", t.masks.sizes());
+    } else {
+      TORCH_CHECK(t.masks.size(1) == batch.original_sizes[i].first &&
+                      t.masks.size(2) == batch.original_sizes[i].second,
+                  "MaskRCNN::Losses: full masks of image ", i, " must match the image size");
+    }
+    RoITargets rt;
+    rt.boxes = ResizeBoxes(t.boxes.to(torch::kFloat), batch.original_sizes[i], batch.image_sizes[i]);
+    rt.labels = t.labels.to(torch::kLong);
+    rt.masks = config.USE_MINI_MASK ? t.masks : ResizeMasks(t.masks, batch.image_sizes[i]);
+    gt_boxes.push_back(rt.boxes);
+    roi_targets.push_back(rt);
+  }
+  const std::vector<torch::Tensor> features = backbone->forward(batch.images);
+  RPNOutput proposals =
+      rpn->forward(features, batch.image_sizes, batch.padded_size(), &gt_boxes, &g);
+  RoIHeadsOutput heads =
+      roi_heads->forward(features, proposals.proposals, batch.image_sizes, &roi_targets, &g);
+  const auto weight = [&](const std::string& name) {
+    auto it = config.LOSS_WEIGHTS.find(name);
+    return it == config.LOSS_WEIGHTS.end() ? 1.0 : it->second;
+  };
+  LossMap losses;
+  losses["rpn_class_loss"] = proposals.loss_objectness * weight("rpn_class_loss");
+  losses["rpn_bbox_loss"] = proposals.loss_box * weight("rpn_bbox_loss");
+  losses["mrcnn_class_loss"] = heads.loss_classifier * weight("mrcnn_class_loss");
+  losses["mrcnn_bbox_loss"] = heads.loss_box_reg * weight("mrcnn_bbox_loss");
+  losses["mrcnn_mask_loss"] = heads.loss_mask * weight("mrcnn_mask_loss");
+  return losses;
+}
+
+torch::Tensor MaskRCNNImpl::TotalLoss(const LossMap& losses) {
+  TORCH_CHECK(!losses.empty(), "MaskRCNN::TotalLoss: no losses");
+  torch::Tensor total;
+  for (const auto& [name, l] : losses) total = total.defined() ? total + l : l;
+  return total;
+}
+
+}  // namespace mrcnn

@@ -1,0 +1,232 @@
+#include "mrcnn/roi_heads/roi_heads.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "mrcnn/ops/boxes.h"
+#include "mrcnn/ops/mask_ops.h"
+#include "mrcnn/ops/matcher.h"
+#include "mrcnn/ops/nms.h"
+#include "mrcnn/ops/roi_align.h"
+#include "mrcnn/ops/sampler.h"
+
+namespace mrcnn {
+namespace {
+
+std::array<double, 4> WeightsFromStdDev(const std::vector<double>& s) {
+  return {1.0 / s[1], 1.0 / s[0], 1.0 / s[3], 1.0 / s[2]};  // (dy, dx, dh, dw) -> (wx, wy, ww, wh)
+}
+
+std::vector<torch::Tensor> Split(const torch::Tensor& x, const std::vector<int64_t>& counts) {
+  std::vector<torch::Tensor> out;
+  int64_t offset = 0;
+  for (int64_t n : counts) {
+    out.push_back(x.narrow(0, offset, n));
+    offset += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RoIHeadsOptions> RoIHeadsOptionsFromConfig(const Config& c) {
+  RoIHeadsOptions o;
+  o.in_channels = c.TOP_DOWN_PYRAMID_SIZE;
+  o.num_classes = c.NUM_CLASSES;
+  o.representation_size = c.FPN_CLASSIF_FC_LAYERS_SIZE;
+  o.mask_channels = c.MASK_HEAD_CHANNELS;
+  o.pool_size = c.POOL_SIZE;
+  o.mask_pool_size = c.MASK_POOL_SIZE;
+  if (c.MASK_SHAPE.size() != 2 || c.MASK_SHAPE[0] != 2 * c.MASK_POOL_SIZE ||
+      c.MASK_SHAPE[1] != 2 * c.MASK_POOL_SIZE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "MASK_SHAPE: must be [2 * MASK_POOL_SIZE, 2 * MASK_POOL_SIZE] (the mask head upsamples once)"));
+  }
+  o.sampling_ratio = c.ROI_ALIGN_SAMPLING_RATIO;
+  o.aligned = c.ROI_ALIGN_ALIGNED;
+  o.positive_iou = c.ROI_POSITIVE_IOU;
+  o.negative_iou = c.ROI_NEGATIVE_IOU;
+  o.rois_per_image = c.TRAIN_ROIS_PER_IMAGE;
+  o.positive_fraction = c.ROI_POSITIVE_RATIO;
+  if (c.BBOX_STD_DEV.size() != 4) {
+    return absl::InvalidArgumentError("BBOX_STD_DEV: must have 4 values (dy, dx, dh, dw)");
+  }
+  o.coder_weights = WeightsFromStdDev(c.BBOX_STD_DEV);
+  o.score_threshold = c.DETECTION_MIN_CONFIDENCE;
+  o.nms_threshold = c.DETECTION_NMS_THRESHOLD;
+  o.detections_per_image = c.DETECTION_MAX_INSTANCES;
+  o.use_mini_masks = c.USE_MINI_MASK;
+  return o;
+}
+
+RoIHeadsImpl::RoIHeadsImpl(const RoIHeadsOptions& o) : options(o) {
+  box_head = register_module("box_head", TwoMLPHead(o.in_channels * o.pool_size * o.pool_size,
+                                                    o.representation_size));
+  box_predictor =
+      register_module("box_predictor", FastRCNNPredictor(o.representation_size, o.num_classes));
+  mask_head = register_module(
+      "mask_head", MaskRCNNHeads(o.in_channels, std::vector<int64_t>(4, o.mask_channels)));
+  mask_predictor = register_module(
+      "mask_predictor", MaskRCNNPredictor(o.mask_channels, o.mask_channels, o.num_classes));
+}
+
+RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_in,
+                                     const std::vector<torch::Tensor>& proposals_in,
+                                     const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
+                                     const std::vector<RoITargets>* targets,
+                                     at::Generator* generator) {
+  TORCH_CHECK(features_in.size() >= 4, "RoIHeads: expected at least P2..P5, got ",
+              features_in.size(), " levels");
+  const std::vector<torch::Tensor> features(features_in.begin(), features_in.begin() + 4);
+  const size_t num_images = proposals_in.size();
+  TORCH_CHECK(image_sizes.size() == num_images, "RoIHeads: ", image_sizes.size(),
+              " image sizes for ", num_images, " proposal sets");
+  const bool training = is_training();
+  TORCH_CHECK(!training || (targets != nullptr && generator != nullptr &&
+                            targets->size() == num_images),
+              "RoIHeads: training needs targets for every image and a generator");
+  const ops::BoxCoder coder(options.coder_weights);
+  RoIHeadsOutput out;
+
+  std::vector<torch::Tensor> proposals = proposals_in;
+  std::vector<torch::Tensor> labels, matched_idxs, regression_targets;
+  if (training) {
+    // torchvision's select_training_samples: gt boxes join the proposals, then match and sample.
+    const ops::Matcher matcher(options.positive_iou, options.negative_iou, false);
+    const ops::BalancedPositiveNegativeSampler sampler(options.rois_per_image,
+                                                       options.positive_fraction);
+    std::vector<torch::Tensor> all_labels;
+    for (size_t i = 0; i < num_images; ++i) {
+      const RoITargets& t = (*targets)[i];
+      TORCH_CHECK(t.boxes.dim() == 2 && t.boxes.size(1) == 4, "RoIHeads: gt boxes of image ", i,
+                  " must be [G, 4], got ", t.boxes.sizes());
+      const torch::Tensor gt = t.boxes.to(proposals[i].dtype());
+      proposals[i] = torch::cat({proposals[i], gt});
+      torch::Tensor m, l;
+      if (gt.size(0) == 0) {
+        m = torch::zeros({proposals[i].size(0)}, torch::kLong);
+        l = torch::zeros({proposals[i].size(0)}, torch::kLong);
+      } else {
+        m = matcher(ops::BoxIoU(gt, proposals[i]));
+        l = t.labels.to(torch::kLong).index_select(0, m.clamp_min(0));
+        l.masked_fill_(m == ops::Matcher::kBelowLowThreshold, 0);
+        l.masked_fill_(m == ops::Matcher::kBetweenThresholds, -1);
+      }
+      matched_idxs.push_back(m.clamp_min(0));
+      all_labels.push_back(l);
+    }
+    const std::vector<ops::SampledMasks> sampled = sampler.Sample(all_labels, *generator);
+    for (size_t i = 0; i < num_images; ++i) {
+      const torch::Tensor keep = torch::where(sampled[i].positive | sampled[i].negative)[0];
+      proposals[i] = proposals[i].index_select(0, keep);
+      labels.push_back(all_labels[i].index_select(0, keep));
+      matched_idxs[i] = matched_idxs[i].index_select(0, keep);
+      torch::Tensor gt = (*targets)[i].boxes.to(proposals[i].dtype());
+      if (gt.size(0) == 0) gt = torch::zeros({1, 4}, proposals[i].options());
+      regression_targets.push_back(coder.Encode(gt.index_select(0, matched_idxs[i]), proposals[i]));
+    }
+  }
+
+  const torch::Tensor pooled = ops::MultiScaleRoiAlign(features, proposals, image_sizes,
+                                                       options.pool_size, options.pool_size,
+                                                       options.sampling_ratio, options.aligned);
+  const BoxPrediction pred = box_predictor->forward(box_head->forward(pooled));
+
+  if (training) {
+    const torch::Tensor all_labels = torch::cat(labels);
+    const torch::Tensor all_targets = torch::cat(regression_targets);
+    out.loss_classifier = torch::cross_entropy_loss(pred.class_logits, all_labels);
+    const torch::Tensor pos = torch::where(all_labels > 0)[0];
+    const torch::Tensor deltas =
+        pred.box_deltas.reshape({pred.box_deltas.size(0), -1, 4})
+            .index({pos, all_labels.index_select(0, pos)});
+    out.loss_box_reg = torch::smooth_l1_loss(deltas, all_targets.index_select(0, pos),
+                                             at::Reduction::Sum, 1.0 / 9) /
+                       std::max<int64_t>(1, all_labels.numel());
+
+    // Mask loss on the positive ROIs only.
+    std::vector<torch::Tensor> mask_rois, mask_labels, mask_targets;
+    for (size_t i = 0; i < num_images; ++i) {
+      const torch::Tensor p = torch::where(labels[i] > 0)[0];
+      const torch::Tensor rois = proposals[i].index_select(0, p);
+      mask_rois.push_back(rois);
+      mask_labels.push_back(labels[i].index_select(0, p));
+      const RoITargets& t = (*targets)[i];
+      if (p.numel() == 0) {
+        mask_targets.push_back(
+            torch::zeros({0, 2 * options.mask_pool_size, 2 * options.mask_pool_size}, rois.options()));
+        continue;
+      }
+      mask_targets.push_back(ops::MaskTargets(t.masks, t.boxes.to(rois.dtype()), rois,
+                                              matched_idxs[i].index_select(0, p),
+                                              2 * options.mask_pool_size, 2 * options.mask_pool_size,
+                                              options.use_mini_masks));
+    }
+    const torch::Tensor mask_pooled =
+        ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
+                                options.mask_pool_size, options.sampling_ratio, options.aligned);
+    const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+    const torch::Tensor lbl = torch::cat(mask_labels);
+    const torch::Tensor tgt = torch::cat(mask_targets);
+    if (tgt.numel() == 0) {
+      out.loss_mask = logits.sum() * 0;
+    } else {
+      const torch::Tensor picked = logits.index({torch::arange(lbl.size(0)), lbl});
+      out.loss_mask = torch::binary_cross_entropy_with_logits(picked, tgt.to(picked.dtype()));
+    }
+    return out;
+  }
+
+  // torchvision's postprocess_detections.
+  std::vector<int64_t> counts;
+  for (const auto& p : proposals) counts.push_back(p.size(0));
+  const torch::Tensor all_proposals = torch::cat(proposals);
+  const torch::Tensor decoded = coder.Decode(pred.box_deltas, all_proposals);  // [R, K, 4]
+  const torch::Tensor probs = torch::softmax(pred.class_logits, -1);           // [R, K]
+  const std::vector<torch::Tensor> boxes_split = Split(decoded, counts);
+  const std::vector<torch::Tensor> probs_split = Split(probs, counts);
+  const int64_t k = options.num_classes;
+  std::vector<torch::Tensor> det_boxes;
+  std::vector<torch::Tensor> det_labels;
+  for (size_t i = 0; i < num_images; ++i) {
+    torch::Tensor boxes =
+        ops::ClipBoxesToImage(boxes_split[i], image_sizes[i].first, image_sizes[i].second);
+    torch::Tensor scores = probs_split[i];
+    torch::Tensor lbl = torch::arange(k, torch::kLong).view({1, -1}).expand_as(scores);
+    boxes = boxes.narrow(1, 1, k - 1).reshape({-1, 4});
+    scores = scores.narrow(1, 1, k - 1).reshape({-1});
+    lbl = lbl.narrow(1, 1, k - 1).reshape({-1});
+    torch::Tensor keep = torch::where(scores > options.score_threshold)[0];
+    boxes = boxes.index_select(0, keep);
+    scores = scores.index_select(0, keep);
+    lbl = lbl.index_select(0, keep);
+    keep = ops::RemoveSmallBoxes(boxes, 1e-2);
+    boxes = boxes.index_select(0, keep);
+    scores = scores.index_select(0, keep);
+    lbl = lbl.index_select(0, keep);
+    keep = ops::BatchedNms(boxes, scores, lbl, options.nms_threshold);
+    keep = keep.narrow(0, 0, std::min<int64_t>(options.detections_per_image, keep.size(0)));
+    Detections d;
+    d.boxes = boxes.index_select(0, keep);
+    d.scores = scores.index_select(0, keep);
+    d.labels = lbl.index_select(0, keep);
+    det_boxes.push_back(d.boxes);
+    det_labels.push_back(d.labels);
+    out.detections.push_back(d);
+  }
+  // Masks of the detections, for their class.
+  const torch::Tensor mask_pooled =
+      ops::MultiScaleRoiAlign(features, det_boxes, image_sizes, options.mask_pool_size,
+                              options.mask_pool_size, options.sampling_ratio, options.aligned);
+  const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+  const torch::Tensor all_labels = torch::cat(det_labels);
+  const torch::Tensor mask_probs =
+      logits.index({torch::arange(all_labels.size(0)), all_labels}).sigmoid().unsqueeze(1);
+  std::vector<int64_t> det_counts;
+  for (const auto& b : det_boxes) det_counts.push_back(b.size(0));
+  const std::vector<torch::Tensor> masks_split = Split(mask_probs, det_counts);
+  for (size_t i = 0; i < num_images; ++i) out.detections[i].masks = masks_split[i];
+  return out;
+}
+
+}  // namespace mrcnn
