@@ -139,7 +139,8 @@ Params::Params()
       area_rng_lbl{"all", "small", "medium", "large"} {}
 
 struct CocoEvaluator::State {
-  CocoDataset gt;
+  CocoDataset owned_gt;             // the ground truth, unless borrowed for one EvaluateCoco call
+  const CocoDataset* gt = nullptr;  // &owned_gt or the borrowed dataset
   IouType iou_type = IouType::kBbox;
   Params params;  // resolved
   EvalOptions options;
@@ -161,16 +162,30 @@ CocoEvaluator::CocoEvaluator(std::unique_ptr<State> state) : state_(std::move(st
 CocoEvaluator::CocoEvaluator(CocoEvaluator&&) noexcept = default;
 CocoEvaluator& CocoEvaluator::operator=(CocoEvaluator&&) noexcept = default;
 CocoEvaluator::~CocoEvaluator() = default;
-const CocoDataset& CocoEvaluator::ground_truth() const { return state_->gt; }
+const CocoDataset& CocoEvaluator::ground_truth() const { return *state_->gt; }
 
 absl::StatusOr<CocoEvaluator> CocoEvaluator::Create(CocoDataset ground_truth, IouType iou_type,
                                                     Params params, EvalOptions options) {
   auto state = std::make_unique<State>();
+  state->owned_gt = std::move(ground_truth);
+  state->gt = &state->owned_gt;
+  return Prepare(std::move(state), iou_type, std::move(params), options);
+}
+
+absl::StatusOr<CocoEvaluator> CocoEvaluator::CreateBorrowing(const CocoDataset& ground_truth,
+                                                             IouType iou_type, Params params,
+                                                             EvalOptions options) {
+  auto state = std::make_unique<State>();
+  state->gt = &ground_truth;
+  return Prepare(std::move(state), iou_type, std::move(params), options);
+}
+
+absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> state, IouType iou_type,
+                                                     Params params, EvalOptions options) {
   State& s = *state;
-  s.gt = std::move(ground_truth);
   s.iou_type = iou_type;
   s.options = options;
-  const CocoDataset& gt = s.gt;
+  const CocoDataset& gt = *s.gt;
 
   for (size_t j = 0; j < gt.images.size(); ++j) {
     const CocoImage& img = gt.images[j];
@@ -311,7 +326,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     const std::vector<Detection>& detections) const {
   const State& s = *state_;
   const Params& p = s.params;
-  const CocoDataset& gt = s.gt;
+  const CocoDataset& gt = *s.gt;
   const int num_i = static_cast<int>(p.img_ids.size());
   const int K = s.num_k;
   const int T = static_cast<int>(p.iou_thrs.size());
@@ -674,8 +689,9 @@ absl::StatusOr<CocoEvalResult> EvaluateCoco(const CocoDataset& ground_truth,
                                             const std::vector<Detection>& detections,
                                             IouType iou_type, const Params& params,
                                             const EvalOptions& options) {
+  // The dataset outlives this call, so the evaluator may borrow it instead of copying it.
   absl::StatusOr<CocoEvaluator> evaluator =
-      CocoEvaluator::Create(ground_truth, iou_type, params, options);
+      CocoEvaluator::CreateBorrowing(ground_truth, iou_type, params, options);
   if (!evaluator.ok()) return evaluator.status();
   return evaluator->Evaluate(detections);
 }

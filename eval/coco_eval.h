@@ -156,8 +156,16 @@ class CocoEvaluator {
   ~CocoEvaluator();
 
  private:
+  friend absl::StatusOr<CocoEvalResult> EvaluateCoco(const CocoDataset&, const std::vector<Detection>&,
+                                                     IouType, const Params&, const EvalOptions&);
   struct State;
   explicit CocoEvaluator(std::unique_ptr<State> state);
+  // Uses `ground_truth` in place; it must outlive the evaluator.
+  static absl::StatusOr<CocoEvaluator> CreateBorrowing(const CocoDataset& ground_truth,
+                                                       IouType iou_type, Params params,
+                                                       EvalOptions options);
+  static absl::StatusOr<CocoEvaluator> Prepare(std::unique_ptr<State> state, IouType iou_type,
+                                               Params params, EvalOptions options);
   std::unique_ptr<State> state_;
 };
 
