@@ -337,6 +337,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
 
   // Check the detections and group the evaluated ones by (k, i), in list order.
   std::vector<double> dt_area(detections.size(), 0);
+  std::unordered_map<size_t, Rle> box_masks;  // masks drawn from box-only results (kSegm)
   std::vector<std::vector<int>> dt_by_cell(static_cast<size_t>(K) * num_i);
   std::vector<int> order(detections.size());
   std::iota(order.begin(), order.end(), 0);
@@ -371,6 +372,16 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     if (d.area && !std::isfinite(*d.area)) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "area is not finite"));
     }
+    if (s.iou_type == IouType::kSegm && !d.mask) {
+      // Box-only result in mask evaluation: pycocotools draws the box as a polygon.
+      absl::StatusOr<Rle> drawn = RleFromBox(*d.bbox, gt.images[img->second].height,
+                                             gt.images[img->second].width);
+      if (!drawn.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "bbox cannot be drawn as a mask: ", drawn.status().message()));
+      }
+      box_masks.emplace(j, *std::move(drawn));
+    }
     dt_area[j] = d.area ? *d.area
                  : d.bbox ? d.bbox->w * d.bbox->h
                           : static_cast<double>(RleArea(*d.mask));
@@ -396,7 +407,6 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
   std::vector<double> iou_limit(T);
   for (int t = 0; t < T; ++t) iou_limit[t] = std::min(p.iou_thrs[t], 1 - 1e-10);
   ParallelFor(num_i, s.options.num_threads, [&](int i) {
-    const CocoImage& image = gt.images[s.image_by_id.at(p.img_ids[i])];
     std::vector<double> ious;
     std::vector<int> gt_order;
     std::vector<uint8_t> gt_ignored, gt_matched;
@@ -426,13 +436,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
               ious[di * G + g] = BoxIou(db, ann.bbox, ann.iscrowd);
             }
           } else {
-            Rle drawn;
-            const Rle* mask = d.mask ? &*d.mask : nullptr;
-            if (!mask) {
-              // Box-only result: pycocotools draws the box as a polygon. Valid input cannot fail.
-              drawn = RleFromBox(*d.bbox, image.height, image.width).value();
-              mask = &drawn;
-            }
+            const Rle* mask = d.mask ? &*d.mask : &box_masks.at(d_list[di]);
             const Box mb = RleToBox(*mask);
             for (int g = 0; g < G; ++g) {
               const int a = g_list[g];

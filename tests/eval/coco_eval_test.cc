@@ -409,6 +409,16 @@ TEST(CocoEvalErrorTest, OtherBadInput) {
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(ErrorOf(e.status()), "detection 0 (image_id 7): score is not finite");
   EXPECT_FALSE(ParseIouType("keypoints").ok());
+  // A box-only result in mask evaluation is drawn as a polygon; one far outside any image is refused.
+  ds = HandDataset();
+  ds.annotations[0].segmentation.polygons = {{0, 0, 10, 0, 10, 10, 0, 10}};
+  ds.annotations[1].segmentation.polygons = {{50, 50, 90, 50, 90, 90, 50, 90}};
+  EXPECT_TRUE(EvaluateCoco(ds, {BoxDet(0.5, {0, 0, 10, 10})}, IouType::kSegm).ok());
+  e = EvaluateCoco(ds, {BoxDet(0.5, {0, 0, 1e9, 10})}, IouType::kSegm);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(ErrorOf(e.status()).find("detection 0 (image_id 7): bbox cannot be drawn as a mask"),
+            std::string::npos)
+      << e.status();
 }
 
 }  // namespace
