@@ -91,6 +91,8 @@ TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
     Params params;
     params.use_cats = config["use_cats"].get<int>() == 1;
     params.max_dets = config["max_dets"].get<std::vector<int>>();
+    params.img_ids = config["img_ids"].get<std::vector<int64_t>>();
+    params.cat_ids = config["cat_ids"].get<std::vector<int64_t>>();
     EvalOptions options;
     options.num_threads = 1 + seed % 3;
     options.ignore_unknown_categories = ignore_unknown;

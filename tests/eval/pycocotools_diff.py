@@ -3,7 +3,8 @@
 For each seed writes <out>/<seed>/{gt.json, dt.json, config.json, expected.json}: random images,
 categories, polygon / RLE / crowd ground truth and detections (boxes and/or compressed RLE masks,
 ties, empty masks, unknown categories, more than maxDets per image), evaluated by pycocotools'
-COCOeval with the config's iouType, useCats and maxDets. Everything random comes from the seed.
+COCOeval with the config's iouType, useCats, maxDets and sometimes image and category subsets. Everything
+random comes from the seed.
 
     python3 tests/eval/pycocotools_diff.py --seeds 1-40 --out /tmp/diff
 """
@@ -156,7 +157,16 @@ def make_case(seed):
         "use_cats": 0 if rng.random() < 0.25 else 1,
         "max_dets": [1, 3, 5] if rng.random() < 0.2 else [1, 10, 100],
         "ignore_unknown_categories": bool(unknown),
+        "img_ids": [],  # empty: all
+        "cat_ids": [],
     }
+    if rng.random() < 0.2:
+        ids = [img["id"] for img in images]
+        config["img_ids"] = [int(i) for i in rng.choice(ids, int(rng.integers(1, len(ids) + 1)),
+                                                         replace=False)]
+    if rng.random() < 0.2:
+        config["cat_ids"] = [int(c) for c in rng.choice(cat_ids, int(rng.integers(1, len(cat_ids) + 1)),
+                                                         replace=False)]
     gt = {"images": images, "categories": categories, "annotations": anns}
     return gt, results, config
 
@@ -176,6 +186,10 @@ def evaluate(gt_json, results, config):
         ev = COCOeval(gt, dt, config["iou_type"])
         ev.params.useCats = config["use_cats"]
         ev.params.maxDets = config["max_dets"]
+        if config["img_ids"]:
+            ev.params.imgIds = config["img_ids"]
+        if config["cat_ids"]:
+            ev.params.catIds = config["cat_ids"]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
