@@ -77,9 +77,9 @@ absl::Status CheckMaskSize(const Rle& rle, const CocoImage& image) {
 struct ImageCategoryEval {
   bool present = false;        // false: neither ground truth nor detections (pycocotools' None)
   std::vector<double> scores;  // D detection scores, highest first
-  std::vector<int> num_counted_gt;   // [A] ground truth that is not ignored
-  std::vector<uint8_t> dt_matched;   // [A, T, D]
-  std::vector<uint8_t> dt_ignored;   // [A, T, D]
+  std::vector<int> num_counted_gt;  // [A] ground truth that is not ignored
+  std::vector<uint8_t> dt_matched;  // [A, T, D]
+  std::vector<uint8_t> dt_ignored;  // [A, T, D]
 };
 
 // numpy's pairwise summation (8 accumulators per block of up to 128 values, halves above that),
@@ -144,15 +144,15 @@ struct CocoEvaluator::State {
   IouType iou_type = IouType::kBbox;
   Params params;  // resolved
   EvalOptions options;
-  std::unordered_map<int64_t, size_t> image_by_id;   // every GT image -> index into gt.images
+  std::unordered_map<int64_t, size_t> image_by_id;    // every GT image -> index into gt.images
   std::unordered_map<int64_t, int> known_categories;  // every GT category id -> 0
   std::unordered_map<int64_t, int> eval_image;        // evaluated image id -> i
   std::unordered_map<int64_t, int> eval_category;     // evaluated category id -> k (0 if !use_cats)
   // Position of a category in params.cat_ids; orders objects when categories are pooled.
   std::unordered_map<int64_t, int> category_rank;
   int num_k = 0;
-  // Ground truth per (k, i) in the order pycocotools sees it: file order, or with use_cats off, grouped
-  // by category in cat_ids order.
+  // Ground truth per (k, i) in the order pycocotools sees it: file order, or with use_cats off,
+  // grouped by category in cat_ids order.
   std::vector<std::vector<int>> gt_by_cell;  // [K * I] annotation indices
   std::vector<Rle> gt_masks;                 // per annotation (kSegm)
   std::vector<Box> gt_mask_boxes;            // per annotation (kSegm)
@@ -190,11 +190,13 @@ absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> stat
   for (size_t j = 0; j < gt.images.size(); ++j) {
     const CocoImage& img = gt.images[j];
     if (!s.image_by_id.emplace(img.id, j).second) {
-      return absl::InvalidArgumentError(absl::StrCat("images[", j, "]: duplicate image id ", img.id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("images[", j, "]: duplicate image id ", img.id));
     }
     if (img.height <= 0 || img.width <= 0) {
       return absl::InvalidArgumentError(absl::StrCat("images[", j, "] (id ", img.id, "): size ",
-                                                     img.height, "x", img.width, " is not positive"));
+                                                     img.height, "x", img.width,
+                                                     " is not positive"));
     }
   }
   for (size_t j = 0; j < gt.categories.size(); ++j) {
@@ -262,7 +264,8 @@ absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> stat
       return absl::InvalidArgumentError(absl::StrCat(where(), "area is not finite"));
     }
     if (ann.segmentation.rle) {
-      if (absl::Status st = CheckMaskSize(*ann.segmentation.rle, gt.images[img->second]); !st.ok()) {
+      if (absl::Status st = CheckMaskSize(*ann.segmentation.rle, gt.images[img->second]);
+          !st.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(where(), "segmentation: ", st.message()));
       }
     }
@@ -374,15 +377,15 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     }
     if (s.iou_type == IouType::kSegm && !d.mask) {
       // Box-only result in mask evaluation: pycocotools draws the box as a polygon.
-      absl::StatusOr<Rle> drawn = RleFromBox(*d.bbox, gt.images[img->second].height,
-                                             gt.images[img->second].width);
+      absl::StatusOr<Rle> drawn =
+          RleFromBox(*d.bbox, gt.images[img->second].height, gt.images[img->second].width);
       if (!drawn.ok()) {
         return absl::InvalidArgumentError(
             absl::StrCat(where(), "bbox cannot be drawn as a mask: ", drawn.status().message()));
       }
       box_masks.emplace(j, *std::move(drawn));
     }
-    dt_area[j] = d.area ? *d.area
+    dt_area[j] = d.area   ? *d.area
                  : d.bbox ? d.bbox->w * d.bbox->h
                           : static_cast<double>(RleArea(*d.mask));
   }
@@ -417,9 +420,8 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
       ImageCategoryEval& cell = cells[cell_index];
       if (g_list.empty() && d_list.empty()) continue;
       cell.present = true;
-      std::stable_sort(d_list.begin(), d_list.end(), [&](int a, int b) {
-        return detections[a].score > detections[b].score;
-      });
+      std::stable_sort(d_list.begin(), d_list.end(),
+                       [&](int a, int b) { return detections[a].score > detections[b].score; });
       if (static_cast<int>(d_list.size()) > max_det) d_list.resize(max_det);
       const int D = static_cast<int>(d_list.size());
       const int G = static_cast<int>(g_list.size());
@@ -440,8 +442,8 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
             const Box mb = RleToBox(*mask);
             for (int g = 0; g < G; ++g) {
               const int a = g_list[g];
-              ious[di * G + g] = MaskIou(*mask, mb, s.gt_masks[a], s.gt_mask_boxes[a],
-                                         gt.annotations[a].iscrowd);
+              ious[di * G + g] =
+                  MaskIou(*mask, mb, s.gt_masks[a], s.gt_mask_boxes[a], gt.annotations[a].iscrowd);
             }
           }
         }
@@ -479,7 +481,8 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
                 const int g = gt_order[go];
                 const bool crowd = gt.annotations[g_list[g]].iscrowd;
                 if (gt_matched[go] && !crowd) continue;
-                // Matched to an object that counts: ignored objects (sorted last) cannot replace it.
+                // Matched to an object that counts: ignored objects (sorted last) cannot replace
+                // it.
                 if (m > -1 && !gt_ignored[gt_order[m]] && gt_ignored[g]) break;
                 const double iou = ious[di * G + g];
                 if (iou < best) continue;
@@ -588,8 +591,8 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
             result.scores[out] = 0;
           }
           for (int r = 0; r < R; ++r) {
-            const int pi = static_cast<int>(
-                std::lower_bound(rc.begin(), rc.end(), p.rec_thrs[r]) - rc.begin());
+            const int pi = static_cast<int>(std::lower_bound(rc.begin(), rc.end(), p.rec_thrs[r]) -
+                                            rc.begin());
             // pycocotools stops at the first recall threshold the detections never reach.
             if (pi >= N) break;
             const size_t out = (((static_cast<size_t>(t) * R + r) * K + k) * A + a) * M + mi;
@@ -666,12 +669,18 @@ std::string CocoEvalResult::Summary() const {
     const char* area;
     int max_det_index;  // -1: literal 100
   };
-  const Line lines[12] = {{true, std::nullopt, "all", -1},    {true, .5, "all", 2},
-                          {true, .75, "all", 2},              {true, std::nullopt, "small", 2},
-                          {true, std::nullopt, "medium", 2},  {true, std::nullopt, "large", 2},
-                          {false, std::nullopt, "all", 0},    {false, std::nullopt, "all", 1},
-                          {false, std::nullopt, "all", 2},    {false, std::nullopt, "small", 2},
-                          {false, std::nullopt, "medium", 2}, {false, std::nullopt, "large", 2}};
+  const Line lines[12] = {{true, std::nullopt, "all", -1},
+                          {true, .5, "all", 2},
+                          {true, .75, "all", 2},
+                          {true, std::nullopt, "small", 2},
+                          {true, std::nullopt, "medium", 2},
+                          {true, std::nullopt, "large", 2},
+                          {false, std::nullopt, "all", 0},
+                          {false, std::nullopt, "all", 1},
+                          {false, std::nullopt, "all", 2},
+                          {false, std::nullopt, "small", 2},
+                          {false, std::nullopt, "medium", 2},
+                          {false, std::nullopt, "large", 2}};
   std::string out;
   for (int j = 0; j < 12; ++j) {
     const Line& l = lines[j];

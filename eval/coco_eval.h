@@ -11,16 +11,17 @@
 //
 //   EvalOptions options;
 //   options.num_threads = 4;
-//   CocoEvaluator evaluator = CocoEvaluator::Create(dataset, IouType::kSegm, Params(), options).value();
+//   CocoEvaluator evaluator =
+//       CocoEvaluator::Create(dataset, IouType::kSegm, Params(), options).value();
 //   CocoEvalResult r = evaluator.Evaluate(detections).value();
-//   std::cout << r.Summary();            // the familiar 12 lines
-//   double ap = r.stats[0];              // AP @[ IoU=0.50:0.95 | area=all | maxDets=100 ]
+//   std::cout << r.Summary();  // the familiar 12 lines
+//   double ap = r.stats[0];    // AP @[ IoU=0.50:0.95 | area=all | maxDets=100 ]
 //
 // Differences from pycocotools, all on inputs pycocotools mishandles: invalid input (unknown image
 // ids, malformed masks, negative box sizes, ...) is an error instead of an assertion or a silently
 // odd number; detections of categories missing from the ground truth are an error unless
-// `ignore_unknown_categories` is set (pycocotools ignores them); matches are tracked by flags rather
-// than by annotation ids, so a ground-truth id of 0 is not mistaken for "unmatched".
+// `ignore_unknown_categories` is set (pycocotools ignores them); matches are tracked by flags
+// rather than by annotation ids, so a ground-truth id of 0 is not mistaken for "unmatched".
 #ifndef EVAL_COCO_EVAL_H_
 #define EVAL_COCO_EVAL_H_
 
@@ -81,10 +82,10 @@ struct CocoDataset {
 };
 
 // One detection. Its position in the list is its identity: equal scores within an image keep list
-// order. Box evaluation uses `bbox` (or the mask's tight box when absent); mask evaluation uses `mask`
-// (or the box drawn as a polygon when absent, as pycocotools does for box-only results). `area`
-// decides the area range of an unmatched detection; when unset it is bbox w*h if a box is given,
-// otherwise the mask's pixel count (pycocotools' loadRes rule).
+// order. Box evaluation uses `bbox` (or the mask's tight box when absent); mask evaluation uses
+// `mask` (or the box drawn as a polygon when absent, as pycocotools does for box-only results).
+// `area` decides the area range of an unmatched detection; when unset it is bbox w*h if a box is
+// given, otherwise the mask's pixel count (pycocotools' loadRes rule).
 struct Detection {
   int64_t image_id = 0;
   int64_t category_id = 0;
@@ -98,11 +99,11 @@ struct Detection {
 // before use, as COCOeval.evaluate() does.
 struct Params {
   Params();
-  std::vector<int64_t> img_ids;  // empty: every ground-truth image
-  std::vector<int64_t> cat_ids;  // empty: every ground-truth category
-  std::vector<double> iou_thrs;  // numpy.linspace(0.5, 0.95, 10)
-  std::vector<double> rec_thrs;  // numpy.linspace(0, 1, 101)
-  std::vector<int> max_dets;     // 1, 10, 100
+  std::vector<int64_t> img_ids;                 // empty: every ground-truth image
+  std::vector<int64_t> cat_ids;                 // empty: every ground-truth category
+  std::vector<double> iou_thrs;                 // numpy.linspace(0.5, 0.95, 10)
+  std::vector<double> rec_thrs;                 // numpy.linspace(0, 1, 101)
+  std::vector<int> max_dets;                    // 1, 10, 100
   std::vector<std::array<double, 2>> area_rng;  // [0, 1e10], [0, 32^2], [32^2, 96^2], [96^2, 1e10]
   std::vector<std::string> area_rng_lbl;        // all, small, medium, large
   bool use_cats = true;
@@ -123,9 +124,9 @@ struct CocoEvalResult {
   Params params;                 // as used: ids resolved, sorted and deduplicated
   std::vector<int64_t> cat_ids;  // index k of the arrays; {-1} when use_cats is false
   int T = 0, R = 0, K = 0, A = 0, M = 0;
-  std::vector<double> precision;  // [T, R, K, A, M] row-major; -1 where no ground truth counts
-  std::vector<double> recall;     // [T, K, A, M]
-  std::vector<double> scores;     // [T, R, K, A, M] score at each recall threshold
+  std::vector<double> precision;   // [T, R, K, A, M] row-major; -1 where no ground truth counts
+  std::vector<double> recall;      // [T, K, A, M]
+  std::vector<double> scores;      // [T, R, K, A, M] score at each recall threshold
   std::array<double, 12> stats{};  // AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
   // Mean precision over IoU and recall thresholds at area "all", 100 detections; -1 when absent.
   std::map<int64_t, double> per_category_ap;
@@ -156,8 +157,9 @@ class CocoEvaluator {
   ~CocoEvaluator();
 
  private:
-  friend absl::StatusOr<CocoEvalResult> EvaluateCoco(const CocoDataset&, const std::vector<Detection>&,
-                                                     IouType, const Params&, const EvalOptions&);
+  friend absl::StatusOr<CocoEvalResult> EvaluateCoco(const CocoDataset&,
+                                                     const std::vector<Detection>&, IouType,
+                                                     const Params&, const EvalOptions&);
   struct State;
   explicit CocoEvaluator(std::unique_ptr<State> state);
   // Uses `ground_truth` in place; it must outlive the evaluator.

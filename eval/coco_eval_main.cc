@@ -16,8 +16,9 @@
 DEFINE_string(gt, "", "COCO ground-truth JSON (instances format).");
 DEFINE_string(results, "", "COCO results JSON (list of detections).");
 DEFINE_string(iou_type, "bbox", "bbox or segm.");
-DEFINE_string(json, "", "Also write the stats and per-category AP as JSON to this file ('-': stdout, "
-                        "instead of the summary).");
+DEFINE_string(json, "",
+              "Also write the stats and per-category AP as JSON to this file ('-': stdout, "
+              "instead of the summary).");
 DEFINE_int32(threads, 0, "Threads for the per-image evaluation (0: all cores).");
 DEFINE_bool(ignore_unknown_categories, false,
             "Drop results whose category is not in the ground truth (pycocotools ignores them) "

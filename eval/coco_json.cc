@@ -159,7 +159,8 @@ absl::Status Prefix(const absl::Status& s, const std::string& where) {
 
 }  // namespace
 
-absl::StatusOr<CocoDataset> ParseCocoGroundTruth(const std::string& text, const std::string& source) {
+absl::StatusOr<CocoDataset> ParseCocoGroundTruth(const std::string& text,
+                                                 const std::string& source) {
   absl::StatusOr<json> doc = ParseJson(text, source);
   if (!doc.ok()) return doc.status();
   if (!doc->is_object()) return Bad(absl::StrCat(source, ": ground truth must be a JSON object"));
@@ -326,7 +327,8 @@ absl::StatusOr<std::vector<Detection>> ParseCocoResults(const std::string& text,
     }
     if (auto seg = e.find("segmentation"); seg != e.end()) {
       if (!seg->is_object()) {
-        return Bad(absl::StrCat(where, "segmentation must be an RLE object {\"size\", \"counts\"}"));
+        return Bad(
+            absl::StrCat(where, "segmentation must be an RLE object {\"size\", \"counts\"}"));
       }
       absl::StatusOr<Rle> rle = ParseRle(*seg, *img->second);
       if (!rle.ok()) return Prefix(rle.status(), where);
@@ -349,7 +351,8 @@ absl::StatusOr<std::vector<Detection>> ParseCocoResults(const std::string& text,
   return detections;
 }
 
-absl::StatusOr<std::vector<Detection>> LoadCocoResults(const std::string& path, const CocoDataset& gt,
+absl::StatusOr<std::vector<Detection>> LoadCocoResults(const std::string& path,
+                                                       const CocoDataset& gt,
                                                        bool ignore_unknown_categories) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();

@@ -2,10 +2,10 @@
 //
 // Ground truth is COCO's instances format (images, categories, annotations with bbox, area, iscrowd
 // and polygon or RLE segmentation). Results are the standard list of {image_id, category_id, score,
-// bbox and/or segmentation (RLE)}. Results are read as pycocotools' loadRes reads them: when the first
-// result has a bbox, every result needs one and a result's area is the box's w*h; otherwise every
-// result needs a segmentation and its area is the mask's pixel count (its bbox, if given, is kept).
-// Every error names the file, the item and the reason:
+// bbox and/or segmentation (RLE)}. Results are read as pycocotools' loadRes reads them: when the
+// first result has a bbox, every result needs one and a result's area is the box's w*h; otherwise
+// every result needs a segmentation and its area is the mask's pixel count (its bbox, if given, is
+// kept). Every error names the file, the item and the reason:
 //
 //   CocoDataset gt = LoadCocoGroundTruth("instances_val.json").value();
 //   std::vector<Detection> dts = LoadCocoResults("results.json", gt).value();
@@ -24,16 +24,19 @@
 namespace mrcnn::eval {
 
 // `source` names the text in error messages (usually the file name).
-absl::StatusOr<CocoDataset> ParseCocoGroundTruth(const std::string& text, const std::string& source);
+absl::StatusOr<CocoDataset> ParseCocoGroundTruth(const std::string& text,
+                                                 const std::string& source);
 absl::StatusOr<CocoDataset> LoadCocoGroundTruth(const std::string& path);
 
 // Results must name images of `gt` and masks of those images' sizes; a category missing from `gt`
-// is an error, or with `ignore_unknown_categories` the result is dropped (as pycocotools ignores it).
+// is an error, or with `ignore_unknown_categories` the result is dropped (as pycocotools ignores
+// it).
 absl::StatusOr<std::vector<Detection>> ParseCocoResults(const std::string& text,
                                                         const std::string& source,
                                                         const CocoDataset& gt,
                                                         bool ignore_unknown_categories = false);
-absl::StatusOr<std::vector<Detection>> LoadCocoResults(const std::string& path, const CocoDataset& gt,
+absl::StatusOr<std::vector<Detection>> LoadCocoResults(const std::string& path,
+                                                       const CocoDataset& gt,
                                                        bool ignore_unknown_categories = false);
 
 // Results in the standard format (masks as compressed RLE), e.g. to save a model's detections.

@@ -7,10 +7,12 @@
 
 namespace mrcnn::eval {
 
-absl::StatusOr<LegacyVocApResult> LegacyMatterportComputeAp(
-    const std::vector<int>& gt_class_ids, const std::vector<Rle>& gt_masks,
-    const std::vector<int>& pred_class_ids, const std::vector<double>& pred_scores,
-    const std::vector<Rle>& pred_masks, double iou_threshold) {
+absl::StatusOr<LegacyVocApResult> LegacyMatterportComputeAp(const std::vector<int>& gt_class_ids,
+                                                            const std::vector<Rle>& gt_masks,
+                                                            const std::vector<int>& pred_class_ids,
+                                                            const std::vector<double>& pred_scores,
+                                                            const std::vector<Rle>& pred_masks,
+                                                            double iou_threshold) {
   if (gt_class_ids.size() != gt_masks.size()) {
     return absl::InvalidArgumentError(absl::StrCat("legacy compute_ap: ", gt_class_ids.size(),
                                                    " ground-truth class ids but ", gt_masks.size(),
@@ -30,13 +32,14 @@ absl::StatusOr<LegacyVocApResult> LegacyMatterportComputeAp(
     for (size_t j = 0; j < list->size(); ++j) {
       const Rle& m = (*list)[j];
       if (m.height != first.height || m.width != first.width) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "legacy compute_ap: ", list == &gt_masks ? "ground-truth" : "predicted", " mask ", j,
-            " is ", m.height, "x", m.width, " but ground-truth mask 0 is ", first.height, "x",
-            first.width));
+        return absl::InvalidArgumentError(
+            absl::StrCat("legacy compute_ap: ", list == &gt_masks ? "ground-truth" : "predicted",
+                         " mask ", j, " is ", m.height, "x", m.width,
+                         " but ground-truth mask 0 is ", first.height, "x", first.width));
       }
       if (absl::Status s = ValidateRle(m); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("legacy compute_ap: mask ", j, ": ", s.message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("legacy compute_ap: mask ", j, ": ", s.message()));
       }
     }
   }

@@ -57,8 +57,9 @@ absl::Status ValidateRle(const Rle& rle) {
   for (uint32_t c : rle.counts) total += c;
   const uint64_t expected = static_cast<uint64_t>(rle.height * rle.width);
   if (total != expected) {
-    return absl::InvalidArgumentError(absl::StrCat("RLE runs sum to ", total, " pixels but its size ",
-                                                   rle.height, "x", rle.width, " has ", expected));
+    return absl::InvalidArgumentError(absl::StrCat("RLE runs sum to ", total,
+                                                   " pixels but its size ", rle.height, "x",
+                                                   rle.width, " has ", expected));
   }
   if (rle.counts.empty() && expected != 0) {
     return absl::InvalidArgumentError("RLE has no runs");
@@ -93,7 +94,8 @@ std::vector<uint8_t> RleToRowMajor(const Rle& rle) {
   const std::vector<uint8_t> column_major = RleToColumnMajor(rle);
   std::vector<uint8_t> mask(column_major.size());
   for (int64_t x = 0; x < rle.width; ++x) {
-    for (int64_t y = 0; y < rle.height; ++y) mask[y * rle.width + x] = column_major[x * rle.height + y];
+    for (int64_t y = 0; y < rle.height; ++y)
+      mask[y * rle.width + x] = column_major[x * rle.height + y];
   }
   return mask;
 }
@@ -137,9 +139,9 @@ absl::StatusOr<Rle> RleMerge(const std::vector<Rle>& rles, bool intersect) {
   if (rles.empty()) return Rle{};
   for (size_t i = 1; i < rles.size(); ++i) {
     if (rles[i].height != rles[0].height || rles[i].width != rles[0].width) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cannot merge masks of different sizes: mask 0 is ", rles[0].height, "x", rles[0].width,
-          ", mask ", i, " is ", rles[i].height, "x", rles[i].width));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot merge masks of different sizes: mask 0 is ", rles[0].height, "x",
+                       rles[0].width, ", mask ", i, " is ", rles[i].height, "x", rles[i].width));
     }
   }
   Rle merged = rles[0];
@@ -199,7 +201,8 @@ double MaskIou(const Rle& dt, const Rle& gt, bool gt_is_crowd) {
   return MaskIou(dt, RleToBox(dt), gt, RleToBox(gt), gt_is_crowd);
 }
 
-double MaskIou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_box, bool gt_is_crowd) {
+double MaskIou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_box,
+               bool gt_is_crowd) {
   // Boxes that do not overlap mean masks that do not overlap; pycocotools checks this first, and
   // only then compares sizes.
   if (!(BoxIou(dt_box, gt_box, gt_is_crowd) > 0)) return 0;
@@ -250,8 +253,8 @@ absl::StatusOr<Rle> RleFromPolygon(const std::vector<double>& xy, int64_t height
   }
   // pycocotools reads a 4-number list as a box, and fewer than 3 points enclose nothing.
   if (xy.size() < 6) {
-    return absl::InvalidArgumentError(absl::StrCat("polygon has ", xy.size() / 2,
-                                                   " points; at least 3 are needed"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("polygon has ", xy.size() / 2, " points; at least 3 are needed"));
   }
   for (size_t i = 0; i < xy.size(); ++i) {
     if (!std::isfinite(xy[i]) || std::fabs(xy[i]) > kMaxPolygonCoordinate) {
@@ -275,7 +278,8 @@ absl::StatusOr<Rle> RleFromPolygon(const std::vector<double>& xy, int64_t height
   std::vector<int> u, v;
   size_t points = 0;
   for (size_t j = 0; j < k; ++j) {
-    points += static_cast<size_t>(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
+    points +=
+        static_cast<size_t>(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
   }
   u.reserve(points);
   v.reserve(points);
@@ -358,8 +362,8 @@ absl::StatusOr<Rle> RleFromPolygon(const std::vector<double>& xy, int64_t height
   return rle;
 }
 
-absl::StatusOr<Rle> RleFromPolygons(const std::vector<std::vector<double>>& polygons, int64_t height,
-                                    int64_t width) {
+absl::StatusOr<Rle> RleFromPolygons(const std::vector<std::vector<double>>& polygons,
+                                    int64_t height, int64_t width) {
   if (polygons.empty()) return absl::InvalidArgumentError("segmentation has no polygons");
   std::vector<Rle> parts;
   parts.reserve(polygons.size());
@@ -396,7 +400,8 @@ std::string RleToCompressedString(const Rle& rle) {
   return s;
 }
 
-absl::StatusOr<Rle> RleFromCompressedString(std::string_view counts, int64_t height, int64_t width) {
+absl::StatusOr<Rle> RleFromCompressedString(std::string_view counts, int64_t height,
+                                            int64_t width) {
   if (absl::Status s = CheckSize(height, width); !s.ok()) return s;
   Rle rle{height, width, {}};
   size_t p = 0;
@@ -407,19 +412,20 @@ absl::StatusOr<Rle> RleFromCompressedString(std::string_view counts, int64_t hei
     bool more = true;
     while (more) {
       if (p >= counts.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("compressed RLE ends inside run ", rle.counts.size(), " (at character ",
-                         token_start, ")"));
+        return absl::InvalidArgumentError(absl::StrCat("compressed RLE ends inside run ",
+                                                       rle.counts.size(), " (at character ",
+                                                       token_start, ")"));
       }
       const int c = static_cast<unsigned char>(counts[p]) - 48;
       if (c < 0 || c > 63) {
-        return absl::InvalidArgumentError(absl::StrCat("compressed RLE has character '", std::string(counts.substr(p, 1)),
-                                                       "' at ", p, " outside '0'..'o'"));
+        return absl::InvalidArgumentError(absl::StrCat("compressed RLE has character '",
+                                                       std::string(counts.substr(p, 1)), "' at ", p,
+                                                       " outside '0'..'o'"));
       }
       if (k >= 7) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("compressed RLE run ", rle.counts.size(), " is too long (at character ",
-                         token_start, ")"));
+        return absl::InvalidArgumentError(absl::StrCat("compressed RLE run ", rle.counts.size(),
+                                                       " is too long (at character ", token_start,
+                                                       ")"));
       }
       x |= static_cast<int64_t>(c & 0x1f) << (5 * k);
       more = (c & 0x20) != 0;

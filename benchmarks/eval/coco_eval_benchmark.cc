@@ -5,10 +5,10 @@
 //   bazel run //benchmarks/eval:coco_eval_benchmark [-- --gt=GT.json --dt=DT.json --nopeer
 //       --python=/path/to/python3 --peer_repeats=3 --benchmark_*...]
 //
-// "EvaluateAccumulate" times what pycocotools' evaluate()+accumulate() does from loaded annotations:
-// preparing the ground truth (indexing, polygon rasterisation), IoUs, matching, accumulation (and
-// the summary). "EvaluateReused" reuses the prepared ground truth, as a trainer does every epoch.
-// "LoadEvaluate" adds parsing both JSON files.
+// "EvaluateAccumulate" times what pycocotools' evaluate()+accumulate() does from loaded
+// annotations: preparing the ground truth (indexing, polygon rasterisation), IoUs, matching,
+// accumulation (and the summary). "EvaluateReused" reuses the prepared ground truth, as a trainer
+// does every epoch. "LoadEvaluate" adds parsing both JSON files.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -67,8 +67,8 @@ ev::IouType TypeOf(const benchmark::State& state) {
 void EvaluateAccumulate(benchmark::State& state) {
   const Inputs& in = GetInputs();
   for (auto _ : state) {
-    absl::StatusOr<ev::CocoEvalResult> r = ev::EvaluateCoco(in.gt, in.dts, TypeOf(state), ev::Params(),
-                                                            Options(static_cast<int>(state.range(1))));
+    absl::StatusOr<ev::CocoEvalResult> r = ev::EvaluateCoco(
+        in.gt, in.dts, TypeOf(state), ev::Params(), Options(static_cast<int>(state.range(1))));
     benchmark::DoNotOptimize(r->stats);
   }
 }
@@ -76,7 +76,8 @@ void EvaluateAccumulate(benchmark::State& state) {
 void EvaluateReused(benchmark::State& state) {
   const Inputs& in = GetInputs();
   ev::CocoEvaluator evaluator =
-      ev::CocoEvaluator::Create(in.gt, TypeOf(state), ev::Params(), Options(state.range(1))).value();
+      ev::CocoEvaluator::Create(in.gt, TypeOf(state), ev::Params(), Options(state.range(1)))
+          .value();
   for (auto _ : state) {
     absl::StatusOr<ev::CocoEvalResult> r = evaluator.Evaluate(in.dts);
     benchmark::DoNotOptimize(r->stats);
@@ -94,12 +95,21 @@ void LoadEvaluate(benchmark::State& state) {
 }
 
 // Args: {iou type (0 bbox, 1 segm), threads}.
-BENCHMARK(EvaluateAccumulate)->ArgNames({"segm", "threads"})->ArgsProduct({{0, 1}, {1, 2}})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(EvaluateReused)->ArgNames({"segm", "threads"})->ArgsProduct({{0, 1}, {2}})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(LoadEvaluate)->ArgNames({"segm", "threads"})->ArgsProduct({{0, 1}, {2}})
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(EvaluateAccumulate)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(EvaluateReused)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(LoadEvaluate)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Keeps each benchmark's mean real time (seconds) for the ratio table.
 class RecordingReporter : public benchmark::ConsoleReporter {
@@ -141,8 +151,8 @@ int main(int argc, char** argv) {
   int kept = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (TakeFlag(arg, "gt", &g_gt) || TakeFlag(arg, "dt", &g_dt) || TakeFlag(arg, "python", &python) ||
-        TakeFlag(arg, "peer_repeats", &repeats)) {
+    if (TakeFlag(arg, "gt", &g_gt) || TakeFlag(arg, "dt", &g_dt) ||
+        TakeFlag(arg, "python", &python) || TakeFlag(arg, "peer_repeats", &repeats)) {
       continue;
     }
     if (arg == "--nopeer") {
@@ -161,10 +171,10 @@ int main(int argc, char** argv) {
 
   std::string out;
   const std::string script = "benchmarks/eval/coco_eval_peer.py";
-  for (const std::string& py : python.empty()
-                                   ? std::vector<std::string>{"python3", "/root/.pyenv/shims/python3",
-                                                              "/usr/local/bin/python3"}
-                                   : std::vector<std::string>{python}) {
+  for (const std::string& py :
+       python.empty() ? std::vector<std::string>{"python3", "/root/.pyenv/shims/python3",
+                                                 "/usr/local/bin/python3"}
+                      : std::vector<std::string>{python}) {
     out = RunCommand("'" + py + "' " + script + " --gt '" + g_gt + "' --dt '" + g_dt +
                      "' --repeats " + repeats + " 2>/dev/null");
     if (!out.empty()) break;

@@ -1,6 +1,7 @@
-// Differential test: random cases (tests/eval/pycocotools_diff.py, seeded) evaluated by pycocotools at
-// test time and by us; every summary number, per-category AP and the full precision and recall arrays
-// must agree within 1e-9. Skipped, with the reason, when no Python with pycocotools is found.
+// Differential test: random cases (tests/eval/pycocotools_diff.py, seeded) evaluated by pycocotools
+// at test time and by us; every summary number, per-category AP and the full precision and recall
+// arrays must agree within 1e-9. Skipped, with the reason, when no Python with pycocotools is
+// found.
 #include <glob.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -72,8 +73,8 @@ TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string out = std::string(tmp ? tmp : "/tmp") + "/pycocotools_diff";
   const std::string cmd = "'" + python + "' tests/eval/pycocotools_diff.py --seeds " +
-                          std::to_string(kFirstSeed) + "-" + std::to_string(kLastSeed) + " --out '" +
-                          out + "'";
+                          std::to_string(kFirstSeed) + "-" + std::to_string(kLastSeed) +
+                          " --out '" + out + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
   int compared_values = 0;
@@ -86,7 +87,8 @@ TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
     absl::StatusOr<CocoDataset> gt = LoadCocoGroundTruth(dir + "gt.json");
     ASSERT_TRUE(gt.ok()) << gt.status();
     const bool ignore_unknown = config["ignore_unknown_categories"];
-    absl::StatusOr<std::vector<Detection>> dts = LoadCocoResults(dir + "dt.json", *gt, ignore_unknown);
+    absl::StatusOr<std::vector<Detection>> dts =
+        LoadCocoResults(dir + "dt.json", *gt, ignore_unknown);
     ASSERT_TRUE(dts.ok()) << dts.status();
     Params params;
     params.use_cats = config["use_cats"].get<int>() == 1;
@@ -106,7 +108,8 @@ TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
     }
     EXPECT_EQ(r->cat_ids, expected["cat_ids"].get<std::vector<int64_t>>());
     for (const auto& [id, ap] : expected["per_category_ap"].items()) {
-      EXPECT_NEAR(r->per_category_ap.at(std::stoll(id)), ap.get<double>(), 1e-9) << "category " << id;
+      EXPECT_NEAR(r->per_category_ap.at(std::stoll(id)), ap.get<double>(), 1e-9)
+          << "category " << id;
     }
     EXPECT_EQ((std::vector<int>{r->T, r->R, r->K, r->A, r->M}),
               expected["precision_shape"].get<std::vector<int>>());
@@ -115,7 +118,8 @@ TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
     ASSERT_EQ(r->precision.size(), precision.size());
     ASSERT_EQ(r->recall.size(), recall.size());
     int bad = 0;
-    for (int j = 0; j < 12; ++j) inexact_values += r->stats[j] != expected["stats"][j].get<double>();
+    for (int j = 0; j < 12; ++j)
+      inexact_values += r->stats[j] != expected["stats"][j].get<double>();
     for (size_t j = 0; j < precision.size(); ++j) {
       inexact_values += r->precision[j] != precision[j];
       if (std::abs(r->precision[j] - precision[j]) > 1e-9 && ++bad <= 5) {

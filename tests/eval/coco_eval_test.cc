@@ -110,7 +110,8 @@ TEST(CocoEvalTest, TinyDetailArraysMatchPycocotools) {
     const CocoEvalResult r = EvalCase(c, mode);
     const json& d = c.expected["details"][mode];
     EXPECT_EQ(r.cat_ids, d["cat_ids"].get<std::vector<int64_t>>());
-    EXPECT_EQ((std::vector<int>{r.T, r.R, r.K, r.A, r.M}), d["precision_shape"].get<std::vector<int>>());
+    EXPECT_EQ((std::vector<int>{r.T, r.R, r.K, r.A, r.M}),
+              d["precision_shape"].get<std::vector<int>>());
     EXPECT_EQ((std::vector<int>{r.T, r.K, r.A, r.M}), d["recall_shape"].get<std::vector<int>>());
     for (int t = 0; t < r.T; ++t) {
       for (int k = 0; k < r.K; ++k) {
@@ -128,7 +129,8 @@ TEST(CocoEvalTest, TinyDetailArraysMatchPycocotools) {
       }
     }
     for (const json& s : d["precision_samples"]) {
-      EXPECT_NEAR(r.Precision(s["t"], s["r"], s["k"], s["a"], s["m"]), s["value"].get<double>(), kTol)
+      EXPECT_NEAR(r.Precision(s["t"], s["r"], s["k"], s["a"], s["m"]), s["value"].get<double>(),
+                  kTol)
           << s.dump();
     }
   }
@@ -162,8 +164,8 @@ TEST(CocoEvalTest, EvaluatorIsReusable) {
 
 // Hand calculation: one image, one class, two objects, three detections ranked hit, miss, hit.
 // Precision after each: 1, 1/2, 2/3 (envelope 1, 2/3, 2/3); recall .5, .5, 1. The 51 recall
-// thresholds 0..0.50 read precision 1, the 50 above read 2/3: AP = (51 + 50 * 2/3) / 101 at every IoU
-// threshold (the hits are exact).
+// thresholds 0..0.50 read precision 1, the 50 above read 2/3: AP = (51 + 50 * 2/3) / 101 at every
+// IoU threshold (the hits are exact).
 CocoDataset HandDataset() {
   CocoDataset ds;
   ds.images = {{7, 100, 100, "a.jpg"}};
@@ -211,13 +213,15 @@ TEST(CocoEvalTest, HandCalculatedAp) {
   EXPECT_NEAR(r.stats[8], 1.0, 1e-12);
   EXPECT_NEAR(r.per_category_ap.at(1), ap, 1e-12);
   const std::string summary = r.Summary();
-  EXPECT_NE(summary.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "
-                         "0.835\n"),
-            std::string::npos)
+  EXPECT_NE(
+      summary.find(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = "
+                   "0.835\n"),
+      std::string::npos)
       << summary;
-  EXPECT_NE(summary.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "
-                         "-1.000\n"),
-            std::string::npos)
+  EXPECT_NE(
+      summary.find(" Average Recall     (AR) @[ IoU=0.50:0.95 | area= large | maxDets=100 ] = "
+                   "-1.000\n"),
+      std::string::npos)
       << summary;
 }
 
@@ -294,7 +298,8 @@ TEST(CocoEvalErrorTest, UnknownCategoryInResults) {
   d.category_id = 4;
   absl::StatusOr<CocoEvalResult> e = EvaluateCoco(HandDataset(), {d}, IouType::kBbox);
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(ErrorOf(e.status()), "detection 0 (image_id 7): category_id 4 is not in the ground truth");
+  EXPECT_EQ(ErrorOf(e.status()),
+            "detection 0 (image_id 7): category_id 4 is not in the ground truth");
   // pycocotools' behaviour on request: the detection has no effect.
   EvalOptions ignore;
   ignore.ignore_unknown_categories = true;
@@ -311,13 +316,15 @@ TEST(CocoEvalErrorTest, MalformedJson) {
   ASSERT_FALSE(gt.ok());
   EXPECT_EQ(ErrorOf(gt.status()).rfind("gt.json: malformed JSON: ", 0), 0u) << gt.status();
   const Case c = LoadCase("a_tiny");
-  absl::StatusOr<std::vector<Detection>> r = ParseCocoResults(R"([{"image_id": 10,)", "dt.json", c.gt);
+  absl::StatusOr<std::vector<Detection>> r =
+      ParseCocoResults(R"([{"image_id": 10,)", "dt.json", c.gt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ErrorOf(r.status()).rfind("dt.json: malformed JSON: ", 0), 0u) << r.status();
   r = ParseCocoResults(R"({"image_id": 10})", "dt.json", c.gt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ErrorOf(r.status()), "dt.json: results must be a JSON list");
-  r = ParseCocoResults(R"([{"image_id": 10, "category_id": 1, "bbox": [1,2,3,4]}])", "dt.json", c.gt);
+  r = ParseCocoResults(R"([{"image_id": 10, "category_id": 1, "bbox": [1,2,3,4]}])", "dt.json",
+                       c.gt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ErrorOf(r.status()), "dt.json: result 0: missing \"score\"");
   absl::StatusOr<CocoDataset> no_file = LoadCocoGroundTruth("/nonexistent/gt.json");
@@ -338,16 +345,18 @@ TEST(CocoEvalErrorTest, RleSizeDiffersFromImage) {
            "segmentation": {"size": [160, 120], "counts": "0R]1"}}])",
       "dt.json", c.gt);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(ErrorOf(r.status()),
-            "dt.json: result 0 (image_id 10): RLE size [160, 120] differs from image 10's [120, 160]");
+  EXPECT_EQ(
+      ErrorOf(r.status()),
+      "dt.json: result 0 (image_id 10): RLE size [160, 120] differs from image 10's [120, 160]");
   // Right size, runs that do not cover it.
   r = ParseCocoResults(
       R"([{"image_id": 10, "category_id": 1, "score": 0.5,
            "segmentation": {"size": [120, 160], "counts": [5, 10]}}])",
       "dt.json", c.gt);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(ErrorOf(r.status()),
-            "dt.json: result 0 (image_id 10): RLE runs sum to 15 pixels but its size 120x160 has 19200");
+  EXPECT_EQ(
+      ErrorOf(r.status()),
+      "dt.json: result 0 (image_id 10): RLE runs sum to 15 pixels but its size 120x160 has 19200");
   // In memory.
   Detection d = BoxDet(0.5, {0, 0, 1, 1});
   d.mask = Rle{10, 10, {100}};
@@ -369,19 +378,22 @@ TEST(CocoEvalErrorTest, RleSizeDiffersFromImage) {
 TEST(CocoEvalErrorTest, NegativeBoxSize) {
   const Case c = LoadCase("a_tiny");
   absl::StatusOr<std::vector<Detection>> r = ParseCocoResults(
-      R"([{"image_id": 10, "category_id": 1, "bbox": [1, 2, -3, 4], "score": 0.5}])", "dt.json", c.gt);
+      R"([{"image_id": 10, "category_id": 1, "bbox": [1, 2, -3, 4], "score": 0.5}])", "dt.json",
+      c.gt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ErrorOf(r.status()),
             "dt.json: result 0 (image_id 10): bbox [1,2,-3,4] has a negative width or height");
   absl::StatusOr<CocoEvalResult> e =
       EvaluateCoco(HandDataset(), {BoxDet(0.5, {0, 0, 3, -1})}, IouType::kBbox);
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(ErrorOf(e.status()), "detection 0 (image_id 7): bbox [0, 0, 3, -1] has a negative size");
+  EXPECT_EQ(ErrorOf(e.status()),
+            "detection 0 (image_id 7): bbox [0, 0, 3, -1] has a negative size");
   CocoDataset ds = HandDataset();
   ds.annotations[1].bbox.w = -2;
   e = EvaluateCoco(ds, {}, IouType::kBbox);
   ASSERT_FALSE(e.ok());
-  EXPECT_EQ(ErrorOf(e.status()), "annotations[1] (id 2): bbox [50, 50, -2, 40] has a negative size");
+  EXPECT_EQ(ErrorOf(e.status()),
+            "annotations[1] (id 2): bbox [50, 50, -2, 40] has a negative size");
 }
 
 TEST(CocoEvalErrorTest, OtherBadInput) {
@@ -409,7 +421,8 @@ TEST(CocoEvalErrorTest, OtherBadInput) {
   ASSERT_FALSE(e.ok());
   EXPECT_EQ(ErrorOf(e.status()), "detection 0 (image_id 7): score is not finite");
   EXPECT_FALSE(ParseIouType("keypoints").ok());
-  // A box-only result in mask evaluation is drawn as a polygon; one far outside any image is refused.
+  // A box-only result in mask evaluation is drawn as a polygon; one far outside any image is
+  // refused.
   ds = HandDataset();
   ds.annotations[0].segmentation.polygons = {{0, 0, 10, 0, 10, 10, 0, 10}};
   ds.annotations[1].segmentation.polygons = {{50, 50, 90, 50, 90, 90, 50, 90}};

@@ -178,8 +178,8 @@ TEST(RleTest, CompressedStringErrors) {
 }
 
 TEST(RleTest, PolygonErrors) {
-  EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4}, 10, 10).ok());         // 2 points
-  EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4, 5}, 10, 10).ok());      // odd
+  EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4}, 10, 10).ok());          // 2 points
+  EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4, 5}, 10, 10).ok());       // odd
   EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4, 5, NAN}, 10, 10).ok());  // not finite
   EXPECT_FALSE(RleFromPolygon({1, 2, 3, 4, 5, 6}, 0, 10).ok());     // empty image
   EXPECT_FALSE(RleFromPolygons({}, 10, 10).ok());
