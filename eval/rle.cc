@@ -144,6 +144,12 @@ absl::StatusOr<Rle> RleMerge(const std::vector<Rle>& rles, bool intersect) {
                        rles[0].width, ", mask ", i, " is ", rles[i].height, "x", rles[i].width));
     }
   }
+  for (size_t i = 0; i < rles.size(); ++i) {
+    // Runs that do not cover the mask would never end the walk below.
+    if (absl::Status s = ValidateRle(rles[i]); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot merge mask ", i, ": ", s.message()));
+    }
+  }
   Rle merged = rles[0];
   if (merged.counts.empty()) merged.counts.push_back(0);
   std::vector<uint32_t> out;
@@ -220,6 +226,7 @@ double MaskIou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_bo
       if (va && vb) inter += c;
     }
     remaining = 0;
+    const size_t a_before = a, b_before = b;
     ca -= c;
     if (ca == 0 && a < da.size()) {
       ca = da[a++];
@@ -232,6 +239,8 @@ double MaskIou(const Rle& dt, const Box& dt_box, const Rle& gt, const Box& gt_bo
       vb = !vb;
     }
     remaining += cb;
+    // Only masks whose runs cover different pixel counts (invalid RLEs) can stall here.
+    if (c == 0 && a == a_before && b == b_before) break;
   }
   if (inter == 0) {
     uni = 1;

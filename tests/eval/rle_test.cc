@@ -3,6 +3,7 @@
 #include "eval/rle.h"
 
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -187,6 +188,28 @@ TEST(RleTest, PolygonErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("polygon 1"), std::string::npos) << r.status();
   EXPECT_FALSE(RleMerge({Rle{2, 2, {4}}, Rle{2, 3, {6}}}).ok());
+  // Invalid runs: an error for merge, and IoU terminates.
+  EXPECT_FALSE(RleMerge({Rle{2, 2, {4}}, Rle{2, 2, {1, 1}}}).ok());
+  EXPECT_GE(MaskIou(Rle{2, 2, {0, 4}}, Rle{2, 2, {0, 2}}, false), 0);
+}
+
+// Random strings never crash the parser; whatever parses re-encodes to the same runs.
+TEST(RleTest, CompressedStringParserIsTotal) {
+  std::mt19937 rng(7);
+  int parsed = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string s(rng() % 12, ' ');
+    for (char& c : s) c = static_cast<char>(rng() % 10 == 0 ? 32 + rng() % 95 : 48 + rng() % 64);
+    const int h = 1 + rng() % 6, w = 1 + rng() % 6;
+    absl::StatusOr<Rle> r = RleFromCompressedString(s, h, w);
+    if (!r.ok()) continue;
+    ++parsed;
+    absl::StatusOr<Rle> again = RleFromCompressedString(RleToCompressedString(*r), h, w);
+    ASSERT_TRUE(again.ok()) << s;
+    EXPECT_EQ(again->counts, r->counts) << s;
+    EXPECT_LE(RleArea(*r), static_cast<uint64_t>(h * w));
+  }
+  EXPECT_GT(parsed, 0);
 }
 
 }  // namespace
