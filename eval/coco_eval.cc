@@ -527,25 +527,32 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     std::vector<uint8_t> tp_flags, ign_flags;  // [T, N] in concatenation order
     std::vector<int> rank;
     std::vector<double> rc, pr;
-    for (int a = 0; a < A; ++a) {
-      for (int mi = 0; mi < M; ++mi) {
-        const int limit = p.max_dets[mi];
-        // Concatenate the top `limit` detections of every image, image by image.
-        scores.clear();
+    std::vector<std::pair<const ImageCategoryEval*, int>> parts;
+    // The merged detection order depends on the detection limit, not on the area range: sort once
+    // per limit.
+    for (int mi = 0; mi < M; ++mi) {
+      const int limit = p.max_dets[mi];
+      // Concatenate the top `limit` detections of every image, image by image.
+      scores.clear();
+      parts.clear();
+      for (int i = 0; i < num_i; ++i) {
+        const ImageCategoryEval& cell = cells[static_cast<size_t>(k) * num_i + i];
+        if (!cell.present) continue;
+        const int n = std::min(static_cast<int>(cell.scores.size()), limit);
+        parts.emplace_back(&cell, n);
+        scores.insert(scores.end(), cell.scores.begin(), cell.scores.begin() + n);
+      }
+      if (parts.empty()) continue;  // no image has this category: -1 throughout
+      const int N = static_cast<int>(scores.size());
+      // numpy's stable mergesort of -scores.
+      rank.resize(N);
+      std::iota(rank.begin(), rank.end(), 0);
+      std::stable_sort(rank.begin(), rank.end(),
+                       [&](int x, int y) { return -scores[x] < -scores[y]; });
+      for (int a = 0; a < A; ++a) {
         int counted_gt = 0;
-        bool any = false;
-        std::vector<std::pair<const ImageCategoryEval*, int>> parts;
-        for (int i = 0; i < num_i; ++i) {
-          const ImageCategoryEval& cell = cells[static_cast<size_t>(k) * num_i + i];
-          if (!cell.present) continue;
-          any = true;
-          counted_gt += cell.num_counted_gt[a];
-          const int n = std::min(static_cast<int>(cell.scores.size()), limit);
-          parts.emplace_back(&cell, n);
-          scores.insert(scores.end(), cell.scores.begin(), cell.scores.begin() + n);
-        }
-        if (!any || counted_gt == 0) continue;
-        const int N = static_cast<int>(scores.size());
+        for (const auto& part : parts) counted_gt += part.first->num_counted_gt[a];
+        if (counted_gt == 0) continue;
         tp_flags.assign(static_cast<size_t>(T) * N, 0);
         ign_flags.assign(static_cast<size_t>(T) * N, 0);
         int offset = 0;
@@ -561,10 +568,6 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
           }
           offset += n;
         }
-        rank.resize(N);
-        std::iota(rank.begin(), rank.end(), 0);
-        std::stable_sort(rank.begin(), rank.end(),
-                         [&](int x, int y) { return -scores[x] < -scores[y]; });
         for (int t = 0; t < T; ++t) {
           rc.resize(N);
           pr.resize(N);
