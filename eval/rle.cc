@@ -283,15 +283,36 @@ absl::StatusOr<Rle> RleFromPolygon(const std::vector<double>& xy, int64_t height
   x[k] = x[0];
   y[k] = y[0];
 
-  // 2. Every grid point along every edge, stepping along the edge's longer axis.
-  std::vector<int> u, v;
-  size_t points = 0;
-  for (size_t j = 0; j < k; ++j) {
-    points +=
-        static_cast<size_t>(std::max(std::abs(x[j] - x[j + 1]), std::abs(y[j] - y[j + 1]))) + 1;
-  }
-  u.reserve(points);
-  v.reserve(points);
+  // 2. Every grid point along every edge, stepping along the edge's longer axis, in boundary order
+  //    (each edge's end point repeats as the next edge's start, as in pycocotools).
+  // 3. Where two consecutive points lie in different columns, the boundary crosses from one pixel
+  //    column to the next and the first pixel centre below it starts or ends a run; map those
+  //    crossings back to pixel positions. Points are consumed as they are made rather than stored.
+  std::vector<uint32_t> starts;
+  const double max_x = static_cast<double>(width - 1);
+  bool have_previous = false;
+  int pu = 0, pv = 0;
+  auto visit = [&](int cu, int cv) {
+    if (have_previous && cu != pu) {
+      double xd = static_cast<double>(cu < pu ? cu : cu - 1);
+      xd = (xd + .5) / scale - .5;
+      if (std::floor(xd) == xd && xd >= 0 && xd <= max_x) {
+        double yd = static_cast<double>(cv < pv ? cv : pv);
+        yd = (yd + .5) / scale - .5;
+        if (yd < 0) {
+          yd = 0;
+        } else if (yd > static_cast<double>(height)) {
+          yd = static_cast<double>(height);
+        }
+        yd = std::ceil(yd);
+        starts.push_back(static_cast<uint32_t>(static_cast<int>(xd) * static_cast<int>(height) +
+                                               static_cast<int>(yd)));
+      }
+    }
+    have_previous = true;
+    pu = cu;
+    pv = cv;
+  };
   for (size_t j = 0; j < k; ++j) {
     int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1];
     const int dx = std::abs(xe - xs), dy = std::abs(ys - ye);
@@ -304,47 +325,22 @@ absl::StatusOr<Rle> RleFromPolygon(const std::vector<double>& xy, int64_t height
       if (dx == 0) {
         // A zero-length edge (repeated vertex). pycocotools computes its slope as 0/0 and converts
         // the NaN ordinate to int, which x86-64 turns into INT_MIN; keep that value so the
-        // downstream column-crossing test sees the same points.
-        u.push_back(xs);
-        v.push_back(INT_MIN);
+        // column-crossing test sees the same points.
+        visit(xs, INT_MIN);
         continue;
       }
       const double s = static_cast<double>(ye - ys) / dx;
       for (int d = 0; d <= dx; ++d) {
         const int t = flip ? dx - d : d;
-        u.push_back(t + xs);
-        v.push_back(static_cast<int>(ys + s * t + .5));
+        visit(t + xs, static_cast<int>(ys + s * t + .5));
       }
     } else {
       const double s = static_cast<double>(xe - xs) / dy;
       for (int d = 0; d <= dy; ++d) {
         const int t = flip ? dy - d : d;
-        v.push_back(t + ys);
-        u.push_back(static_cast<int>(xs + s * t + .5));
+        visit(static_cast<int>(xs + s * t + .5), t + ys);
       }
     }
-  }
-
-  // 3. Where the boundary crosses from one pixel column to the next, the first pixel centre below
-  //    it starts or ends a run; map those crossings back to pixel positions.
-  std::vector<uint32_t> starts;
-  starts.reserve(u.size() + 1);
-  const double max_x = static_cast<double>(width - 1);
-  for (size_t j = 1; j < u.size(); ++j) {
-    if (u[j] == u[j - 1]) continue;
-    double xd = static_cast<double>(u[j] < u[j - 1] ? u[j] : u[j] - 1);
-    xd = (xd + .5) / scale - .5;
-    if (std::floor(xd) != xd || xd < 0 || xd > max_x) continue;
-    double yd = static_cast<double>(v[j] < v[j - 1] ? v[j] : v[j - 1]);
-    yd = (yd + .5) / scale - .5;
-    if (yd < 0) {
-      yd = 0;
-    } else if (yd > static_cast<double>(height)) {
-      yd = static_cast<double>(height);
-    }
-    yd = std::ceil(yd);
-    starts.push_back(static_cast<uint32_t>(static_cast<int>(xd) * static_cast<int>(height) +
-                                           static_cast<int>(yd)));
   }
   starts.push_back(static_cast<uint32_t>(height * width));
 
