@@ -1,0 +1,214 @@
+// COCO evaluation speed: evaluate + accumulate on the largest shared case (a_medium: 200 images,
+// 1313 objects, 4191 detections), box and mask IoU, 1 and 2 threads; then runs the peer script
+// (pycocotools, same files, same run) and prints the speed-up.
+//
+//   bazel run //benchmarks/eval:coco_eval_benchmark [-- --gt=GT.json --dt=DT.json --nopeer
+//       --python=/path/to/python3 --peer_repeats=3 --benchmark_*...]
+//
+// "EvaluateAccumulate" times what pycocotools' evaluate()+accumulate() does from loaded
+// annotations: preparing the ground truth (indexing, polygon rasterisation), IoUs, matching,
+// accumulation (and the summary). "EvaluateReused" reuses the prepared ground truth, as a trainer
+// does every epoch. "LoadEvaluate" adds parsing both JSON files.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "benchmark/benchmark.h"
+#include "eval/coco_eval.h"
+#include "eval/coco_json.h"
+#include "nlohmann/json.hpp"
+
+namespace {
+
+namespace ev = mrcnn::eval;
+
+std::string g_gt = "tests/testdata/coco_eval/gt_a_medium.json";
+std::string g_dt = "tests/testdata/coco_eval/dt_a_medium.json";
+
+struct Inputs {
+  ev::CocoDataset gt;
+  std::vector<ev::Detection> dts;
+};
+
+const Inputs& GetInputs() {
+  static const Inputs* inputs = [] {
+    auto* in = new Inputs;
+    absl::StatusOr<ev::CocoDataset> gt = ev::LoadCocoGroundTruth(g_gt);
+    if (!gt.ok()) {
+      std::cerr << gt.status().message() << "\n";
+      std::exit(1);
+    }
+    absl::StatusOr<std::vector<ev::Detection>> dts = ev::LoadCocoResults(g_dt, *gt, true);
+    if (!dts.ok()) {
+      std::cerr << dts.status().message() << "\n";
+      std::exit(1);
+    }
+    in->gt = *std::move(gt);
+    in->dts = *std::move(dts);
+    return in;
+  }();
+  return *inputs;
+}
+
+ev::EvalOptions Options(int threads) {
+  ev::EvalOptions o;
+  o.num_threads = threads;
+  o.ignore_unknown_categories = true;
+  return o;
+}
+
+ev::IouType TypeOf(const benchmark::State& state) {
+  return state.range(0) == 0 ? ev::IouType::kBbox : ev::IouType::kSegm;
+}
+
+void EvaluateAccumulate(benchmark::State& state) {
+  const Inputs& in = GetInputs();
+  for (auto _ : state) {
+    absl::StatusOr<ev::CocoEvalResult> r = ev::EvaluateCoco(
+        in.gt, in.dts, TypeOf(state), ev::Params(), Options(static_cast<int>(state.range(1))));
+    benchmark::DoNotOptimize(r->stats);
+  }
+}
+
+void EvaluateReused(benchmark::State& state) {
+  const Inputs& in = GetInputs();
+  ev::CocoEvaluator evaluator =
+      ev::CocoEvaluator::Create(in.gt, TypeOf(state), ev::Params(), Options(state.range(1)))
+          .value();
+  for (auto _ : state) {
+    absl::StatusOr<ev::CocoEvalResult> r = evaluator.Evaluate(in.dts);
+    benchmark::DoNotOptimize(r->stats);
+  }
+}
+
+void LoadEvaluate(benchmark::State& state) {
+  for (auto _ : state) {
+    ev::CocoDataset gt = ev::LoadCocoGroundTruth(g_gt).value();
+    std::vector<ev::Detection> dts = ev::LoadCocoResults(g_dt, gt, true).value();
+    absl::StatusOr<ev::CocoEvalResult> r =
+        ev::EvaluateCoco(gt, dts, TypeOf(state), ev::Params(), Options(state.range(1)));
+    benchmark::DoNotOptimize(r->stats);
+  }
+}
+
+// Args: {iou type (0 bbox, 1 segm), threads}.
+BENCHMARK(EvaluateAccumulate)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(EvaluateReused)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(LoadEvaluate)
+    ->ArgNames({"segm", "threads"})
+    ->ArgsProduct({{0, 1}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Keeps each benchmark's real time in seconds (the median when --benchmark_repetitions is given)
+// for the ratio table.
+class RecordingReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const double s = run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
+      if (run.run_type == Run::RT_Iteration) {
+        last_[run.run_name.str()] = s;
+      } else if (run.aggregate_name == "median") {
+        median_[run.run_name.str()] = s;
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  double Seconds(const std::string& name) const {
+    if (auto it = median_.find(name); it != median_.end()) return it->second;
+    if (auto it = last_.find(name); it != last_.end()) return it->second;
+    return 0;
+  }
+
+ private:
+  std::map<std::string, double> last_, median_;
+};
+
+bool TakeFlag(const std::string& arg, const std::string& name, std::string* value) {
+  const std::string prefix = "--" + name + "=";
+  if (arg.rfind(prefix, 0) != 0) return false;
+  *value = arg.substr(prefix.size());
+  return true;
+}
+
+std::string RunCommand(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  if (pclose(p) != 0) return "";
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool peer = true;
+  std::string python, repeats = "3";
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (TakeFlag(arg, "gt", &g_gt) || TakeFlag(arg, "dt", &g_dt) ||
+        TakeFlag(arg, "python", &python) || TakeFlag(arg, "peer_repeats", &repeats)) {
+      continue;
+    }
+    if (arg == "--nopeer") {
+      peer = false;
+      continue;
+    }
+    argv[kept++] = argv[i];
+  }
+  argc = kept;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  GetInputs();  // load outside the timings
+  RecordingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  if (!peer) return 0;
+
+  std::string out;
+  const std::string script = "benchmarks/eval/coco_eval_peer.py";
+  for (const std::string& py :
+       python.empty() ? std::vector<std::string>{"python3", "/root/.pyenv/shims/python3",
+                                                 "/usr/local/bin/python3"}
+                      : std::vector<std::string>{python}) {
+    out = RunCommand("'" + py + "' " + script + " --gt '" + g_gt + "' --dt '" + g_dt +
+                     "' --repeats " + repeats + " 2>/dev/null");
+    if (!out.empty()) break;
+  }
+  if (out.empty()) {
+    std::cout << "\npeer: no python3 with pycocotools ran " << script
+              << " (pass --python=/path/to/python3)\n";
+    return 0;
+  }
+  const nlohmann::json peer_times = nlohmann::json::parse(out);
+  std::printf(
+      "\npycocotools evaluate()+accumulate() (fastest of %s) vs this (EvaluateAccumulate), same "
+      "files, same run:\n",
+      repeats.c_str());
+  std::printf("%-6s %14s %16s %16s %10s %10s\n", "type", "pycocotools_s", "ours_1thread_s",
+              "ours_2threads_s", "ratio_1t", "ratio_2t");
+  for (const char* type : {"bbox", "segm"}) {
+    const std::string segm = std::string(type) == "segm" ? "1" : "0";
+    const double py = peer_times[type]["min_s"];
+    const double t1 = reporter.Seconds("EvaluateAccumulate/segm:" + segm + "/threads:1/real_time");
+    const double t2 = reporter.Seconds("EvaluateAccumulate/segm:" + segm + "/threads:2/real_time");
+    std::printf("%-6s %14.4f %16.5f %16.5f %9.1fx %9.1fx\n", type, py, t1, t2, py / t1, py / t2);
+  }
+  return 0;
+}
