@@ -33,10 +33,15 @@ absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& 
     return g;
   }
   if (mode == "torchvision") {
-    // torchvision: scale = min(min_size / short, max_size / long); interpolate(scale_factor=scale,
-    // recompute_scale_factor=True) makes floor(size * scale) pixels.
-    const double scale = std::min(static_cast<double>(c.IMAGE_MIN_DIM) / std::min(h, w),
-                                  static_cast<double>(c.IMAGE_MAX_DIM) / std::max(h, w));
+    // torchvision: scale = min(min_size / short, max_size / long) on float32 tensors, where Python's
+    // number / tensor is tensor.reciprocal() * number; interpolate(scale_factor=scale,
+    // recompute_scale_factor=True) then makes floor(size * scale) pixels. Rounding matters: 333 x 500
+    // at 800 gives 799 rows, 480 x 640 gives 800.
+    const float short_side = static_cast<float>(std::min(h, w)), long_side = static_cast<float>(std::max(h, w));
+    const float by_short = (1.0f / short_side) * static_cast<float>(c.IMAGE_MIN_DIM);
+    const float by_long = (1.0f / long_side) * static_cast<float>(c.IMAGE_MAX_DIM);
+    const float scale_f = std::min(by_short, by_long);
+    const double scale = scale_f;
     g.scale = scale;
     g.resized_height = static_cast<int>(std::floor(h * scale));
     g.resized_width = static_cast<int>(std::floor(w * scale));
