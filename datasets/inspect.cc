@@ -66,7 +66,7 @@ int Run() {
     return 2;
   }
   if (!ds.ok()) {
-    std::cout << log.Report();
+    if (!log.problems().empty()) std::cout << log.Report();
     std::cerr << "inspect: " << ds.status().message() << "\n";
     return 1;
   }

@@ -12,6 +12,8 @@ namespace mrcnn::datasets {
 
 int SizeDivisible(const mrcnn::Config& config) { return config.IMAGE_RESIZE_MODE == "torchvision" ? 32 : 64; }
 
+// Tensors are filled through raw pointers: at:: ops would start OpenMP teams on every worker thread,
+// which compete for the cores the training step needs (and slowed a one-worker loader 15x).
 Batch MakeBatch(const std::vector<PreparedImage>& images, int size_divisible) {
   Batch batch;
   int h = 0, w = 0;
@@ -22,24 +24,36 @@ Batch MakeBatch(const std::vector<PreparedImage>& images, int size_divisible) {
   h = (h + size_divisible - 1) / size_divisible * size_divisible;
   w = (w + size_divisible - 1) / size_divisible * size_divisible;
   const int64_t b = static_cast<int64_t>(images.size());
-  batch.images = at::zeros({b, 3, h, w}, at::kFloat);
+  batch.images = at::empty({b, 3, h, w}, at::kFloat);
+  float* out = batch.images.data_ptr<float>();
+  std::fill(out, out + b * 3 * h * w, 0.0f);
   for (int64_t i = 0; i < b; ++i) {
     const PreparedImage& p = images[i];
-    cv::Mat img = p.image.isContinuous() ? p.image : p.image.clone();
-    at::Tensor hwc = at::from_blob(img.data, {img.rows, img.cols, 3}, at::kFloat);
-    batch.images[i].slice(1, 0, img.rows).slice(2, 0, img.cols).copy_(hwc.permute({2, 0, 1}));
+    for (int y = 0; y < p.image.rows; ++y) {
+      const float* row = p.image.ptr<float>(y);
+      for (int c = 0; c < 3; ++c) {
+        float* dst = out + ((i * 3 + c) * h + y) * w;
+        for (int x = 0; x < p.image.cols; ++x) dst[x] = row[x * 3 + c];
+      }
+    }
     const int64_t n = static_cast<int64_t>(p.boxes.size());
     at::Tensor boxes = at::empty({n, 4}, at::kFloat);
     at::Tensor ids = at::empty({n}, at::kLong);
     at::Tensor crowd = at::empty({n}, at::kBool);
     const int mh = n ? p.masks[0].rows : 0, mw = n ? p.masks[0].cols : 0;
     at::Tensor masks = at::empty({n, mh, mw}, at::kByte);
+    float* box_ptr = boxes.data_ptr<float>();
+    int64_t* id_ptr = ids.data_ptr<int64_t>();
+    bool* crowd_ptr = crowd.data_ptr<bool>();
+    uint8_t* mask_ptr = masks.data_ptr<uint8_t>();
     for (int64_t k = 0; k < n; ++k) {
-      for (int c = 0; c < 4; ++c) boxes[k][c] = p.boxes[k][c];
-      ids[k] = static_cast<int64_t>(p.class_ids[k]);
-      crowd[k] = static_cast<bool>(p.crowd[k]);
-      cv::Mat m = p.masks[k].isContinuous() ? p.masks[k] : p.masks[k].clone();
-      masks[k].copy_(at::from_blob(m.data, {mh, mw}, at::kByte));
+      std::copy(p.boxes[k].begin(), p.boxes[k].end(), box_ptr + 4 * k);
+      id_ptr[k] = p.class_ids[k];
+      crowd_ptr[k] = p.crowd[k];
+      for (int y = 0; y < mh; ++y) {
+        const uint8_t* row = p.masks[k].ptr<uint8_t>(y);
+        std::copy(row, row + mw, mask_ptr + (k * mh + y) * mw);
+      }
     }
     batch.boxes.push_back(boxes);
     batch.class_ids.push_back(ids);
