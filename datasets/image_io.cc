@@ -159,6 +159,25 @@ absl::StatusOr<ImageHeader> ReadImageHeaderFromBytes(const std::string& bytes, c
 }
 
 absl::StatusOr<ImageHeader> ReadImageHeader(const std::string& path) {
+  // Large JPEG and PNG files: the header sits in the first few hundred KiB (EXIF segments are at most
+  // 64 KiB each) and the end markers in the last bytes, so read those two parts only; datasets of
+  // many large images are checked without reading them whole.
+  constexpr std::streamoff kHead = 512 << 10, kTail = 4096;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open file"));
+  const std::streamoff size = in.tellg();
+  if (size > 2 * kHead) {
+    std::string head(kHead, '\0'), tail(kTail, '\0');
+    in.seekg(0);
+    in.read(head.data(), kHead);
+    in.seekg(size - kTail);
+    in.read(tail.data(), kTail);
+    if (!in) return absl::DataLossError(absl::StrCat(path, ": read error"));
+    if (IsJpeg(head) || IsPng(head)) {
+      absl::StatusOr<ImageHeader> h = ReadImageHeaderFromBytes(head + tail, path);
+      if (h.ok()) return h;  // otherwise read the whole file for the exact diagnosis
+    }
+  }
   absl::StatusOr<std::string> bytes = ReadFileBytes(path);
   if (!bytes.ok()) return bytes.status();
   return ReadImageHeaderFromBytes(*bytes, path);

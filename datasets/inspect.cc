@@ -2,9 +2,11 @@
 //
 //   bazel run //datasets:inspect -- --dataset_dir=DIR --format=tutorial|labelme|coco|shapes
 //       [--class_map=FILE or "40=sign,51=sign_back,..."] [--strict] [--render=OUT_DIR]
+//       [--write_split=DIR --val_fraction=0.2 --split_seed=0 --split_group_by=none|folder|near_duplicate]
 //
 // Prints images and instances per class, image sizes, and the problem report; --render writes one PNG
-// per image with the masks, boxes and class names drawn over it.
+// per image with the masks, boxes and class names drawn over it; --write_split writes DIR/train.txt and
+// DIR/val.txt (image ids, one a line) for the loaded images.
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -17,6 +19,7 @@
 #include "datasets/loader_util.h"
 #include "datasets/render.h"
 #include "datasets/shapes.h"
+#include "datasets/split.h"
 #include "datasets/tutorial.h"
 #include "gflags/gflags.h"
 #include "opencv2/imgcodecs.hpp"
@@ -29,6 +32,10 @@ DEFINE_string(render, "", "folder to write PNGs with masks, boxes and class name
 DEFINE_int32(shapes_count, 8, "shapes format: number of images");
 DEFINE_int32(shapes_size, 128, "shapes format: image side");
 DEFINE_int32(seed, 0, "shapes format: seed");
+DEFINE_string(write_split, "", "folder to write train.txt and val.txt to");
+DEFINE_double(val_fraction, 0.2, "share of images in val.txt");
+DEFINE_int32(split_seed, 0, "seed of the split");
+DEFINE_string(split_group_by, "none", "keep groups on one side: none | folder | near_duplicate");
 
 namespace mrcnn::datasets {
 namespace {
@@ -111,6 +118,28 @@ int Run() {
   for (const auto& [wh, n] : sizes) std::cout << "  " << wh.first << "x" << wh.second << ": " << n << "\n";
   std::cout << "problems:\n" << log.Report();
   if (!FLAGS_render.empty()) std::cout << "rendered " << rendered << " images to " << FLAGS_render << "\n";
+  if (!FLAGS_write_split.empty()) {
+    absl::StatusOr<SplitGroupBy> group_by = ParseSplitGroupBy(FLAGS_split_group_by);
+    if (!group_by.ok()) {
+      std::cerr << "inspect: " << group_by.status().message() << "\n";
+      return 2;
+    }
+    SplitOptions opt;
+    opt.val_fraction = FLAGS_val_fraction;
+    opt.seed = static_cast<uint64_t>(FLAGS_split_seed);
+    opt.group_by = *group_by;
+    absl::StatusOr<Split> split = MakeSplit(*ds, opt);
+    std::filesystem::create_directories(FLAGS_write_split);
+    const std::string train = (std::filesystem::path(FLAGS_write_split) / "train.txt").string();
+    const std::string val = (std::filesystem::path(FLAGS_write_split) / "val.txt").string();
+    absl::Status s = split.ok() ? WriteSplit(*split, *ds, train, val) : split.status();
+    if (!s.ok()) {
+      std::cerr << "inspect: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "split: " << split->train.size() << " images in " << train << ", " << split->val.size()
+              << " in " << val << "\n";
+  }
   return 0;
 }
 

@@ -40,7 +40,7 @@ Batch MakeBatch(const std::vector<PreparedImage>& images, int size_divisible) {
     at::Tensor boxes = at::empty({n, 4}, at::kFloat);
     at::Tensor ids = at::empty({n}, at::kLong);
     at::Tensor crowd = at::empty({n}, at::kBool);
-    const int mh = n ? p.masks[0].rows : 0, mw = n ? p.masks[0].cols : 0;
+    const int mh = n ? p.masks[0].rows : p.mask_height, mw = n ? p.masks[0].cols : p.mask_width;
     at::Tensor masks = at::empty({n, mh, mw}, at::kByte);
     float* box_ptr = boxes.data_ptr<float>();
     int64_t* id_ptr = ids.data_ptr<int64_t>();

@@ -39,6 +39,7 @@ struct Batch {
   std::vector<at::Tensor> boxes;      // per image [N, 4] float32 (x1, y1, x2, y2), pixels of images
   std::vector<at::Tensor> class_ids;  // per image [N] int64, 1..NUM_CLASSES-1
   std::vector<at::Tensor> masks;      // per image [N, h, w] uint8 0/1; h, w = MINI_MASK_SHAPE or H, W
+                                      // (N may be 0: matterport's trainer skips such images)
   std::vector<at::Tensor> crowd;      // per image [N] bool (COCO iscrowd)
   std::vector<ImageMeta> meta;
   int size() const { return static_cast<int>(meta.size()); }

@@ -211,6 +211,8 @@ absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const m
     keep.resize(config.MAX_GT_INSTANCES);
     std::sort(keep.begin(), keep.end());
   }
+  out.mask_height = config.USE_MINI_MASK ? config.MINI_MASK_SHAPE[0] : out.image.rows;
+  out.mask_width = config.USE_MINI_MASK ? config.MINI_MASK_SHAPE[1] : out.image.cols;
   for (int i : keep) {
     out.boxes.push_back(boxes[i]);
     out.class_ids.push_back(masks->class_ids[i]);

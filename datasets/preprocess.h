@@ -70,6 +70,8 @@ struct PreparedImage {
   std::vector<int> class_ids;
   std::vector<bool> crowd;
   std::vector<cv::Mat> masks;  // CV_8UC1 0/1; H x W, or MINI_MASK_SHAPE when USE_MINI_MASK
+  int mask_height = 0;         // the masks' size, also when there are none
+  int mask_width = 0;
   ImageMeta meta;
   int dropped_empty = 0;      // instances whose mask vanished in the resize or crop
   int dropped_over_max = 0;   // instances beyond MAX_GT_INSTANCES

@@ -92,6 +92,23 @@ TEST(ImageIo, ErrorsNameTheFileAndTheReason) {
   }
 }
 
+TEST(ImageIo, LargeFilesAreReadByHeadAndTail) {
+  const std::string dir = testing::MakeTempDir("large");
+  cv::Mat noise(1500, 2000, CV_8UC3);
+  cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
+  cv::imwrite(dir + "/big.jpg", noise, {cv::IMWRITE_JPEG_QUALITY, 100});
+  const std::string bytes = testing::ReadText(dir + "/big.jpg");
+  ASSERT_GT(bytes.size(), 2u << 20);
+  absl::StatusOr<ImageHeader> h = ReadImageHeader(dir + "/big.jpg");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->width, 2000);
+  EXPECT_EQ(h->height, 1500);
+  testing::WriteText(dir + "/cut.jpg", bytes.substr(0, bytes.size() - 100000));
+  absl::StatusOr<ImageHeader> cut = ReadImageHeader(dir + "/cut.jpg");
+  ASSERT_FALSE(cut.ok());
+  EXPECT_THAT(std::string(cut.status().message()), HasSubstr("truncated JPEG"));
+}
+
 TEST(ImageIo, ImageExtensions) {
   EXPECT_TRUE(IsImageExtension("a/b.JPG"));
   EXPECT_TRUE(IsImageExtension("b.png"));

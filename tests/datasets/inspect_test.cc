@@ -1,5 +1,6 @@
 // Acceptance: `inspect` on a labelme folder with a few images prints the right counts per class, the
 // image sizes and the problems, and --render writes one PNG per image with the labels drawn.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -32,7 +33,10 @@ TEST(Inspect, LabelmeFolderCountsAndRenders) {
       {"label": "dog", "points": [[1, 1], [9, 9]], "shape_type": "linestrip"}]})");
   const std::string out_dir = testing::MakeTempDir("inspect_render");
   int status = 0;
-  const std::string out = RunCommand("datasets/inspect --format=labelme --dataset_dir=" + dir + " --render=" + out_dir, &status);
+  const std::string split_dir = testing::MakeTempDir("inspect_split");
+  const std::string out = RunCommand("datasets/inspect --format=labelme --dataset_dir=" + dir + " --render=" + out_dir +
+                                         " --write_split=" + split_dir + " --val_fraction=0.25 --split_seed=4",
+                                     &status);
   ASSERT_EQ(status, 0) << out;
   // SmallDataset: a (cat, dog), b (dog), c (cat, cat); plus d (dog).
   EXPECT_THAT(out, HasSubstr("images: 4\n"));
@@ -44,6 +48,10 @@ TEST(Inspect, LabelmeFolderCountsAndRenders) {
   EXPECT_THAT(out, HasSubstr("30x20: 1"));
   EXPECT_THAT(out, HasSubstr(dir + "/d.json: instance 1: unsupported shape_type \"linestrip\""));
   EXPECT_THAT(out, HasSubstr("rendered 4 images"));
+  EXPECT_THAT(out, HasSubstr("split: 3 images in " + split_dir + "/train.txt, 1 in " + split_dir + "/val.txt"));
+  const std::string train = testing::ReadText(split_dir + "/train.txt"), val = testing::ReadText(split_dir + "/val.txt");
+  EXPECT_EQ(std::count(train.begin(), train.end(), '\n'), 3);
+  EXPECT_EQ(std::count(val.begin(), val.end(), '\n'), 1);
   for (const char* name : {"a", "b", "c", "d"}) {
     const cv::Mat original = cv::imread(dir + "/" + name + ".png");
     const cv::Mat render = cv::imread(out_dir + "/" + name + ".png");

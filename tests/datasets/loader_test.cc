@@ -149,12 +149,14 @@ TEST(MakeBatch, PadsToTheLargestImageRoundedUp) {
   PreparedImage a, b;
   a.image = cv::Mat(50, 70, CV_32FC3, cv::Scalar(1, 2, 3));
   b.image = cv::Mat(60, 33, CV_32FC3, cv::Scalar(4, 5, 6));
+  a.mask_height = a.mask_width = 28;
   const Batch batch = MakeBatch({a, b}, 32);
   EXPECT_EQ(batch.images.sizes(), (at::IntArrayRef{2, 3, 64, 96}));
   EXPECT_EQ(batch.images[0][2][49][69].item<float>(), 3);
   EXPECT_EQ(batch.images[0][2][50][69].item<float>(), 0);  // padding
   EXPECT_EQ(batch.images[1][0][59][32].item<float>(), 4);
   EXPECT_EQ(batch.boxes[0].sizes(), (at::IntArrayRef{0, 4}));
+  EXPECT_EQ(batch.masks[0].sizes(), (at::IntArrayRef{0, 28, 28}));  // no instances, mask size known
 }
 
 }  // namespace
