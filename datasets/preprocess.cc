@@ -184,12 +184,10 @@ absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const m
   meta.width = g->out_width;
   cv::Mat f = ApplyResizeToImage(image, *g);
   // Normalise: (pixel - MEAN_PIXEL) / IMAGE_STD per channel.
-  std::vector<cv::Mat> ch;
-  cv::split(f, ch);
-  for (int c = 0; c < static_cast<int>(ch.size()); ++c) {
-    ch[c] = (ch[c] - config.MEAN_PIXEL[c]) / config.IMAGE_STD[c];
-  }
-  cv::merge(ch, out.image);
+  const cv::Scalar mean(config.MEAN_PIXEL[0], config.MEAN_PIXEL[1], config.MEAN_PIXEL[2]);
+  const cv::Scalar inv_std(1.0 / config.IMAGE_STD[0], 1.0 / config.IMAGE_STD[1], 1.0 / config.IMAGE_STD[2]);
+  cv::subtract(f, mean, out.image);
+  cv::multiply(out.image, inv_std, out.image);
 
   std::vector<int> keep;
   std::vector<cv::Mat> resized(full.size());

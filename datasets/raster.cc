@@ -82,7 +82,14 @@ bool SegmentsIntersect(const Point& a, const Point& b, const Point& c, const Poi
 
 }  // namespace
 
-bool SelfIntersects(const Polygon& polygon) {
+bool SelfIntersects(const Polygon& input) {
+  // Repeated vertices (a closing point equal to the first, as COCO and some tools write) make
+  // zero-length edges that touch their neighbours; drop them first.
+  Polygon polygon;
+  for (const Point& p : input) {
+    if (polygon.empty() || !(polygon.back() == p)) polygon.push_back(p);
+  }
+  while (polygon.size() > 1 && polygon.back() == polygon.front()) polygon.pop_back();
   const int n = static_cast<int>(polygon.size());
   if (n < 4) return false;
   for (int i = 0; i < n; ++i) {

@@ -61,6 +61,10 @@ TEST(SelfIntersects, ConvexAndConcavePolygonsDoNot) {
   EXPECT_FALSE(SelfIntersects({{0, 0}, {4, 0}, {4, 4}, {0, 4}}));
   EXPECT_FALSE(SelfIntersects({{0, 0}, {4, 0}, {2, 1}, {4, 4}, {0, 4}}));
   EXPECT_FALSE(SelfIntersects({{0, 0}, {4, 0}, {2, 3}}));
+  // An explicit closing point and repeated vertices are not crossings.
+  EXPECT_FALSE(SelfIntersects({{0, 0}, {4, 0}, {4, 0}, {4, 4}, {0, 4}, {0, 0}}));
+  // A spike back along its own edge is.
+  EXPECT_TRUE(SelfIntersects({{0, 0}, {4, 0}, {4, 4}, {6, 4}, {2, 4}, {0, 4}}));
 }
 
 TEST(FillCircle, CountsCentresWithinTheRadius) {
