@@ -157,6 +157,12 @@ cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int hei
 
 absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
                                            Rng* rng, int force_flip) {
+  if (config.MEAN_PIXEL.size() != 3 || config.IMAGE_STD.size() != 3 || config.MINI_MASK_SHAPE.size() != 2 ||
+      config.MAX_GT_INSTANCES < 1) {
+    return absl::InvalidArgumentError(
+        "PrepareImage needs 3 MEAN_PIXEL and IMAGE_STD values (RGB), a 2-value MINI_MASK_SHAPE and "
+        "MAX_GT_INSTANCES >= 1; run Config::Validate()");
+  }
   absl::StatusOr<cv::Mat> rgb = ds.LoadImage(index);
   if (!rgb.ok()) return rgb.status();
   absl::StatusOr<InstanceMasks> masks = ds.LoadMask(index);

@@ -216,6 +216,16 @@ TEST(PrepareImage, NormalisesAndCapsInstances) {
   for (const cv::Mat& m : a.masks) EXPECT_EQ(m.size(), cv::Size(28, 28));
 }
 
+TEST(PrepareImage, ConfigItCannotUseIsAnError) {
+  const Dataset ds = TwoShapeDataset(testing::MakeTempDir("prep_cfg"));
+  mrcnn::Config c = Cfg("none", 64, 128);
+  c.MEAN_PIXEL = {1, 2};
+  Rng rng(0);
+  const absl::StatusOr<PreparedImage> p = PrepareImage(ds, 0, c, false, &rng);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("MEAN_PIXEL"));
+}
+
 TEST(MiniMask, RoundTripKeepsConvexShapes) {
   Rng rng(5);
   for (int trial = 0; trial < 60; ++trial) {
