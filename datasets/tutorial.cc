@@ -53,7 +53,6 @@ absl::StatusOr<std::vector<TutorialInstance>> ParseTutorialLabel(const std::stri
   return out;
 }
 
-
 absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog* log) {
   const std::string image_root = (fs::path(options.root) / options.images_dir).string();
   const std::string label_root = (fs::path(options.root) / options.labels_dir).string();
