@@ -1,0 +1,230 @@
+#include "datasets/preprocess.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "opencv2/imgproc.hpp"
+
+namespace mrcnn::datasets {
+
+namespace {
+
+// Python's round(): halves go to the even neighbour.
+long RoundHalfEven(double x) { return static_cast<long>(std::nearbyint(x)); }
+
+}  // namespace
+
+absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& c, Rng* rng) {
+  if (h <= 0 || w <= 0) return absl::InvalidArgumentError(absl::StrCat("cannot resize a ", w, "x", h, " image"));
+  ResizeGeometry g;
+  const std::string& mode = c.IMAGE_RESIZE_MODE;
+  auto finish_unpadded = [&](double scale) {
+    g.scale = scale;
+    g.resized_height = scale == 1.0 ? h : static_cast<int>(RoundHalfEven(h * scale));
+    g.resized_width = scale == 1.0 ? w : static_cast<int>(RoundHalfEven(w * scale));
+    g.out_height = g.resized_height;
+    g.out_width = g.resized_width;
+    g.window = {0, 0, g.out_height, g.out_width};
+  };
+  if (mode == "none") {
+    finish_unpadded(1.0);
+    return g;
+  }
+  if (mode == "torchvision") {
+    // torchvision: scale = min(min_size / short, max_size / long) on float32 tensors, where Python's
+    // number / tensor is tensor.reciprocal() * number; interpolate(scale_factor=scale,
+    // recompute_scale_factor=True) then makes floor(size * scale) pixels. Rounding matters: 333 x 500
+    // at 800 gives 799 rows, 480 x 640 gives 800.
+    const float short_side = static_cast<float>(std::min(h, w)), long_side = static_cast<float>(std::max(h, w));
+    const float by_short = (1.0f / short_side) * static_cast<float>(c.IMAGE_MIN_DIM);
+    const float by_long = (1.0f / long_side) * static_cast<float>(c.IMAGE_MAX_DIM);
+    const float scale_f = std::min(by_short, by_long);
+    const double scale = scale_f;
+    g.scale = scale;
+    g.resized_height = static_cast<int>(std::floor(h * scale));
+    g.resized_width = static_cast<int>(std::floor(w * scale));
+    g.out_height = g.resized_height;
+    g.out_width = g.resized_width;
+    g.window = {0, 0, g.out_height, g.out_width};
+    return g;
+  }
+  if (mode != "square" && mode != "pad64" && mode != "crop") {
+    return absl::InvalidArgumentError(absl::StrCat("IMAGE_RESIZE_MODE: unknown mode '", mode, "'"));
+  }
+  // matterport's resize_image: scale up (never down) to IMAGE_MIN_DIM, at least IMAGE_MIN_SCALE, and in
+  // square mode down so the long side fits IMAGE_MAX_DIM.
+  double scale = 1.0;
+  if (c.IMAGE_MIN_DIM > 0) scale = std::max(1.0, static_cast<double>(c.IMAGE_MIN_DIM) / std::min(h, w));
+  if (c.IMAGE_MIN_SCALE > 0 && scale < c.IMAGE_MIN_SCALE) scale = c.IMAGE_MIN_SCALE;
+  if (mode == "square" && c.IMAGE_MAX_DIM > 0) {
+    const int image_max = std::max(h, w);
+    if (RoundHalfEven(image_max * scale) > c.IMAGE_MAX_DIM) scale = static_cast<double>(c.IMAGE_MAX_DIM) / image_max;
+  }
+  finish_unpadded(scale);
+  const int rh = g.resized_height, rw = g.resized_width;
+  if (mode == "square") {
+    const int top = (c.IMAGE_MAX_DIM - rh) / 2, left = (c.IMAGE_MAX_DIM - rw) / 2;
+    g.padding = {top, c.IMAGE_MAX_DIM - rh - top, left, c.IMAGE_MAX_DIM - rw - left};
+    g.out_height = g.out_width = c.IMAGE_MAX_DIM;
+    g.window = {top, left, top + rh, left + rw};
+  } else if (mode == "pad64") {
+    auto pad = [](int n, int* a, int* b) {
+      const int total = n % 64 ? 64 - n % 64 : 0;
+      *a = total / 2;
+      *b = total - *a;
+    };
+    pad(rh, &g.padding[0], &g.padding[1]);
+    pad(rw, &g.padding[2], &g.padding[3]);
+    g.out_height = rh + g.padding[0] + g.padding[1];
+    g.out_width = rw + g.padding[2] + g.padding[3];
+    g.window = {g.padding[0], g.padding[2], g.padding[0] + rh, g.padding[2] + rw};
+  } else {  // crop: a random IMAGE_MIN_DIM square of the scaled image
+    const int side = c.IMAGE_MIN_DIM;
+    const int y = static_cast<int>(rng->UniformInt(0, std::max(0, rh - side)));
+    const int x = static_cast<int>(rng->UniformInt(0, std::max(0, rw - side)));
+    g.crop = {y, x, std::min(side, rh), std::min(side, rw)};
+    g.out_height = g.crop[2];
+    g.out_width = g.crop[3];
+    g.window = {0, 0, g.out_height, g.out_width};
+  }
+  return g;
+}
+
+namespace {
+
+cv::Mat Place(const cv::Mat& resized, const ResizeGeometry& g) {
+  if (g.crop[2] > 0) return resized(cv::Rect(g.crop[1], g.crop[0], g.crop[3], g.crop[2])).clone();
+  if (g.padding == std::array<int, 4>{0, 0, 0, 0}) return resized;
+  cv::Mat out;
+  cv::copyMakeBorder(resized, out, g.padding[0], g.padding[1], g.padding[2], g.padding[3], cv::BORDER_CONSTANT,
+                     cv::Scalar::all(0));
+  return out;
+}
+
+}  // namespace
+
+cv::Mat ApplyResizeToImage(const cv::Mat& image, const ResizeGeometry& g) {
+  cv::Mat f;
+  image.convertTo(f, CV_32F);
+  cv::Mat resized = f;
+  if (g.resized_height != image.rows || g.resized_width != image.cols) {
+    cv::resize(f, resized, cv::Size(g.resized_width, g.resized_height), 0, 0, cv::INTER_LINEAR);
+  }
+  return Place(resized, g);
+}
+
+cv::Mat ApplyResizeToMask(const cv::Mat& mask, const ResizeGeometry& g) {
+  cv::Mat resized = mask;
+  if (g.resized_height != mask.rows || g.resized_width != mask.cols) {
+    cv::resize(mask, resized, cv::Size(g.resized_width, g.resized_height), 0, 0, cv::INTER_NEAREST);
+  }
+  return Place(resized, g);
+}
+
+cv::Mat FlipHorizontal(const cv::Mat& m) {
+  cv::Mat out;
+  cv::flip(m, out, 1);
+  return out;
+}
+
+cv::Mat MinimizeMask(const cv::Mat& mask, const std::array<float, 4>& box, const std::vector<int>& mini_shape) {
+  const cv::Rect r(static_cast<int>(box[0]), static_cast<int>(box[1]), static_cast<int>(box[2] - box[0]),
+                   static_cast<int>(box[3] - box[1]));
+  cv::Mat crop, f, small, out;
+  mask(r).convertTo(f, CV_32F);
+  cv::resize(f, small, cv::Size(mini_shape[1], mini_shape[0]), 0, 0, cv::INTER_LINEAR);
+  // np.around rounds 0.5 to 0: strictly above one half is set.
+  cv::threshold(small, small, 0.5, 1.0, cv::THRESH_BINARY);
+  small.convertTo(out, CV_8U);
+  return out;
+}
+
+cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int height, int width) {
+  cv::Mat out = cv::Mat::zeros(height, width, CV_8UC1);
+  const int x1 = static_cast<int>(box[0]), y1 = static_cast<int>(box[1]);
+  const int w = static_cast<int>(box[2] - box[0]), h = static_cast<int>(box[3] - box[1]);
+  if (w <= 0 || h <= 0) return out;
+  cv::Mat f, big, b;
+  mini.convertTo(f, CV_32F);
+  cv::resize(f, big, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+  cv::threshold(big, big, 0.5, 1.0, cv::THRESH_BINARY);
+  big.convertTo(b, CV_8U);
+  b.copyTo(out(cv::Rect(x1, y1, w, h)));
+  return out;
+}
+
+absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
+                                           Rng* rng, int force_flip) {
+  if (config.MEAN_PIXEL.size() != 3 || config.IMAGE_STD.size() != 3 || config.MINI_MASK_SHAPE.size() != 2 ||
+      config.MAX_GT_INSTANCES < 1) {
+    return absl::InvalidArgumentError(
+        "PrepareImage needs 3 MEAN_PIXEL and IMAGE_STD values (RGB), a 2-value MINI_MASK_SHAPE and "
+        "MAX_GT_INSTANCES >= 1; run Config::Validate()");
+  }
+  absl::StatusOr<cv::Mat> rgb = ds.LoadImage(index);
+  if (!rgb.ok()) return rgb.status();
+  absl::StatusOr<InstanceMasks> masks = ds.LoadMask(index);
+  if (!masks.ok()) return masks.status();
+  PreparedImage out;
+  ImageMeta& meta = out.meta;
+  meta.image_index = index;
+  meta.image_id = ds.image_info(index).id;
+  meta.original_height = rgb->rows;
+  meta.original_width = rgb->cols;
+  cv::Mat image = *rgb;
+  std::vector<cv::Mat> full = masks->masks;
+  // The flip is drawn first so that the random stream does not depend on the resize mode.
+  meta.flipped = augment && (force_flip >= 0 ? force_flip == 1 : rng->UniformInt(0, 1) == 1);
+  if (meta.flipped) {
+    image = FlipHorizontal(image);
+    for (cv::Mat& m : full) m = FlipHorizontal(m);
+  }
+  absl::StatusOr<ResizeGeometry> g = ComputeResize(image.rows, image.cols, config, rng);
+  if (!g.ok()) return g.status();
+  meta.scale = g->scale;
+  meta.window = g->window;
+  meta.crop = g->crop;
+  meta.height = g->out_height;
+  meta.width = g->out_width;
+  cv::Mat f = ApplyResizeToImage(image, *g);
+  // Normalise: (pixel - MEAN_PIXEL) / IMAGE_STD per channel.
+  const cv::Scalar mean(config.MEAN_PIXEL[0], config.MEAN_PIXEL[1], config.MEAN_PIXEL[2]);
+  const cv::Scalar inv_std(1.0 / config.IMAGE_STD[0], 1.0 / config.IMAGE_STD[1], 1.0 / config.IMAGE_STD[2]);
+  cv::subtract(f, mean, out.image);
+  cv::multiply(out.image, inv_std, out.image);
+
+  std::vector<int> keep;
+  std::vector<cv::Mat> resized(full.size());
+  std::vector<std::array<float, 4>> boxes(full.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    resized[i] = ApplyResizeToMask(full[i], *g);
+    const std::array<int, 4> b = MaskBox(resized[i]);
+    if (b[2] <= b[0] || b[3] <= b[1]) {
+      ++out.dropped_empty;
+      continue;
+    }
+    boxes[i] = {static_cast<float>(b[0]), static_cast<float>(b[1]), static_cast<float>(b[2]), static_cast<float>(b[3])};
+    keep.push_back(static_cast<int>(i));
+  }
+  if (static_cast<int>(keep.size()) > config.MAX_GT_INSTANCES) {
+    // matterport keeps a random subset of MAX_GT_INSTANCES.
+    rng->Shuffle(&keep);
+    out.dropped_over_max = static_cast<int>(keep.size()) - config.MAX_GT_INSTANCES;
+    keep.resize(config.MAX_GT_INSTANCES);
+    std::sort(keep.begin(), keep.end());
+  }
+  out.mask_height = config.USE_MINI_MASK ? config.MINI_MASK_SHAPE[0] : out.image.rows;
+  out.mask_width = config.USE_MINI_MASK ? config.MINI_MASK_SHAPE[1] : out.image.cols;
+  for (int i : keep) {
+    out.boxes.push_back(boxes[i]);
+    out.class_ids.push_back(masks->class_ids[i]);
+    out.crowd.push_back(masks->crowd[i]);
+    out.masks.push_back(config.USE_MINI_MASK ? MinimizeMask(resized[i], boxes[i], config.MINI_MASK_SHAPE)
+                                             : resized[i]);
+  }
+  return out;
+}
+
+}  // namespace mrcnn::datasets

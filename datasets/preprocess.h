@@ -1,0 +1,87 @@
+// Preprocessing of one image and its instances per Config, as matterport's load_image_gt does it:
+// resize (IMAGE_RESIZE_MODE none | square | pad64 | crop with IMAGE_MIN_DIM, IMAGE_MAX_DIM,
+// IMAGE_MIN_SCALE, utils.resize_image's semantics; or "torchvision": GeneralizedRCNNTransform's
+// scale = min(MIN / short side, MAX / long side), bilinear, no padding), optional horizontal flip,
+// boxes from masks, MAX_GT_INSTANCES, mini masks (USE_MINI_MASK, MINI_MASK_SHAPE; minimize_mask and
+// expand_mask's semantics), and normalisation (pixel - MEAN_PIXEL) / IMAGE_STD.
+//
+//   Rng rng(DeriveSeed(seed, "augment", k));
+//   absl::StatusOr<PreparedImage> p = PrepareImage(ds, index, config, /*augment=*/true, &rng);
+//   p->image   H x W CV_32FC3 normalised RGB;  p->boxes[i] = {x1, y1, x2, y2} (x2, y2 exclusive)
+#ifndef DATASETS_PREPROCESS_H_
+#define DATASETS_PREPROCESS_H_
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datasets/dataset.h"
+#include "datasets/random.h"
+#include "mrcnn/config/config.h"
+#include "opencv2/core.hpp"
+
+namespace mrcnn::datasets {
+
+// Geometry of a resize, as matterport's resize_image returns it.
+struct ResizeGeometry {
+  double scale = 1.0;
+  int resized_height = 0;                   // size after scaling, before padding or cropping
+  int resized_width = 0;
+  std::array<int, 4> padding = {0, 0, 0, 0};  // top, bottom, left, right
+  std::array<int, 4> crop = {0, 0, 0, 0};     // y, x, h, w; all 0 when not cropping
+  std::array<int, 4> window = {0, 0, 0, 0};   // y1, x1, y2, x2 of the image inside the output
+  int out_height = 0;
+  int out_width = 0;
+};
+
+// Decides the geometry for an image of height x width. `rng` picks the crop origin in crop mode.
+absl::StatusOr<ResizeGeometry> ComputeResize(int height, int width, const mrcnn::Config& config, Rng* rng);
+// Resizes (bilinear), pads with zeros or crops: uint8 or float in, CV_32F with the input's channels out.
+cv::Mat ApplyResizeToImage(const cv::Mat& image, const ResizeGeometry& g);
+// Same geometry for a 0/1 mask, nearest neighbour (matterport's resize_mask, torchvision's masks).
+cv::Mat ApplyResizeToMask(const cv::Mat& mask, const ResizeGeometry& g);
+
+// Flips an image or mask left-right.
+cv::Mat FlipHorizontal(const cv::Mat& m);
+
+// matterport's minimize_mask for one instance: the box's crop of `mask` resized bilinearly to
+// mini_shape (h, w) and thresholded (> 0.5). box = {x1, y1, x2, y2}, exclusive ends.
+cv::Mat MinimizeMask(const cv::Mat& mask, const std::array<float, 4>& box, const std::vector<int>& mini_shape);
+// matterport's expand_mask: the mini mask resized back to the box and placed in a height x width mask.
+cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int height, int width);
+
+struct ImageMeta {
+  int image_index = -1;
+  std::string image_id;
+  int original_height = 0;
+  int original_width = 0;
+  int height = 0;  // after resizing and padding (before padding to the batch)
+  int width = 0;
+  std::array<int, 4> window = {0, 0, 0, 0};  // y1, x1, y2, x2 of the image content
+  double scale = 1.0;
+  bool flipped = false;
+  std::array<int, 4> crop = {0, 0, 0, 0};
+};
+
+struct PreparedImage {
+  cv::Mat image;                           // H x W CV_32FC3, (RGB - MEAN_PIXEL) / IMAGE_STD
+  std::vector<std::array<float, 4>> boxes;  // x1, y1, x2, y2 in image pixels, exclusive ends
+  std::vector<int> class_ids;
+  std::vector<bool> crowd;
+  std::vector<cv::Mat> masks;  // CV_8UC1 0/1; H x W, or MINI_MASK_SHAPE when USE_MINI_MASK
+  int mask_height = 0;         // the masks' size, also when there are none
+  int mask_width = 0;
+  ImageMeta meta;
+  int dropped_empty = 0;      // instances whose mask vanished in the resize or crop
+  int dropped_over_max = 0;   // instances beyond MAX_GT_INSTANCES
+};
+
+// Loads image `index` of `ds` and prepares it. With `augment`, flips left-right with probability 1/2
+// drawn from `rng` (`force_flip` 0/1 overrides the draw for tests; -1 draws).
+absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
+                                           Rng* rng, int force_flip = -1);
+
+}  // namespace mrcnn::datasets
+
+#endif  // DATASETS_PREPROCESS_H_

@@ -1,0 +1,40 @@
+// Test fixtures written by the tests themselves: a fresh temporary folder, text and image files, and
+// one small two-class dataset written in the tutorial, labelme and COCO formats.
+#ifndef TESTS_DATASETS_FIXTURES_H_
+#define TESTS_DATASETS_FIXTURES_H_
+
+#include <string>
+#include <vector>
+
+#include "datasets/raster.h"
+#include "opencv2/core.hpp"
+
+namespace mrcnn::datasets::testing {
+
+// A new empty folder under TEST_TMPDIR (or /tmp), unique per call.
+std::string MakeTempDir(const std::string& name);
+void WriteText(const std::string& path, const std::string& text);  // creates parent folders
+// A width x height image of a colour ramp; the format follows the extension (.png lossless, .jpg).
+void WriteImage(const std::string& path, int width, int height);
+std::string ReadText(const std::string& path);
+
+// The small dataset: polygons per image with their class name ("cat" or "dog").
+struct FixtureInstance {
+  std::string label;
+  Polygon polygon;
+};
+struct FixtureImage {
+  std::string name;  // stem
+  int width, height;
+  std::vector<FixtureInstance> instances;
+};
+std::vector<FixtureImage> SmallDataset();
+
+// Each writer lays the dataset out under `root` and returns what the loader takes:
+std::string WriteTutorial(const std::string& root);  // root (JPEGImages/sub/, Segmentations/sub/); codes 1=cat, 2=dog
+std::string WriteLabelme(const std::string& root);   // the labelme folder
+std::string WriteCoco(const std::string& root);      // the folder (annotations.json + images/)
+
+}  // namespace mrcnn::datasets::testing
+
+#endif  // TESTS_DATASETS_FIXTURES_H_
