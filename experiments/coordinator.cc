@@ -427,9 +427,10 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
         double fraction = 0;
         std::string steps = "starting";
         if (p.ok() && p->total_steps && *p->total_steps > 0) {
-          const int64_t step = p->step.value_or(0);
-          fraction = static_cast<double>(step) / static_cast<double>(*p->total_steps);
-          steps = absl::StrCat(step, "/", *p->total_steps);
+          // A metric row at step s means s + 1 steps are done.
+          const int64_t done = std::min(*p->total_steps, p->step ? *p->step + 1 : 0);
+          fraction = static_cast<double>(done) / static_cast<double>(*p->total_steps);
+          steps = absl::StrCat(done, "/", *p->total_steps);
         }
         const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : NAN;
         remaining.push_back(eta);
