@@ -1,6 +1,7 @@
 #include "experiments/log.h"
 
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <functional>
@@ -273,6 +274,10 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
     return absl::InvalidArgumentError(
         absl::StrCat("schema target version ", options.target_version, " is not in [1, ",
                      kSchemaVersion, "]"));
+  }
+  if (options.mode == Db::kReadOnly && access(path.c_str(), F_OK) != 0) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": no experiment log here yet (run a sweep first, or pass --db)"));
   }
   absl::StatusOr<Db> db = Db::Open(path, options.mode);
   if (!db.ok()) return db.status();
