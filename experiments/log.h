@@ -38,7 +38,12 @@ inline constexpr char kKilled[] = "KILLED";
 
 // --db when given, else $BUILD_WORKSPACE_DIRECTORY/experiments.sqlite under `bazel run` (which changes
 // the working directory), else ./experiments.sqlite.
+// A relative --db is taken relative to the directory `bazel run` was started in.
 std::string ResolveDbPath(const std::string& db_flag);
+
+// A relative path the user typed, made relative to $BUILD_WORKING_DIRECTORY (where `bazel run` was
+// started) when that is set; unchanged otherwise.
+std::string ResolveUserPath(const std::string& path);
 
 // Seconds since the Unix epoch, with sub-second precision.
 double NowSeconds();

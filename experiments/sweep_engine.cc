@@ -46,15 +46,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   absl::StatusOr<experiments::SweepPlan> plan = experiments::PlanSweepFile(
-      FLAGS_spec, FLAGS_seeds > 0 ? std::optional<int>(FLAGS_seeds) : std::nullopt, FLAGS_name);
+      experiments::ResolveUserPath(FLAGS_spec), FLAGS_seeds > 0 ? std::optional<int>(FLAGS_seeds) : std::nullopt, FLAGS_name);
   if (!plan.ok()) {
     std::cerr << "sweep_engine: " << plan.status().message() << "\n";
     return 1;
   }
   experiments::SweepOptions o;
   o.db_path = experiments::ResolveDbPath(FLAGS_db);
-  o.trial_binary = FLAGS_trial_binary;
-  o.runs_dir = FLAGS_runs_dir;
+  o.trial_binary = experiments::ResolveUserPath(FLAGS_trial_binary);
+  o.runs_dir = experiments::ResolveUserPath(FLAGS_runs_dir);
   o.workers = FLAGS_workers;
   o.cores = FLAGS_cores;
   o.retries = FLAGS_retries;

@@ -95,6 +95,12 @@ TEST(LogTest, DbPathFollowsFlagThenWorkspace) {
   setenv("BUILD_WORKSPACE_DIRECTORY", "/ws", 1);
   EXPECT_EQ(ResolveDbPath(""), "/ws/experiments.sqlite");
   EXPECT_EQ(ResolveDbPath("mine.sqlite"), "mine.sqlite");
+  setenv("BUILD_WORKING_DIRECTORY", "/ws/sub", 1);
+  EXPECT_EQ(ResolveDbPath("mine.sqlite"), "/ws/sub/mine.sqlite");
+  EXPECT_EQ(ResolveDbPath("/abs.sqlite"), "/abs.sqlite");
+  EXPECT_EQ(ResolveUserPath("spec.json"), "/ws/sub/spec.json");
+  unsetenv("BUILD_WORKING_DIRECTORY");
+  EXPECT_EQ(ResolveUserPath("spec.json"), "spec.json");
   unsetenv("BUILD_WORKSPACE_DIRECTORY");
   EXPECT_EQ(ResolveDbPath(""), "experiments.sqlite");
 }
