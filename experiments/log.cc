@@ -328,6 +328,7 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
       // Re-read inside the write lock: another process may have migrated meanwhile.
       absl::StatusOr<int64_t> v = PragmaInt(d, "user_version");
       if (!v.ok()) return v.status();
+      if (*v >= options.target_version) return absl::OkStatus();
       for (const Migration& m : Migrations()) {
         if (m.to_version <= *v || m.to_version > options.target_version) continue;
         absl::Status ms = m.apply(d);
