@@ -1,0 +1,81 @@
+// Reports over the experiment log: sweeps and runs, config diffs with derived values, one-axis
+// ablation tables that check the runs are comparable, mean +- std over seeds, the best run by a
+// metric, and export as a text table, CSV or JSON.
+//
+//   ExperimentLog log = ExperimentLog::Open(path, {Db::kReadOnly}).value();
+//   AblationOptions a;  a.axis = "RPN_ANCHOR_STRIDE";  a.metric = "segm_AP";
+//   Table t = Ablation(log.db(), a).value();
+//   std::cout << FormatTable(t, "table");
+//
+// A run's value for a metric is the last value its current attempt logged ("last"), or the best one
+// ("best", by the metric's goal); only FINISHED runs enter ablations, seed statistics and "best".
+#ifndef EXPERIMENTS_COMPARE_H_
+#define EXPERIMENTS_COMPARE_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "experiments/sqlite.h"
+#include "mrcnn/config/config.h"
+#include "nlohmann/json.hpp"
+
+namespace experiments {
+
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<SqlValue>> rows;
+  std::vector<std::string> notes;  // printed under text tables; a "notes" array in JSON
+};
+
+// "table" (aligned text), "csv" (RFC 4180) or "json" (an array of objects, numbers kept numbers).
+absl::StatusOr<std::string> FormatTable(const Table& t, const std::string& format);
+
+absl::StatusOr<Table> ListSweeps(Db& db);
+
+// Runs of one sweep (empty: all) with their swept params and the given metrics.
+absl::StatusOr<Table> ListRuns(Db& db, const std::string& sweep,
+                               const std::vector<std::string>& metrics, const std::string& value);
+
+// Every column of the `runs` view for one sweep (empty: all), for export.
+absl::StatusOr<Table> ExportRuns(Db& db, const std::string& sweep);
+
+// Config keys and derived values that differ between two runs (all of them when `all`).
+absl::StatusOr<Table> DiffRuns(Db& db, int64_t a, int64_t b, bool all);
+
+// Values that follow from a config: feature map sizes and anchors per level and in total for the
+// network input (placed as matterport's generate_pyramid_anchors places them: every
+// RPN_ANCHOR_STRIDE-th feature cell, one anchor per ratio), proposals kept before and after NMS in
+// training and inference, and the positive ROIs per image at most.
+nlohmann::json DerivedValues(const mrcnn::Config& c);
+
+struct AblationOptions {
+  std::string axis;                                       // the config key varied
+  std::vector<std::string> sweeps;                        // empty: every sweep
+  std::vector<std::pair<std::string, std::string>> fix;   // KEY=VALUE filters
+  std::string metric = "segm_AP";
+  std::string value = "last";                             // "last" or "best"
+};
+
+// One row per value of the axis: n runs, mean, sample std, min, max of the metric, and a check
+// column that names everything (other config keys, dataset hash, build, git commit) in which the
+// row's runs differ from the first row's first run; "ok" when nothing does.
+absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& options);
+
+// One row per config point of a sweep: its swept params, n seeds, mean and sample std of the metric.
+absl::StatusOr<Table> SeedStats(Db& db, const std::string& sweep, const std::string& metric,
+                                const std::string& value);
+
+// The best FINISHED run by a metric (its goal from the log: min for losses, max otherwise), with its
+// swept params; `top` rows.
+absl::StatusOr<Table> BestRuns(Db& db, const std::string& sweep, const std::string& metric,
+                               const std::string& value, int top);
+
+// Mean and sample standard deviation (n - 1; 0 for a single value).
+std::pair<double, double> MeanStd(const std::vector<double>& v);
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_COMPARE_H_

@@ -1,0 +1,130 @@
+// Compares runs in the experiment log.
+//
+//   bazel run //experiments:compare -- sweeps
+//   bazel run //experiments:compare -- runs --sweep=NAME [--metrics=loss,segm_AP]
+//   bazel run //experiments:compare -- diff TRIAL_A TRIAL_B [--all]
+//   bazel run //experiments:compare -- ablate --axis=RPN_ANCHOR_STRIDE [--sweep=NAME] [--fix K=V ...]
+//   bazel run //experiments:compare -- seeds --sweep=NAME [--metric=segm_AP]
+//   bazel run //experiments:compare -- best --metric=segm_AP [--sweep=NAME] [--top=3]
+//   bazel run //experiments:compare -- export --sweep=NAME --format=csv > runs.csv
+// Every command takes --format=table|csv|json, --db=FILE and --value=last|best.
+#include <iostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "experiments/compare.h"
+#include "experiments/log.h"
+#include "gflags/gflags.h"
+
+DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
+DEFINE_string(sweep, "", "Sweep name (runs, seeds, export, best: empty for all; ablate: comma list).");
+DEFINE_string(format, "table", "table, csv or json.");
+DEFINE_string(metric, "segm_AP", "Metric for ablate, seeds and best.");
+DEFINE_string(metrics, "loss,bbox_AP,segm_AP,segm_AP50", "Metrics shown by runs.");
+DEFINE_string(value, "last", "last (the run's final value) or best (its best value).");
+DEFINE_string(axis, "", "Config key of the ablation.");
+DEFINE_int32(top, 1, "Rows of best.");
+DEFINE_bool(all, false, "diff: show every key, not only those that differ.");
+
+namespace {
+
+// gflags keeps only the last of repeated flags; --fix is taken out of argv first.
+std::vector<std::string> TakeRepeated(const std::string& name, int* argc, char** argv) {
+  std::vector<std::string> values;
+  int w = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const std::string a = argv[i];
+    const std::string eq = "--" + name + "=";
+    if (a.rfind(eq, 0) == 0) {
+      values.push_back(a.substr(eq.size()));
+    } else if (a == "--" + name && i + 1 < *argc) {
+      values.push_back(argv[++i]);
+    } else {
+      argv[w++] = argv[i];
+    }
+  }
+  *argc = w;
+  return values;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> fixes = TakeRepeated("fix", &argc, argv);
+  gflags::SetUsageMessage(
+      "Compares runs in the experiment log.\n"
+      "Usage: compare sweeps | runs | diff A B | ablate --axis=KEY | seeds --sweep=S | best | export");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc < 2) {
+    std::cerr << "compare: give a command: sweeps, runs, diff, ablate, seeds, best or export\n";
+    return 2;
+  }
+  const std::string cmd = argv[1];
+  const std::string path = experiments::ResolveDbPath(FLAGS_db);
+  experiments::ExperimentLog::Options lo;
+  lo.mode = experiments::Db::kReadOnly;
+  absl::StatusOr<experiments::ExperimentLog> log = experiments::ExperimentLog::Open(path, lo);
+  if (!log.ok()) {
+    std::cerr << "compare: " << log.status().message() << "\n";
+    return 1;
+  }
+  experiments::Db& db = log->db();
+  absl::StatusOr<experiments::Table> t;
+  if (cmd == "sweeps") {
+    t = experiments::ListSweeps(db);
+  } else if (cmd == "runs") {
+    t = experiments::ListRuns(db, FLAGS_sweep, absl::StrSplit(FLAGS_metrics, ',', absl::SkipEmpty()),
+                              FLAGS_value);
+  } else if (cmd == "export") {
+    t = experiments::ExportRuns(db, FLAGS_sweep);
+  } else if (cmd == "diff") {
+    int64_t a, b;
+    if (argc != 4 || !absl::SimpleAtoi(argv[2], &a) || !absl::SimpleAtoi(argv[3], &b)) {
+      std::cerr << "compare: diff takes two trial ids: compare diff A B\n";
+      return 2;
+    }
+    t = experiments::DiffRuns(db, a, b, FLAGS_all);
+  } else if (cmd == "ablate") {
+    experiments::AblationOptions o;
+    o.axis = FLAGS_axis;
+    if (o.axis.empty()) {
+      std::cerr << "compare: ablate needs --axis=CONFIG_KEY\n";
+      return 2;
+    }
+    o.sweeps = absl::StrSplit(FLAGS_sweep, ',', absl::SkipEmpty());
+    o.metric = FLAGS_metric;
+    o.value = FLAGS_value;
+    for (const std::string& f : fixes) {
+      const size_t eq = f.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "compare: --fix '" << f << "': expected KEY=VALUE\n";
+        return 2;
+      }
+      o.fix.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+    }
+    t = experiments::Ablation(db, o);
+  } else if (cmd == "seeds") {
+    if (FLAGS_sweep.empty()) {
+      std::cerr << "compare: seeds needs --sweep=NAME\n";
+      return 2;
+    }
+    t = experiments::SeedStats(db, FLAGS_sweep, FLAGS_metric, FLAGS_value);
+  } else if (cmd == "best") {
+    t = experiments::BestRuns(db, FLAGS_sweep, FLAGS_metric, FLAGS_value, FLAGS_top);
+  } else {
+    std::cerr << "compare: unknown command '" << cmd
+              << "' (sweeps, runs, diff, ablate, seeds, best, export)\n";
+    return 2;
+  }
+  if (!t.ok()) {
+    std::cerr << "compare: " << t.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::string> text = experiments::FormatTable(*t, FLAGS_format);
+  if (!text.ok()) {
+    std::cerr << "compare: " << text.status().message() << "\n";
+    return 2;
+  }
+  std::cout << *text;
+  return 0;
+}

@@ -1,0 +1,73 @@
+// The sweep coordinator: materialises a sweep's trial list in the experiment log, then runs its
+// trials as child processes of a trial binary, `workers` at a time, with the machine's cores split
+// between them, and decides each attempt's status from the child's exit status.
+//
+//   SweepOptions o;
+//   o.db_path = ResolveDbPath(FLAGS_db);
+//   o.trial_binary = "/path/to/trainer";
+//   o.workers = 2;
+//   absl::StatusOr<SweepOutcome> r = RunSweep(PlanSweepFile("spec.json").value(), o);
+//
+// Resume: running the same sweep again skips FINISHED trials and re-runs QUEUED, KILLED, lost RUNNING
+// and FAILED ones (up to `retries` re-runs after failures). SIGINT/SIGTERM stop the children, mark them
+// KILLED and return with `interrupted` set. Trial children get PR_SET_PDEATHSIG, so a SIGKILLed
+// coordinator takes its trials with it, and the next run finds them by their stale heartbeat.
+#ifndef EXPERIMENTS_COORDINATOR_H_
+#define EXPERIMENTS_COORDINATOR_H_
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "experiments/spec.h"
+#include "experiments/store.h"
+
+namespace experiments {
+
+struct SweepOptions {
+  std::string db_path;
+  std::string trial_binary;
+  std::string runs_dir;  // trial folders go in runs_dir/<sweep>/trial_<id>; empty: next to the db
+  int workers = 1;
+  int cores = 0;  // 0: the machine's; each trial gets cores / workers threads
+  int retries = 2;
+  double heartbeat_s = 2.0;
+  double stale_after_s = 60.0;
+  double trial_timeout_s = 0;     // 0: none; a trial running longer is killed and FAILED
+  double kill_grace_s = 5.0;      // SIGTERM, then SIGKILL after this long
+  std::string progress_metric = "loss";
+  double progress_interval_s = 0;  // 0: 0.5 s on a terminal, 10 s otherwise
+  std::ostream* out = nullptr;     // progress; null: std::cout
+  std::string git_commit;          // provenance recorded with each attempt; empty: unknown
+  std::optional<bool> git_dirty;
+};
+
+struct SweepOutcome {
+  int64_t sweep_id = 0;
+  SweepCounts counts;         // after the run
+  int trials_started = 0;     // attempts this run started
+  bool interrupted = false;   // stopped by SIGINT/SIGTERM
+  int signal = 0;
+};
+
+absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions& options);
+
+// The commit checked out in `dir` and whether tracked files differ from it; empty/unset when `dir`
+// is not a git work tree or git is missing.
+struct GitState {
+  std::string commit;
+  std::optional<bool> dirty;
+};
+GitState ReadGitState(const std::string& dir);
+
+// Threads per trial: cores / workers. Errors when workers exceed cores (oversubscription slows
+// LibTorch 7x-40x per step) or either is < 1.
+absl::StatusOr<int> ThreadsPerTrial(int cores, int workers);
+
+// "1:05", "12:00:03": durations for progress lines.
+std::string FormatDuration(double seconds);
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_COORDINATOR_H_

@@ -1,0 +1,235 @@
+#include "experiments/spec.h"
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace experiments {
+namespace {
+
+using Json = nlohmann::json;
+
+absl::Status Bad(const std::string& source, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(source, ": ", what));
+}
+
+// Uniform in [0, 1) from the generator's raw 64-bit output (std::mt19937_64's sequence is fixed by the
+// standard; the std:: distributions are not, so they are avoided for reproducibility).
+double Uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+absl::StatusOr<Json> DrawParam(const std::string& key, const Json& space, std::mt19937_64& rng,
+                               const std::string& source) {
+  if (space.is_array()) {
+    const size_t i = std::min(space.size() - 1, static_cast<size_t>(Uniform01(rng) * space.size()));
+    return space[i];
+  }
+  // A range {"min", "max", "scale", "type"}.
+  for (auto it = space.begin(); it != space.end(); ++it) {
+    if (it.key() != "min" && it.key() != "max" && it.key() != "scale" && it.key() != "type") {
+      return Bad(source, absl::StrCat("params.", key, ": unknown range field \"", it.key(),
+                                      "\" (expected min, max, scale, type)"));
+    }
+  }
+  if (!space.contains("min") || !space.contains("max") || !space["min"].is_number() ||
+      !space["max"].is_number()) {
+    return Bad(source, absl::StrCat("params.", key, ": a range needs numeric \"min\" and \"max\""));
+  }
+  const double lo = space["min"].get<double>(), hi = space["max"].get<double>();
+  if (!(lo <= hi)) return Bad(source, absl::StrCat("params.", key, ": range min > max"));
+  const std::string scale = space.value("scale", "linear");
+  const std::string type = space.value("type", "real");
+  if (scale != "linear" && scale != "log") {
+    return Bad(source, absl::StrCat("params.", key, ": scale must be linear or log, got ", scale));
+  }
+  if (type != "real" && type != "int") {
+    return Bad(source, absl::StrCat("params.", key, ": type must be real or int, got ", type));
+  }
+  if (scale == "log" && !(lo > 0)) {
+    return Bad(source, absl::StrCat("params.", key, ": a log range needs min > 0"));
+  }
+  const double u = Uniform01(rng);
+  if (type == "int" && scale == "linear") {
+    const int64_t a = static_cast<int64_t>(std::ceil(lo)), b = static_cast<int64_t>(std::floor(hi));
+    if (a > b) return Bad(source, absl::StrCat("params.", key, ": no integer in the range"));
+    return Json(a + std::min<int64_t>(b - a, static_cast<int64_t>(u * (b - a + 1))));
+  }
+  const double v = scale == "log" ? std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))
+                                  : lo + u * (hi - lo);
+  if (type == "int") return Json(static_cast<int64_t>(std::llround(v)));
+  return Json(v);
+}
+
+}  // namespace
+
+std::string PointHash(const mrcnn::Config& c) {
+  mrcnn::Config p = c;
+  p.SEED = 0;
+  return p.Hash();
+}
+
+absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& source,
+                                    std::optional<int> seeds_override,
+                                    const std::string& name_override) {
+  if (!spec_in.is_object()) return Bad(source, "a sweep spec must be a JSON object");
+  static const std::set<std::string> kKnown = {"name",   "description", "preset", "base",
+                                               "search", "params",      "seeds",  "seed",
+                                               "trials"};
+  for (auto it = spec_in.begin(); it != spec_in.end(); ++it) {
+    if (!kKnown.count(it.key())) {
+      return Bad(source, absl::StrCat("unknown field \"", it.key(), "\" (expected one of ",
+                                      absl::StrJoin(kKnown, ", "), ")"));
+    }
+  }
+  Json spec = spec_in;
+  SweepPlan plan;
+  // Name.
+  if (!name_override.empty()) spec["name"] = name_override;
+  if (!spec.contains("name") || !spec["name"].is_string() || spec["name"].get<std::string>().empty()) {
+    return Bad(source, "the sweep needs a \"name\" (or pass --name)");
+  }
+  plan.name = spec["name"].get<std::string>();
+  // Seeds.
+  if (seeds_override) spec["seeds"] = *seeds_override;
+  if (!spec.contains("seeds")) spec["seeds"] = 1;
+  if (!spec["seeds"].is_number_integer() || spec["seeds"].get<int64_t>() < 1) {
+    return Bad(source, absl::StrCat("seeds must be an integer >= 1, got ", spec["seeds"].dump()));
+  }
+  plan.seeds = spec["seeds"].get<int>();
+  if (!spec.contains("seed")) spec["seed"] = 0;
+  if (!spec["seed"].is_number_integer() || spec["seed"].get<int64_t>() < 0) {
+    return Bad(source, absl::StrCat("seed must be an integer >= 0, got ", spec["seed"].dump()));
+  }
+  plan.seed = spec["seed"].get<int64_t>();
+  // Base config.
+  if (!spec.contains("preset")) spec["preset"] = "shapes";
+  if (!spec["preset"].is_string()) return Bad(source, "preset must be a string");
+  absl::StatusOr<mrcnn::Config> base = mrcnn::Config::Preset(spec["preset"].get<std::string>());
+  if (!base.ok()) return Bad(source, std::string(base.status().message()));
+  if (spec.contains("base")) {
+    absl::Status s = base->Apply(spec["base"], absl::StrCat(source, ": base"));
+    if (!s.ok()) return s;
+  }
+  // Params.
+  if (!spec.contains("params") || !spec["params"].is_object() || spec["params"].empty()) {
+    return Bad(source, "\"params\" must be a non-empty object of KEY: [values] (an empty grid has "
+                       "no trials)");
+  }
+  const Json& params = spec["params"];
+  const std::vector<std::string> fields = mrcnn::Config::FieldNames();
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "SEED") {
+      return Bad(source, "params.SEED: trial seeds come from \"seed\" and \"seeds\" (--seeds), not "
+                         "from params");
+    }
+    if (!std::binary_search(fields.begin(), fields.end(), key)) {
+      // Let the Config phrase the error (it also explains derived keys).
+      mrcnn::Config probe = *base;
+      absl::Status s = probe.SetJson(key, it.value().is_array() && !it.value().empty()
+                                              ? it.value()[0]
+                                              : Json());
+      return Bad(source, absl::StrCat("params: ", s.ok() ? "unknown config key " + key
+                                                         : std::string(s.message())));
+    }
+    plan.swept_keys.push_back(key);
+  }
+  if (!spec.contains("search")) spec["search"] = "grid";
+  const std::string search = spec["search"].is_string() ? spec["search"].get<std::string>() : "";
+  std::vector<Json> points;
+  if (search == "grid") {
+    if (spec.contains("trials")) return Bad(source, "\"trials\" is only for \"search\": \"random\"");
+    points.push_back(Json::object());
+    for (const std::string& key : plan.swept_keys) {
+      const Json& values = params[key];
+      if (!values.is_array()) {
+        return Bad(source, absl::StrCat("params.", key, ": a grid needs a list of values, got ",
+                                        values.dump()));
+      }
+      if (values.empty()) {
+        return Bad(source, absl::StrCat("params.", key, ": empty list of values (an empty grid has "
+                                        "no trials)"));
+      }
+      std::vector<Json> next;
+      for (const Json& p : points) {
+        for (const Json& v : values) {
+          Json q = p;
+          q[key] = v;
+          next.push_back(q);
+        }
+      }
+      points = std::move(next);
+    }
+  } else if (search == "random") {
+    if (!spec.contains("trials") || !spec["trials"].is_number_integer() ||
+        spec["trials"].get<int64_t>() < 1) {
+      return Bad(source, "random search needs \"trials\": an integer >= 1");
+    }
+    for (const std::string& key : plan.swept_keys) {
+      const Json& space = params[key];
+      if (space.is_array() ? space.empty() : !space.is_object()) {
+        return Bad(source, absl::StrCat("params.", key, ": expected a non-empty list of values or "
+                                        "a range object, got ", space.dump()));
+      }
+    }
+    std::mt19937_64 rng(static_cast<uint64_t>(plan.seed));
+    for (int64_t i = 0; i < spec["trials"].get<int64_t>(); ++i) {
+      Json p = Json::object();
+      for (const std::string& key : plan.swept_keys) {
+        absl::StatusOr<Json> v = DrawParam(key, params[key], rng, source);
+        if (!v.ok()) return v.status();
+        p[key] = *v;
+      }
+      points.push_back(p);
+    }
+  } else {
+    return Bad(source, absl::StrCat("search must be \"grid\" or \"random\", got ",
+                                    spec["search"].dump()));
+  }
+  // Configs: every point validated; duplicate points (the same config twice) are errors in a grid
+  // and dropped in a random search, where repeated draws are expected.
+  std::set<std::string> seen;
+  std::vector<std::pair<mrcnn::Config, Json>> configs;
+  for (const Json& p : points) {
+    mrcnn::Config c = *base;
+    absl::Status s = c.Apply(p, absl::StrCat(source, ": point ", p.dump()));
+    if (s.ok()) s = c.Validate();
+    if (!s.ok()) {
+      return Bad(source, absl::StrCat("point ", p.dump(), " is not a valid config: ", s.message()));
+    }
+    if (!seen.insert(PointHash(c)).second) {
+      if (search == "grid") {
+        return Bad(source, absl::StrCat("point ", p.dump(), " repeats an earlier point (duplicate "
+                                        "values in the grid)"));
+      }
+      continue;
+    }
+    configs.emplace_back(c, p);
+  }
+  for (const auto& [c, p] : configs) {
+    for (int k = 0; k < plan.seeds; ++k) {
+      PlannedTrial t;
+      t.config = c;
+      t.seed = plan.seed + k;
+      t.config.SEED = static_cast<int>(t.seed);
+      t.point = p;
+      plan.trials.push_back(std::move(t));
+    }
+  }
+  plan.spec = spec;
+  return plan;
+}
+
+absl::StatusOr<SweepPlan> PlanSweepFile(const std::string& path, std::optional<int> seeds_override,
+                                        const std::string& name_override) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open sweep spec"));
+  Json spec = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded()) return Bad(path, "not valid JSON");
+  return PlanSweep(spec, path, seeds_override, name_override);
+}
+
+}  // namespace experiments

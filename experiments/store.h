@@ -1,0 +1,71 @@
+// The coordinator's side of the experiment log: creating a sweep with its whole trial list, claiming
+// trials atomically, heartbeats, and recording how each attempt ended.
+//
+//   int64_t sweep = MaterializeSweep(log.db(), plan).value();      // idempotent for the same spec
+//   while (auto claim = ClaimNext(log.db(), sweep, policy).value()) {
+//     ... run the trial, Heartbeat(...) while it runs ...
+//     FinishAttempt(log.db(), claim->trial_id, claim->attempt, kFinished, 0, "");
+//   }
+//
+// A claim is one BEGIN IMMEDIATE transaction that first marks lost RUNNING trials KILLED (heartbeat
+// older than the grace period, or a coordinator on this host that no longer exists) and then moves
+// the first eligible trial to RUNNING: QUEUED, KILLED, or FAILED with failures <= retries.
+#ifndef EXPERIMENTS_STORE_H_
+#define EXPERIMENTS_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "experiments/sqlite.h"
+#include "experiments/spec.h"
+
+namespace experiments {
+
+// Creates the sweep and all its trials (with their params) in one transaction. When a sweep of that
+// name exists with the same spec, returns its id and adds nothing; with a different spec, an error.
+absl::StatusOr<int64_t> MaterializeSweep(Db& db, const SweepPlan& plan);
+
+struct ClaimPolicy {
+  std::string host;
+  int64_t coordinator_pid = 0;
+  int retries = 2;               // a FAILED trial is re-run while failures <= retries
+  double stale_after_s = 60.0;   // a RUNNING trial without heartbeat for this long is lost
+  std::string git_commit;        // empty: unknown
+  std::optional<bool> git_dirty;
+};
+
+struct Claim {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  int64_t seed = 0;
+  int64_t ordinal = 0;
+  std::string config_json;
+  std::string point;  // "KEY=value KEY=value" of the swept keys
+};
+
+absl::StatusOr<std::optional<Claim>> ClaimNext(Db& db, int64_t sweep_id, const ClaimPolicy& policy);
+
+// Marks lost RUNNING trials of the sweep KILLED; returns how many. ClaimNext calls it.
+absl::StatusOr<int> ReapLost(Db& db, int64_t sweep_id, const ClaimPolicy& policy);
+
+absl::Status SetTrialProcess(Db& db, int64_t trial_id, int attempt, int64_t pid,
+                             const std::string& trial_dir);
+absl::Status Heartbeat(Db& db, const std::vector<std::pair<int64_t, int>>& trial_attempts);
+
+// Records the end of an attempt decided by the coordinator. FAILED adds one to the trial's failures.
+absl::Status FinishAttempt(Db& db, int64_t trial_id, int attempt, const std::string& status,
+                           std::optional<int> exit_code, const std::string& error);
+
+struct SweepCounts {
+  int queued = 0, running = 0, finished = 0, failed = 0, killed = 0;
+  int total() const { return queued + running + finished + failed + killed; }
+};
+absl::StatusOr<SweepCounts> CountTrials(Db& db, int64_t sweep_id);
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_STORE_H_

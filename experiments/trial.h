@@ -1,0 +1,115 @@
+// The trial side of the experiment log: what a training binary started by the sweep coordinator
+// calls to report progress, metrics, COCO results, checkpoints and its provenance.
+//
+// The coordinator starts the trial binary as
+//   TRIAL --config=DIR/config.json --seed=S --trial_dir=DIR --db=LOG --trial_id=ID --attempt=A --threads=T
+// with OMP_NUM_THREADS=T. The trial reads its config, trains, and logs:
+//
+//   absl::StatusOr<TrialArgs> args = ParseTrialArgs(argc, argv);
+//   absl::StatusOr<TrialLog> log = TrialLog::Open(*args);
+//   log->SetTotalSteps(2000);
+//   log->SetBuild({"opt", TORCH_VERSION, "none"});
+//   log->SetDataset("shapes", dataset_hash);
+//   log->LogMetric("loss", step, epoch, loss);          // progress bars read these rows
+//   log->LogCoco(step, epoch, coco);                     // also logged as metrics bbox_AP, segm_AP50, ...
+//   log->LogCheckpoint(step, "last", path);
+//
+// The trial never sets its own status: the coordinator decides FINISHED / FAILED / KILLED from the exit
+// status. Every write checks that this attempt is still the trial's current, running attempt, so a
+// process left over from a lost coordinator cannot write into a newer attempt.
+#ifndef EXPERIMENTS_TRIAL_H_
+#define EXPERIMENTS_TRIAL_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "experiments/log.h"
+
+namespace experiments {
+
+// The command line a trial binary receives.
+struct TrialArgs {
+  std::string config_path;  // the effective config as JSON (mrcnn::Config::FromJson)
+  int64_t seed = 0;
+  std::string trial_dir;  // where the trial writes checkpoints and its log
+  std::string db_path;
+  int64_t trial_id = 0;
+  int attempt = 0;
+  int threads = 1;
+
+  std::vector<std::string> ToArgs() const;  // without argv[0]
+};
+
+// Parses the flags above (all required; "--flag=value" form); unknown flags are errors.
+absl::StatusOr<TrialArgs> ParseTrialArgs(const std::vector<std::string>& args);
+absl::StatusOr<TrialArgs> ParseTrialArgs(int argc, char** argv);
+
+struct BuildInfo {
+  std::string compilation_mode;  // Bazel's: opt, dbg, fastbuild
+  std::string libtorch_version;
+  std::string cuda_version;  // "none" for CPU builds
+};
+
+// One IoU type's COCOeval.summarize() numbers (order: CocoStatNames()) and per-class AP.
+struct CocoStats {
+  std::array<double, 12> stats{};
+  struct ClassAp {
+    int64_t class_id;
+    std::string class_name;
+    double ap;
+  };
+  std::vector<ClassAp> per_class;
+};
+
+struct CocoResult {
+  std::string split = "val";
+  std::optional<CocoStats> bbox;
+  std::optional<CocoStats> segm;
+};
+
+struct MetricPoint {
+  std::string key;
+  double value;
+  std::string goal;  // "min" / "max"; empty: DefaultGoal(key)
+};
+
+class TrialLog {
+ public:
+  static absl::StatusOr<TrialLog> Open(const TrialArgs& args);
+  static absl::StatusOr<TrialLog> Open(const std::string& db_path, int64_t trial_id, int attempt);
+
+  int64_t trial_id() const { return trial_id_; }
+  int attempt() const { return attempt_; }
+
+  absl::Status SetTotalSteps(int64_t steps);
+  absl::Status SetBuild(const BuildInfo& build);
+  absl::Status SetDataset(const std::string& name, const std::string& content_hash);
+
+  absl::Status LogMetric(const std::string& key, int64_t step, std::optional<int64_t> epoch,
+                         double value, const std::string& goal = "");
+  // Several metrics of one step in one transaction.
+  absl::Status LogMetrics(int64_t step, std::optional<int64_t> epoch,
+                          const std::vector<MetricPoint>& points);
+  absl::Status LogCoco(int64_t step, std::optional<int64_t> epoch, const CocoResult& result);
+  absl::Status LogCheckpoint(int64_t step, const std::string& tag, const std::string& path);
+
+ private:
+  TrialLog(ExperimentLog log, int64_t trial_id, int attempt)
+      : log_(std::move(log)), trial_id_(trial_id), attempt_(attempt) {}
+  // Fails unless trial_id_ is RUNNING in attempt_; called inside each write transaction.
+  absl::Status CheckCurrent(Db& db);
+  absl::Status UpdateTrial(const std::string& assignments, const std::vector<SqlValue>& values);
+
+  ExperimentLog log_;
+  int64_t trial_id_;
+  int attempt_;
+};
+
+}  // namespace experiments
+
+#endif  // EXPERIMENTS_TRIAL_H_

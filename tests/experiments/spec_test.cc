@@ -1,0 +1,166 @@
+// Tests of sweep specs: grid and random expansion, seeds, and every malformed spec.
+#include "experiments/spec.h"
+
+#include <fstream>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "tests/experiments/test_util.h"
+
+namespace experiments {
+namespace {
+
+using Json = nlohmann::json;
+
+Json GridSpec() {
+  return Json::parse(R"({"name": "g", "base": {"STEPS_PER_EPOCH": 7},
+    "params": {"RPN_ANCHOR_STRIDE": [1, 2], "USE_MINI_MASK": [false, true]}})");
+}
+
+std::string ErrorOf(const Json& spec) {
+  absl::StatusOr<SweepPlan> p = PlanSweep(spec, "spec.json");
+  EXPECT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(p.status().message());
+}
+
+TEST(SpecTest, GridIsTheCartesianProductTimesSeeds) {
+  absl::StatusOr<SweepPlan> p = PlanSweep(GridSpec(), "spec.json", 3);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "g");
+  EXPECT_EQ(p->seeds, 3);
+  ASSERT_EQ(p->trials.size(), 12u);  // 2 x 2 points x 3 seeds
+  std::set<std::pair<int, bool>> points;
+  std::set<std::string> hashes;
+  for (const PlannedTrial& t : p->trials) {
+    points.insert({t.config.RPN_ANCHOR_STRIDE, t.config.USE_MINI_MASK});
+    EXPECT_EQ(t.config.STEPS_PER_EPOCH, 7);
+    EXPECT_EQ(t.config.SEED, t.seed);
+    EXPECT_EQ(t.config.BACKBONE_BASE_WIDTH, 32);  // the shapes preset is the default base
+    hashes.insert(t.config.Hash());
+  }
+  EXPECT_EQ(points.size(), 4u);
+  EXPECT_EQ(hashes.size(), 12u);
+  // Seeds of one point are consecutive from "seed", and share the point hash.
+  EXPECT_EQ(p->trials[0].seed, 0);
+  EXPECT_EQ(p->trials[2].seed, 2);
+  EXPECT_EQ(PointHash(p->trials[0].config), PointHash(p->trials[2].config));
+  EXPECT_NE(PointHash(p->trials[0].config), PointHash(p->trials[3].config));
+  EXPECT_EQ(p->spec["seeds"], 3);
+  EXPECT_EQ(p->swept_keys, (std::vector<std::string>{"RPN_ANCHOR_STRIDE", "USE_MINI_MASK"}));
+}
+
+TEST(SpecTest, RandomSearchIsSeededAndStaysInItsRanges) {
+  Json spec = Json::parse(R"({"name": "r", "search": "random", "trials": 20, "seed": 5,
+    "params": {"RPN_NMS_THRESHOLD": {"min": 0.5, "max": 0.9},
+               "LEARNING_RATE": {"min": 0.0001, "max": 0.1, "scale": "log"},
+               "TRAIN_ROIS_PER_IMAGE": {"min": 16, "max": 64, "type": "int"},
+               "RPN_ANCHOR_STRIDE": [1, 2, 4]}})");
+  absl::StatusOr<SweepPlan> a = PlanSweep(spec, "spec.json");
+  absl::StatusOr<SweepPlan> b = PlanSweep(spec, "spec.json");
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_EQ(a->trials.size(), 20u);
+  for (size_t i = 0; i < a->trials.size(); ++i) {
+    const mrcnn::Config& c = a->trials[i].config;
+    EXPECT_EQ(c, b->trials[i].config);  // same seed, same list
+    EXPECT_GE(c.RPN_NMS_THRESHOLD, 0.5);
+    EXPECT_LE(c.RPN_NMS_THRESHOLD, 0.9);
+    EXPECT_GE(c.LEARNING_RATE, 0.0001);
+    EXPECT_LE(c.LEARNING_RATE, 0.1);
+    EXPECT_GE(c.TRAIN_ROIS_PER_IMAGE, 16);
+    EXPECT_LE(c.TRAIN_ROIS_PER_IMAGE, 64);
+    EXPECT_TRUE(c.RPN_ANCHOR_STRIDE == 1 || c.RPN_ANCHOR_STRIDE == 2 || c.RPN_ANCHOR_STRIDE == 4);
+    EXPECT_EQ(a->trials[i].seed, 5);
+  }
+  spec["seed"] = 6;
+  absl::StatusOr<SweepPlan> c = PlanSweep(spec, "spec.json");
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->trials[0].config.RPN_NMS_THRESHOLD, c->trials[0].config.RPN_NMS_THRESHOLD);
+}
+
+TEST(SpecTest, UnknownConfigKeyIsAnError) {
+  Json spec = GridSpec();
+  spec["params"]["RPN_ANCHOR_STRIDES"] = {1, 2};
+  const std::string e = ErrorOf(spec);
+  EXPECT_NE(e.find("spec.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("RPN_ANCHOR_STRIDES"), std::string::npos) << e;
+  spec = GridSpec();
+  spec["base"]["NOT_A_KEY"] = 1;
+  EXPECT_NE(ErrorOf(spec).find("NOT_A_KEY"), std::string::npos);
+  spec = GridSpec();
+  spec["parms"] = Json::object();
+  EXPECT_NE(ErrorOf(spec).find("unknown field \"parms\""), std::string::npos);
+}
+
+TEST(SpecTest, EmptyGridIsAnError) {
+  Json spec = GridSpec();
+  spec["params"] = Json::object();
+  EXPECT_NE(ErrorOf(spec).find("empty grid"), std::string::npos);
+  spec = GridSpec();
+  spec["params"]["USE_MINI_MASK"] = Json::array();
+  const std::string e = ErrorOf(spec);
+  EXPECT_NE(e.find("params.USE_MINI_MASK: empty list"), std::string::npos) << e;
+  spec = GridSpec();
+  spec.erase("params");
+  EXPECT_NE(ErrorOf(spec).find("\"params\""), std::string::npos);
+}
+
+TEST(SpecTest, OtherMalformedSpecsAreErrors) {
+  Json spec = GridSpec();
+  spec["params"]["RPN_ANCHOR_STRIDE"] = {0, 1};  // stride 0 is not a valid config
+  std::string e = ErrorOf(spec);
+  EXPECT_NE(e.find("not a valid config"), std::string::npos) << e;
+  EXPECT_NE(e.find("RPN_ANCHOR_STRIDE"), std::string::npos) << e;
+  spec = GridSpec();
+  spec["params"]["RPN_ANCHOR_STRIDE"] = {1, 1};
+  EXPECT_NE(ErrorOf(spec).find("repeats an earlier point"), std::string::npos);
+  spec = GridSpec();
+  spec["params"]["RPN_ANCHOR_STRIDE"] = {"two"};
+  EXPECT_NE(ErrorOf(spec).find("RPN_ANCHOR_STRIDE"), std::string::npos);
+  spec = GridSpec();
+  spec["params"]["SEED"] = {1, 2};
+  EXPECT_NE(ErrorOf(spec).find("seeds"), std::string::npos);
+  spec = GridSpec();
+  spec["seeds"] = 0;
+  EXPECT_NE(ErrorOf(spec).find("seeds must be"), std::string::npos);
+  spec = GridSpec();
+  spec.erase("name");
+  EXPECT_NE(ErrorOf(spec).find("\"name\""), std::string::npos);
+  spec = GridSpec();
+  spec["search"] = "bayes";
+  EXPECT_NE(ErrorOf(spec).find("grid\" or \"random"), std::string::npos);
+  spec = GridSpec();
+  spec["search"] = "random";
+  EXPECT_NE(ErrorOf(spec).find("\"trials\""), std::string::npos);
+  spec["trials"] = 3;
+  spec["params"]["LEARNING_RATE"] = {{"min", 0.0}, {"max", 1.0}, {"scale", "log"}};
+  EXPECT_NE(ErrorOf(spec).find("log range needs min > 0"), std::string::npos);
+  spec["params"]["LEARNING_RATE"] = {{"min", 0.1}, {"max", 1.0}, {"step", 2}};
+  EXPECT_NE(ErrorOf(spec).find("unknown range field"), std::string::npos);
+  spec = GridSpec();
+  spec["preset"] = "nope";
+  EXPECT_NE(ErrorOf(spec).find("unknown preset"), std::string::npos);
+}
+
+TEST(SpecTest, FileErrorsNameTheFile) {
+  EXPECT_EQ(PlanSweepFile("/no/such/spec.json").status().code(), absl::StatusCode::kNotFound);
+  const std::string path = experiments_test::NewTempDir("spec") + "/bad.json";
+  std::ofstream(path) << "{not json";
+  absl::StatusOr<SweepPlan> p = PlanSweepFile(path);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find(path), std::string::npos);
+  std::ofstream(path, std::ios::trunc) << GridSpec().dump();
+  p = PlanSweepFile(path, 2, "renamed");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "renamed");
+  EXPECT_EQ(p->trials.size(), 8u);
+}
+
+}  // namespace
+}  // namespace experiments
+
+int main(int argc, char** argv) {
+  testing::InitGoogleTest(&argc, argv);
+  experiments_test::SetArgs(argc, argv);
+  return RUN_ALL_TESTS();
+}
