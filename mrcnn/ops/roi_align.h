@@ -2,15 +2,17 @@
 // with torchvision's semantics (torchvision.ops.roi_align and MultiScaleRoIAlign).
 //
 //   // features [N, C, H, W]; rois [K, 5] (batch_index, x1, y1, x2, y2) in image pixels
-//   at::Tensor pooled = mrcnn::ops::RoiAlign(features, rois, 1.0 / 16, 7, 7, 2, false);  // [K, C,
-//   7, 7]
+//   at::Tensor pooled = mrcnn::ops::RoiAlign(features, rois, 1.0 / 16, 7, 7, 2, false);
+//   // pooled: [K, C, 7, 7]
 //   // FPN: features per level (P2..P5), boxes per image, image sizes (height, width)
 //   at::Tensor pooled = mrcnn::ops::MultiScaleRoiAlign(fpn, boxes, sizes, 7, 7, 2, false);
 //
-// Both are differentiable with respect to the features (not the boxes). The forward runs in
-// parallel over ROIs, the backward in parallel over channels (each thread owns whole channel planes
-// of the gradient, so there are no races); bilinear weights are computed once per ROI and reused
-// across channels. Float and double tensors; argument errors raise c10::Error naming the argument.
+// Both are differentiable with respect to the features (not the boxes). Forward and backward run in
+// parallel over groups of channels, handed out dynamically (the forward over ROIs when there are
+// few channels); in the backward each task owns whole channel planes of the gradient, so there are
+// no races and the result does not depend on the thread count. The separable bilinear weights are
+// computed once per ROI and reused across channels; MultiScaleRoiAlign pools every FPN level in one
+// pass. Float and double tensors; argument errors raise c10::Error naming the argument.
 #ifndef MRCNN_OPS_ROI_ALIGN_H_
 #define MRCNN_OPS_ROI_ALIGN_H_
 
