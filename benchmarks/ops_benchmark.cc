@@ -1,11 +1,18 @@
-// Google Benchmark of the detection ops: NMS (1k, 5k, 20k boxes), ROIAlign forward + backward over the
-// FPN levels of an 800x1088 image (256 channels; 512 and 1000 ROIs; 7x7 and 14x14), and anchor
+// Google Benchmark of the detection ops: NMS (1k, 5k, 20k boxes), ROIAlign forward + backward over
+// the FPN levels of an 800x1088 image (256 channels; 512 and 1000 ROIs; 7x7 and 14x14), and anchor
 // generation. Its peer, ops_peer.py, runs this binary and times torchvision on the same inputs.
 //
 //   bazel run //benchmarks:ops_benchmark -- --threads=2 [--inputs=FILE.pt] [--benchmark_filter=Nms]
 //
-// --inputs names a torch.save'd dict written by ops_peer.py; without it the inputs are drawn here with
-// the same recipe (seeded), so the binary also runs on its own.
+// --inputs names a torch.save'd dict written by ops_peer.py; without it the inputs are drawn here
+// with the same recipe (seeded), so the binary also runs on its own. "Time" is wall-clock time per
+// iteration; "CPU" is the process's CPU time over all threads.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -13,12 +20,6 @@
 #include <map>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <benchmark/benchmark.h>
-#include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include "mrcnn/ops/anchors.h"
 #include "mrcnn/ops/nms.h"
@@ -75,7 +76,13 @@ void BM_Nms(benchmark::State& state) {
   }
   state.counters["kept"] = static_cast<double>(kept);
 }
-BENCHMARK(BM_Nms)->Arg(1000)->Arg(5000)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Nms)
+    ->Arg(1000)
+    ->Arg(5000)
+    ->Arg(20000)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 // Forward and backward of MultiScaleRoiAlign over P2..P5 (sampling ratio 2, aligned = false, as
 // torchvision's box and mask heads).
@@ -90,7 +97,8 @@ void BM_RoiAlignFpn(benchmark::State& state) {
   const std::vector<std::pair<int64_t, int64_t>> image_sizes = {{800, 1088}};
   const at::Tensor grad = at::ones({rois, 256, size, size});
   for (auto _ : state) {
-    const at::Tensor out = mrcnn::ops::MultiScaleRoiAlign(features, boxes, image_sizes, size, size, 2);
+    const at::Tensor out =
+        mrcnn::ops::MultiScaleRoiAlign(features, boxes, image_sizes, size, size, 2);
     const auto grads = torch::autograd::grad({out}, features, {grad});
     benchmark::DoNotOptimize(grads[0].data_ptr());
   }
@@ -101,6 +109,7 @@ BENCHMARK(BM_RoiAlignFpn)
     ->Args({1000, 7})
     ->Args({1000, 14})
     ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
     ->UseRealTime();
 
 // Forward only, for the split of the time.
@@ -111,7 +120,8 @@ void BM_RoiAlignFpnForward(benchmark::State& state) {
   for (int l = 2; l <= 5; ++l) features.push_back(Inputs().at("fpn/" + std::to_string(l)));
   const std::vector<at::Tensor> boxes = {Inputs().at("rois/" + std::to_string(rois))};
   for (auto _ : state) {
-    const at::Tensor out = mrcnn::ops::MultiScaleRoiAlign(features, boxes, {{800, 1088}}, size, size, 2);
+    const at::Tensor out =
+        mrcnn::ops::MultiScaleRoiAlign(features, boxes, {{800, 1088}}, size, size, 2);
     benchmark::DoNotOptimize(out.data_ptr());
   }
 }
@@ -119,6 +129,7 @@ BENCHMARK(BM_RoiAlignFpnForward)
     ->Args({512, 7})
     ->Args({1000, 14})
     ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
     ->UseRealTime();
 
 mrcnn::ops::AnchorOptions FpnAnchorOptions() {
@@ -141,7 +152,10 @@ void BM_AnchorsUncached(benchmark::State& state) {
     benchmark::DoNotOptimize(anchors[0].data_ptr());
   }
 }
-BENCHMARK(BM_AnchorsUncached)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_AnchorsUncached)
+    ->Unit(benchmark::kMicrosecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 // The same from the cache, as every training step after the first sees it.
 void BM_AnchorsCached(benchmark::State& state) {
@@ -152,7 +166,7 @@ void BM_AnchorsCached(benchmark::State& state) {
     benchmark::DoNotOptimize(anchors[0].data_ptr());
   }
 }
-BENCHMARK(BM_AnchorsCached)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_AnchorsCached)->Unit(benchmark::kMicrosecond)->MeasureProcessCPUTime()->UseRealTime();
 
 }  // namespace
 

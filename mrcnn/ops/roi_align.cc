@@ -1,12 +1,12 @@
 #include "mrcnn/ops/roi_align.h"
 
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <vector>
-
-#include <ATen/Parallel.h>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include "mrcnn/ops/box_math.h"
 
@@ -58,8 +58,8 @@ RoiGeometry<T> ComputeGeometry(const T* roi, T spatial_scale, int64_t pooled_h, 
 }
 
 // The separable bilinear samples of one ROI: along y, pooled_h * grid_h samples (bin-major, then
-// iy); along x, pooled_w * grid_w. The 2-D sample (ph, pw, iy, ix) is the product of ys[ph * grid_h +
-// iy] and xs[pw * grid_w + ix], with the coordinates torchvision's pre_calc computes.
+// iy); along x, pooled_w * grid_w. The 2-D sample (ph, pw, iy, ix) is the product of ys[ph * grid_h
+// + iy] and xs[pw * grid_w + ix], with the coordinates torchvision's pre_calc computes.
 template <typename T>
 void ComputeAxisSamples(const RoiGeometry<T>& g, int64_t pooled_h, int64_t pooled_w, int height,
                         int width, math::AxisSample<T>* ys, math::AxisSample<T>* xs) {
@@ -101,14 +101,14 @@ struct LevelShapes {
 };
 
 // Geometry of every ROI, with the checks that need the values: batch index in range, finite
-// coordinates, a bounded number of samples. levels[r] picks the ROI's feature level (nullptr: level 0
-// for all); a level outside [0, scales.size()) pools nothing, as torchvision's MultiScaleRoIAlign
+// coordinates, a bounded number of samples. levels[r] picks the ROI's feature level (nullptr: level
+// 0 for all); a level outside [0, scales.size()) pools nothing, as torchvision's MultiScaleRoIAlign
 // leaves ROIs that no level claims at zero.
 template <typename T>
 std::vector<RoiGeometry<T>> AllGeometry(const char* fn, const T* rois, int64_t k,
-                                        const LevelShapes& shapes, const int64_t* levels, const std::vector<double>& scales,
-                                        int64_t pooled_h, int64_t pooled_w, int64_t sampling_ratio,
-                                        bool aligned) {
+                                        const LevelShapes& shapes, const int64_t* levels,
+                                        const std::vector<double>& scales, int64_t pooled_h,
+                                        int64_t pooled_w, int64_t sampling_ratio, bool aligned) {
   std::vector<RoiGeometry<T>> geo(k);
   const int64_t num_levels = static_cast<int64_t>(scales.size());
   for (int64_t r = 0; r < k; ++r) {
@@ -118,7 +118,8 @@ std::vector<RoiGeometry<T>> AllGeometry(const char* fn, const T* rois, int64_t k
                   " has a non-finite value in column ", i);
     }
     TORCH_CHECK(roi[0] >= 0 && static_cast<int64_t>(roi[0]) < shapes.batch, fn, ": roi ", r,
-                " has batch index ", static_cast<double>(roi[0]), ", outside [0, ", shapes.batch, ")");
+                " has batch index ", static_cast<double>(roi[0]), ", outside [0, ", shapes.batch,
+                ")");
     const int64_t level = levels ? levels[r] : 0;
     // An empty feature map has nothing to sample: such ROIs pool zeros.
     if (level < 0 || level >= num_levels || shapes.height[level] == 0 || shapes.width[level] == 0) {
@@ -130,8 +131,8 @@ std::vector<RoiGeometry<T>> AllGeometry(const char* fn, const T* rois, int64_t k
                                        sampling_ratio, aligned);
     g.level = level;
     const double samples = static_cast<double>(pooled_h) * pooled_w * g.grid_h * g.grid_w;
-    TORCH_CHECK(samples <= static_cast<double>(kMaxSamplesPerRoi), fn, ": roi ", r,
-                " would take ", samples,
+    TORCH_CHECK(samples <= static_cast<double>(kMaxSamplesPerRoi), fn, ": roi ", r, " would take ",
+                samples,
                 " bilinear samples (adaptive sampling of a huge box); use sampling_ratio > 0");
     g.samples = static_cast<int64_t>(samples);
     geo[r] = g;
@@ -139,9 +140,10 @@ std::vector<RoiGeometry<T>> AllGeometry(const char* fn, const T* rois, int64_t k
   return geo;
 }
 
-// Runs fn(i) for i in [0, n) on the intra-op threads, handing out indices one at a time from a shared
-// counter: on a busy machine a descheduled thread does not hold back the others as a static split
-// would. Each fn(i) must write only its own outputs (the callers give each index whole channels).
+// Runs fn(i) for i in [0, n) on the intra-op threads, handing out indices one at a time from a
+// shared counter: on a busy machine a descheduled thread does not hold back the others as a static
+// split would. Each fn(i) must write only its own outputs (the callers give each index whole
+// channels).
 template <typename Fn>
 void ParallelForDynamic(int64_t n, const Fn& fn) {
   const int64_t threads = std::min<int64_t>(at::get_num_threads(), n);
@@ -210,7 +212,8 @@ void ForwardKernel(const std::vector<const T*>& inputs, const LevelShapes& shape
     const int64_t width = shapes.width[g.level];
     const int64_t plane = static_cast<int64_t>(shapes.height[g.level]) * width;
     const T* data[kChannelGroup];
-    for (int64_t j = 0; j < n; ++j) data[j] = inputs[g.level] + (g.batch * channels + c0 + j) * plane;
+    for (int64_t j = 0; j < n; ++j)
+      data[j] = inputs[g.level] + (g.batch * channels + c0 + j) * plane;
     const math::AxisSample<T>* ys = smp.ys.data() + smp.y_offset[r];
     const math::AxisSample<T>* xs = smp.xs.data() + smp.x_offset[r];
     const int64_t gh = g.grid_h;
@@ -331,14 +334,15 @@ void CheckFeatures(const char* fn, at::TensorList features) {
     const at::Tensor& f = features[l];
     TORCH_CHECK(f.defined() && f.dim() == 4, fn, ": input (level ", l,
                 ") must be [N, C, H, W], got shape ", f.defined() ? f.sizes() : at::IntArrayRef{});
-    TORCH_CHECK(f.scalar_type() == at::kFloat || f.scalar_type() == at::kDouble, fn, ": input (level ",
-                l, ") must be float or double, got ", f.scalar_type());
+    TORCH_CHECK(f.scalar_type() == at::kFloat || f.scalar_type() == at::kDouble, fn,
+                ": input (level ", l, ") must be float or double, got ", f.scalar_type());
     TORCH_CHECK(f.device().is_cpu(), fn, ": only CPU tensors are supported");
-    TORCH_CHECK(f.size(0) == f0.size(0) && f.size(1) == f0.size(1) && f.scalar_type() == f0.scalar_type(),
-                fn, ": level ", l, " must be [", f0.size(0), ", ", f0.size(1), ", H, W] of dtype ",
-                f0.scalar_type(), " like level 0, got ", f.sizes(), " ", f.scalar_type());
-    TORCH_CHECK(f.size(2) < (int64_t{1} << 31) / std::max<int64_t>(f.size(3), 1), fn, ": feature map ",
-                f.size(2), "x", f.size(3), " is too large");
+    TORCH_CHECK(
+        f.size(0) == f0.size(0) && f.size(1) == f0.size(1) && f.scalar_type() == f0.scalar_type(),
+        fn, ": level ", l, " must be [", f0.size(0), ", ", f0.size(1), ", H, W] of dtype ",
+        f0.scalar_type(), " like level 0, got ", f.sizes(), " ", f.scalar_type());
+    TORCH_CHECK(f.size(2) < (int64_t{1} << 31) / std::max<int64_t>(f.size(3), 1), fn,
+                ": feature map ", f.size(2), "x", f.size(3), " is too large");
   }
 }
 
@@ -353,8 +357,8 @@ LevelShapes ShapesOf(at::TensorList features) {
   return s;
 }
 
-// Multi-level forward: features [N, C, H_l, W_l] per level, rois [K, 5], levels int64 [K] (undefined:
-// all level 0), scales per level -> [K, C, ph, pw].
+// Multi-level forward: features [N, C, H_l, W_l] per level, rois [K, 5], levels int64 [K]
+// (undefined: all level 0), scales per level -> [K, C, ph, pw].
 at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::Tensor& rois,
                              const at::Tensor& levels, const std::vector<double>& scales,
                              int64_t pooled_h, int64_t pooled_w, int64_t sampling_ratio,
@@ -363,8 +367,9 @@ at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::
   for (double scale : scales) CheckRoiArgs(fn, rois, pooled_h, pooled_w, scale);
   TORCH_CHECK(scales.size() == features.size(), fn, ": ", scales.size(), " scales for ",
               features.size(), " levels");
-  TORCH_CHECK(rois.scalar_type() == features[0].scalar_type(), fn, ": rois must have the input's dtype ",
-              features[0].scalar_type(), ", got ", rois.scalar_type());
+  TORCH_CHECK(rois.scalar_type() == features[0].scalar_type(), fn,
+              ": rois must have the input's dtype ", features[0].scalar_type(), ", got ",
+              rois.scalar_type());
   const LevelShapes shapes = ShapesOf(features);
   at::Tensor output =
       at::empty({rois.size(0), shapes.channels, pooled_h, pooled_w}, features[0].options());
@@ -385,7 +390,8 @@ at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::
   return output;
 }
 
-// Multi-level backward: grad_output [K, C, ph, pw] -> one gradient per level, shaped like the level.
+// Multi-level backward: grad_output [K, C, ph, pw] -> one gradient per level, shaped like the
+// level.
 std::vector<at::Tensor> MultiLevelBackward(const char* fn, const at::Tensor& grad_output,
                                            const at::Tensor& rois, const at::Tensor& levels,
                                            const std::vector<double>& scales,
@@ -435,7 +441,8 @@ class RoiAlignFunction : public torch::autograd::Function<RoiAlignFunction> {
                             std::vector<double> scales, int64_t pooled_h, int64_t pooled_w,
                             int64_t sampling_ratio, bool aligned) {
     std::vector<int64_t> shapes;
-    for (const at::Tensor& f : features) shapes.insert(shapes.end(), f.sizes().begin(), f.sizes().end());
+    for (const at::Tensor& f : features)
+      shapes.insert(shapes.end(), f.sizes().begin(), f.sizes().end());
     ctx->saved_data["shapes"] = shapes;
     ctx->saved_data["scales"] = scales;
     ctx->saved_data["sampling_ratio"] = sampling_ratio;
@@ -508,7 +515,8 @@ LevelMapper::LevelMapper(int64_t k_min, int64_t k_max, double canonical_scale,
       canonical_scale_(canonical_scale),
       canonical_level_(canonical_level),
       eps_(eps) {
-  TORCH_CHECK(k_min <= k_max, "LevelMapper: k_min (", k_min, ") must not exceed k_max (", k_max, ")");
+  TORCH_CHECK(k_min <= k_max, "LevelMapper: k_min (", k_min, ") must not exceed k_max (", k_max,
+              ")");
   TORCH_CHECK(canonical_scale > 0, "LevelMapper: canonical_scale must be positive, got ",
               canonical_scale);
 }
@@ -525,8 +533,8 @@ at::Tensor LevelMapper::operator()(const at::Tensor& boxes) const {
       (boxes.select(1, 2) - boxes.select(1, 0)) * (boxes.select(1, 3) - boxes.select(1, 1));
   const at::Tensor s = at::sqrt(area);
   const at::Tensor eps = at::scalar_tensor(eps_, s.options());
-  at::Tensor lvls = at::floor(static_cast<double>(canonical_level_) +
-                              at::log2(s / canonical_scale_) + eps);
+  at::Tensor lvls =
+      at::floor(static_cast<double>(canonical_level_) + at::log2(s / canonical_scale_) + eps);
   lvls = at::clamp(lvls, static_cast<double>(k_min_), static_cast<double>(k_max_));
   // Degenerate (inverted) boxes give NaN; they get level -1 and are pooled by no level (zeros),
   // where torchvision's NaN-to-integer cast leaves them unmatched as well.
@@ -540,8 +548,8 @@ LevelScales InferLevelScales(const std::vector<at::Tensor>& features,
   TORCH_CHECK(!image_sizes.empty(), "MultiScaleRoiAlign: no image sizes");
   int64_t max_h = 0;
   for (const auto& s : image_sizes) {
-    TORCH_CHECK(s.first > 0 && s.second > 0, "MultiScaleRoiAlign: image sizes must be positive, got ",
-                s.first, "x", s.second);
+    TORCH_CHECK(s.first > 0 && s.second > 0,
+                "MultiScaleRoiAlign: image sizes must be positive, got ", s.first, "x", s.second);
     max_h = std::max(max_h, s.first);
   }
   LevelScales out;
@@ -550,8 +558,8 @@ LevelScales InferLevelScales(const std::vector<at::Tensor>& features,
                 " must be [N, C, H, W]");
     TORCH_CHECK(features[l].size(2) > 0, "MultiScaleRoiAlign: level ", l, " has height 0");
     // torchvision: 2 ** round(log2(h / H)) with the log taken in float32.
-    const float approx = static_cast<float>(static_cast<double>(features[l].size(2)) /
-                                            static_cast<double>(max_h));
+    const float approx =
+        static_cast<float>(static_cast<double>(features[l].size(2)) / static_cast<double>(max_h));
     const float e = std::nearbyint(std::log2(approx));
     out.scales.push_back(std::pow(2.0, static_cast<double>(e)));
   }
@@ -570,7 +578,8 @@ at::Tensor BoxesToRois(const std::vector<at::Tensor>& boxes) {
     TORCH_CHECK(boxes[i].scalar_type() == boxes[0].scalar_type(), "BoxesToRois: image ", i,
                 " has dtype ", boxes[i].scalar_type(), ", image 0 has ", boxes[0].scalar_type());
     parts.push_back(at::cat(
-        {at::full({boxes[i].size(0), 1}, static_cast<double>(i), boxes[i].options()), boxes[i]}, 1));
+        {at::full({boxes[i].size(0), 1}, static_cast<double>(i), boxes[i].options()), boxes[i]},
+        1));
   }
   return at::cat(parts, 0);
 }
@@ -604,8 +613,8 @@ at::Tensor MultiScaleRoiAlign(const std::vector<at::Tensor>& features,
               ls.k_min, "..", ls.k_max);
   const LevelMapper mapper(ls.k_min, ls.k_max);
   // One kernel over all levels: each ROI pools from its level (torchvision loops over the levels).
-  return RoiAlignFunction::apply(at::TensorList(features), rois, mapper(rois.slice(1, 1, 5)), ls.scales,
-                                 pooled_height, pooled_width, sampling_ratio, aligned);
+  return RoiAlignFunction::apply(at::TensorList(features), rois, mapper(rois.slice(1, 1, 5)),
+                                 ls.scales, pooled_height, pooled_width, sampling_ratio, aligned);
 }
 
 }  // namespace ops

@@ -1,8 +1,8 @@
 #include "mrcnn/ops/box_math.h"
 
-#include <cmath>
-
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 namespace mrcnn {
 namespace ops {
@@ -22,8 +22,9 @@ TEST(BoxMathTest, IoUByHand) {
 TEST(BoxMathTest, DecodeByHand) {
   // Reference box centre (5, 10), size 10 x 20; deltas (0.1, -0.2, log 2, 0).
   double out[4];
-  DecodeBox(0.1, -0.2, std::log(2.0), 0.0, 0.0, 0.0, 10.0, 20.0, [](double v) { return std::exp(v); },
-            out);
+  DecodeBox(
+      0.1, -0.2, std::log(2.0), 0.0, 0.0, 0.0, 10.0, 20.0, [](double v) { return std::exp(v); },
+      out);
   // Centre (5 + 1, 10 - 4) = (6, 6); size 20 x 20.
   EXPECT_DOUBLE_EQ(out[0], -4.0);
   EXPECT_DOUBLE_EQ(out[1], -4.0);
