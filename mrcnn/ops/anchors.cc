@@ -19,15 +19,16 @@ AnchorOptions AnchorOptionsFromConfig(const Config& config) {
 
 absl::StatusOr<AnchorGenerator> AnchorGenerator::Create(const AnchorOptions& options) {
   if (options.sizes_per_level.empty()) {
-    return absl::InvalidArgumentError("AnchorGenerator: sizes_per_level (RPN_ANCHOR_SCALES) is empty");
+    return absl::InvalidArgumentError(
+        "AnchorGenerator: sizes_per_level (RPN_ANCHOR_SCALES) is empty");
   }
   if (options.ratios.empty()) {
     return absl::InvalidArgumentError("AnchorGenerator: ratios (RPN_ANCHOR_RATIOS) is empty");
   }
   if (options.anchor_stride != 1 && options.anchor_stride != 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AnchorGenerator: anchor_stride (RPN_ANCHOR_STRIDE) must be 1 or 2, got ",
-        options.anchor_stride));
+    return absl::InvalidArgumentError(
+        absl::StrCat("AnchorGenerator: anchor_stride (RPN_ANCHOR_STRIDE) must be 1 or 2, got ",
+                     options.anchor_stride));
   }
   if (options.convention != "torchvision" && options.convention != "matterport") {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -51,8 +52,9 @@ absl::StatusOr<AnchorGenerator> AnchorGenerator::Create(const AnchorOptions& opt
     }
     for (double s : sizes) {
       if (!(s > 0) || !std::isfinite(s)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "AnchorGenerator: anchor sizes must be positive and finite, got ", s, " at level ", level));
+        return absl::InvalidArgumentError(
+            absl::StrCat("AnchorGenerator: anchor sizes must be positive and finite, got ", s,
+                         " at level ", level));
       }
     }
     const int64_t a = static_cast<int64_t>(options.ratios.size() * sizes.size());
@@ -120,8 +122,9 @@ std::vector<at::Tensor> AnchorGenerator::Anchors(
   std::vector<int64_t> key;
   for (size_t l = 0; l < levels; ++l) {
     TORCH_CHECK(feature_sizes[l].first >= 0 && feature_sizes[l].second >= 0,
-                "AnchorGenerator::Anchors: feature size of level ", l, " must be non-negative, got ",
-                feature_sizes[l].first, "x", feature_sizes[l].second);
+                "AnchorGenerator::Anchors: feature size of level ", l,
+                " must be non-negative, got ", feature_sizes[l].first, "x",
+                feature_sizes[l].second);
     TORCH_CHECK(strides[l].first > 0 && strides[l].second > 0,
                 "AnchorGenerator::Anchors: stride of level ", l, " must be positive, got ",
                 strides[l].first, "x", strides[l].second);

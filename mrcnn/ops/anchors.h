@@ -1,10 +1,11 @@
-// Anchors of the RPN, one set per FPN level, in the order the RPN head emits its outputs: level-major;
-// within a level, feature cells row by row from the top left; per cell, one anchor per (ratio, scale)
-// pair, for each ratio in the given order, for each scale of the level (with one scale per level, as
-// matterport's RPN_ANCHOR_SCALES, just the ratios in order).
+// Anchors of the RPN, one set per FPN level, in the order the RPN head emits its outputs:
+// level-major; within a level, feature cells row by row from the top left; per cell, one anchor per
+// (ratio, scale) pair, for each ratio in the given order, for each scale of the level (with one
+// scale per level, as matterport's RPN_ANCHOR_SCALES, just the ratios in order).
 //
-// With RPN_ANCHOR_STRIDE = 2 only every other cell in both axes (rows 0, 2, 4, ..., columns 0, 2, ...)
-// carries anchors, and the RPN head's outputs are subsampled to match with SubsampleToAnchorStride.
+// With RPN_ANCHOR_STRIDE = 2 only every other cell in both axes (rows 0, 2, 4, ..., columns 0, 2,
+// ...) carries anchors, and the RPN head's outputs are subsampled to match with
+// SubsampleToAnchorStride.
 //
 // Two shape conventions; both centre the anchors of cell (i, j) at (j * stride, i * stride):
 //   "torchvision": ratio = height / width, base anchors rounded to integers; at anchor stride 1 the
@@ -16,9 +17,13 @@
 //   std::vector<at::Tensor> anchors = gen.Anchors({{200, 272}, {100, 136}, ...}, {4, 8, ...});
 //   // anchors[l]: [H_l' * W_l' * A, 4] float32, (x1, y1, x2, y2); A = ratios * scales of level l.
 //
-// Anchors for a given set of feature shapes are computed once and cached (thread-safe).
+// Anchors for a given set of feature shapes are computed once and cached (thread-safe); the
+// returned tensors share the cache's storage, so treat them as read-only (clone before modifying in
+// place).
 #ifndef MRCNN_OPS_ANCHORS_H_
 #define MRCNN_OPS_ANCHORS_H_
+
+#include <ATen/ATen.h>
 
 #include <cstdint>
 #include <map>
@@ -27,8 +32,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
 #include "mrcnn/config/config.h"
@@ -58,10 +61,10 @@ class AnchorGenerator {
   int NumAnchorsPerCell(int level) const;
   const AnchorOptions& options() const { return options_; }
 
-  // feature_sizes: (height, width) per level; strides: the feature stride (pixels per cell) per level,
-  // one number for both axes or {stride_h, stride_w} via the overload. Returns per level
-  // [ceil(H/s) * ceil(W/s) * A_l, 4] float32 CPU anchors, s = anchor_stride. Throws c10::Error when the
-  // number of levels does not match or a size is negative. Cached per argument set.
+  // feature_sizes: (height, width) per level; strides: the feature stride (pixels per cell) per
+  // level, one number for both axes or {stride_h, stride_w} via the overload. Returns per level
+  // [ceil(H/s) * ceil(W/s) * A_l, 4] float32 CPU anchors, s = anchor_stride. Throws c10::Error when
+  // the number of levels does not match or a size is negative. Cached per argument set.
   std::vector<at::Tensor> Anchors(const std::vector<std::pair<int64_t, int64_t>>& feature_sizes,
                                   const std::vector<int64_t>& strides) const;
   std::vector<at::Tensor> Anchors(const std::vector<std::pair<int64_t, int64_t>>& feature_sizes,
@@ -90,7 +93,8 @@ class AnchorGenerator {
 };
 
 // Subsamples an RPN head output to the anchor stride: [N, C, H, W] -> [N, C, ceil(H/s), ceil(W/s)],
-// keeping rows and columns 0, s, 2s, ... (s = anchor_stride; s = 1 returns the input). Differentiable.
+// keeping rows and columns 0, s, 2s, ... (s = anchor_stride; s = 1 returns the input).
+// Differentiable.
 at::Tensor SubsampleToAnchorStride(const at::Tensor& head_output, int anchor_stride);
 
 }  // namespace ops

@@ -1,10 +1,11 @@
 // Per-element math of the detection ops: IoU of two boxes, one box decode, and the bilinear sample
-// weights of ROIAlign. The CPU kernels call these, and CUDA kernels compiled by nvcc can call the same
-// functions (MRCNN_HOST_DEVICE expands to __host__ __device__ there), so CPU tests check the GPU's math.
+// weights of ROIAlign. The CPU kernels call these, and CUDA kernels compiled by nvcc can call the
+// same functions (MRCNN_HOST_DEVICE expands to __host__ __device__ there), so CPU tests check the
+// GPU's math.
 //
-// Boxes are (x1, y1, x2, y2) in pixels without torchvision's legacy "+1": width = x2 - x1. The order
-// of the floating-point operations follows torchvision's kernels so that results agree to the last bit
-// where torchvision's own arithmetic is deterministic.
+// Boxes are (x1, y1, x2, y2) in pixels without torchvision's legacy "+1": width = x2 - x1. The
+// order of the floating-point operations follows torchvision's kernels so that results agree to the
+// last bit where torchvision's own arithmetic is deterministic.
 #ifndef MRCNN_OPS_BOX_MATH_H_
 #define MRCNN_OPS_BOX_MATH_H_
 
@@ -34,9 +35,10 @@ MRCNN_HOST_DEVICE inline T BoxArea(T x1, T y1, T x2, T y2) {
   return (x2 - x1) * (y2 - y1);
 }
 
-// Intersection over union of box a (area area_a) and box b (area area_b). The intersection's sides are
-// clamped at 0; the union is (area_a + area_b) - inter, as in torchvision's NMS kernel and box_iou. A
-// zero union gives NaN (0/0), which compares false against any threshold, as in torchvision.
+// Intersection over union of box a (area area_a) and box b (area area_b). The intersection's sides
+// are clamped at 0; the union is (area_a + area_b) - inter, as in torchvision's NMS kernel and
+// box_iou. A zero union gives NaN (0/0), which compares false against any threshold, as in
+// torchvision.
 template <typename T>
 MRCNN_HOST_DEVICE inline T BoxIoU(T ax1, T ay1, T ax2, T ay2, T area_a, T bx1, T by1, T bx2, T by2,
                                   T area_b) {
@@ -46,12 +48,13 @@ MRCNN_HOST_DEVICE inline T BoxIoU(T ax1, T ay1, T ax2, T ay2, T area_a, T bx1, T
   return inter / (area_a + area_b - inter);
 }
 
-// Decodes one set of deltas (dx, dy, dw, dh), already divided by the coder's weights and with dw, dh
-// clamped to bbox_xform_clip, relative to the reference box (x1, y1, x2, y2). exp_fn is exp for T
-// (std::exp on the host, ::exp / ::expf on the device), passed in so this header needs no <cmath>.
+// Decodes one set of deltas (dx, dy, dw, dh), already divided by the coder's weights and with dw,
+// dh clamped to bbox_xform_clip, relative to the reference box (x1, y1, x2, y2). exp_fn is exp for
+// T (std::exp on the host, ::exp / ::expf on the device), passed in so this header needs no
+// <cmath>.
 template <typename T, typename ExpFn>
-MRCNN_HOST_DEVICE inline void DecodeBox(T dx, T dy, T dw, T dh, T x1, T y1, T x2, T y2, ExpFn exp_fn,
-                                        T* out) {
+MRCNN_HOST_DEVICE inline void DecodeBox(T dx, T dy, T dw, T dh, T x1, T y1, T x2, T y2,
+                                        ExpFn exp_fn, T* out) {
   const T width = x2 - x1;
   const T height = y2 - y1;
   const T ctr_x = x1 + T(0.5) * width;
@@ -66,9 +69,41 @@ MRCNN_HOST_DEVICE inline void DecodeBox(T dx, T dy, T dw, T dh, T x1, T y1, T x2
   out[3] = pred_ctr_y + half_h;
 }
 
-// One bilinear sample of ROIAlign at (y, x) on a height x width plane: the four neighbour offsets
-// (y * width + x) and their weights. Samples more than one pixel outside the plane get zero weights
-// (and offsets 0), as torchvision's ROIAlign.
+// ROIAlign's bilinear sampling is separable: a sample at (y, x) is the product of one sample along
+// y and one along x. BilinearAxis gives one axis: the two neighbours (low, high) and their weights
+// (h for low, l for high). A coordinate more than one cell outside [0, size] gives zero weights
+// (and neighbours 0), which zeroes the 2-D sample as torchvision's "outside the feature map" rule
+// does.
+template <typename T>
+struct AxisSample {
+  int low, high;
+  T l, h;  // weight of `high` (the fractional part) and of `low` (1 - l)
+};
+
+template <typename T>
+MRCNN_HOST_DEVICE inline AxisSample<T> BilinearAxis(int size, T v) {
+  AxisSample<T> s;
+  if (v < T(-1.0) || v > T(size)) {
+    s.low = s.high = 0;
+    s.l = s.h = T(0);
+    return s;
+  }
+  if (v <= T(0)) v = T(0);
+  s.low = static_cast<int>(v);
+  if (s.low >= size - 1) {
+    s.high = s.low = size - 1;
+    v = static_cast<T>(s.low);
+  } else {
+    s.high = s.low + 1;
+  }
+  s.l = v - static_cast<T>(s.low);
+  s.h = T(1) - s.l;
+  return s;
+}
+
+// One 2-D bilinear sample of ROIAlign at (y, x) on a height x width plane: the four neighbour
+// offsets (row * width + column) and their weights, w1 = hy * hx, w2 = hy * lx, w3 = ly * hx, w4 =
+// ly * lx, as torchvision's bilinear_interpolate.
 template <typename T>
 struct BilinearSample {
   int pos1, pos2, pos3, pos4;  // top-left, top-right, bottom-left, bottom-right
@@ -77,42 +112,17 @@ struct BilinearSample {
 
 template <typename T>
 MRCNN_HOST_DEVICE inline BilinearSample<T> BilinearWeights(int height, int width, T y, T x) {
+  const AxisSample<T> ay = BilinearAxis(height, y);
+  const AxisSample<T> ax = BilinearAxis(width, x);
   BilinearSample<T> s;
-  if (y < T(-1.0) || y > T(height) || x < T(-1.0) || x > T(width)) {
-    s.pos1 = s.pos2 = s.pos3 = s.pos4 = 0;
-    s.w1 = s.w2 = s.w3 = s.w4 = T(0);
-    return s;
-  }
-  if (y <= T(0)) y = T(0);
-  if (x <= T(0)) x = T(0);
-  int y_low = static_cast<int>(y);
-  int x_low = static_cast<int>(x);
-  int y_high;
-  int x_high;
-  if (y_low >= height - 1) {
-    y_high = y_low = height - 1;
-    y = static_cast<T>(y_low);
-  } else {
-    y_high = y_low + 1;
-  }
-  if (x_low >= width - 1) {
-    x_high = x_low = width - 1;
-    x = static_cast<T>(x_low);
-  } else {
-    x_high = x_low + 1;
-  }
-  const T ly = y - static_cast<T>(y_low);
-  const T lx = x - static_cast<T>(x_low);
-  const T hy = T(1) - ly;
-  const T hx = T(1) - lx;
-  s.w1 = hy * hx;
-  s.w2 = hy * lx;
-  s.w3 = ly * hx;
-  s.w4 = ly * lx;
-  s.pos1 = y_low * width + x_low;
-  s.pos2 = y_low * width + x_high;
-  s.pos3 = y_high * width + x_low;
-  s.pos4 = y_high * width + x_high;
+  s.w1 = ay.h * ax.h;
+  s.w2 = ay.h * ax.l;
+  s.w3 = ay.l * ax.h;
+  s.w4 = ay.l * ax.l;
+  s.pos1 = ay.low * width + ax.low;
+  s.pos2 = ay.low * width + ax.high;
+  s.pos3 = ay.high * width + ax.low;
+  s.pos4 = ay.high * width + ax.high;
   return s;
 }
 

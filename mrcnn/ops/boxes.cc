@@ -1,8 +1,8 @@
 #include "mrcnn/ops/boxes.h"
 
-#include <cmath>
-
 #include <ATen/Parallel.h>
+
+#include <cmath>
 
 #include "mrcnn/ops/box_math.h"
 
@@ -31,7 +31,8 @@ at::Tensor BoxIoU(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), "BoxIoU: a and b must have the same dtype, got ",
               a.scalar_type(), " and ", b.scalar_type());
   TORCH_CHECK(a.device() == b.device(), "BoxIoU: a and b must be on the same device");
-  if (!a.device().is_cpu() || (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()))) {
+  if (!a.device().is_cpu() ||
+      (at::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()))) {
     // Differentiable (and device-agnostic) path, torchvision's formula.
     const at::Tensor area_a = BoxArea(a);
     const at::Tensor area_b = BoxArea(b);
@@ -74,16 +75,18 @@ at::Tensor BoxIoU(const at::Tensor& a, const at::Tensor& b) {
 BoxCoder::BoxCoder(std::array<double, 4> weights, double bbox_xform_clip)
     : weights_(weights), bbox_xform_clip_(bbox_xform_clip) {
   for (double w : weights_) {
-    TORCH_CHECK(w > 0 && std::isfinite(w), "BoxCoder: weights must be positive and finite, got ", w);
+    TORCH_CHECK(w > 0 && std::isfinite(w), "BoxCoder: weights must be positive and finite, got ",
+                w);
   }
 }
 
 at::Tensor BoxCoder::Encode(const at::Tensor& reference_boxes, const at::Tensor& proposals) const {
   CheckBoxes(reference_boxes, "BoxCoder::Encode", "reference_boxes");
   CheckBoxes(proposals, "BoxCoder::Encode", "proposals");
-  TORCH_CHECK(reference_boxes.size(0) == proposals.size(0),
-              "BoxCoder::Encode: reference_boxes and proposals must have the same number of rows, got ",
-              reference_boxes.size(0), " and ", proposals.size(0));
+  TORCH_CHECK(
+      reference_boxes.size(0) == proposals.size(0),
+      "BoxCoder::Encode: reference_boxes and proposals must have the same number of rows, got ",
+      reference_boxes.size(0), " and ", proposals.size(0));
   const at::Tensor ref = reference_boxes.to(proposals.scalar_type());
   // torchvision's encode_boxes, column by column.
   const at::Tensor ex_widths = proposals.select(1, 2) - proposals.select(1, 0);
@@ -107,7 +110,8 @@ at::Tensor BoxCoder::Decode(const at::Tensor& rel_codes, const at::Tensor& boxes
               "BoxCoder::Decode: rel_codes must be [N, K*4], got shape ",
               rel_codes.defined() ? rel_codes.sizes() : at::IntArrayRef{});
   TORCH_CHECK(at::isFloatingType(rel_codes.scalar_type()),
-              "BoxCoder::Decode: rel_codes must be a floating tensor, got ", rel_codes.scalar_type());
+              "BoxCoder::Decode: rel_codes must be a floating tensor, got ",
+              rel_codes.scalar_type());
   TORCH_CHECK(rel_codes.size(0) == boxes.size(0),
               "BoxCoder::Decode: rel_codes and boxes must have the same number of rows, got ",
               rel_codes.size(0), " and ", boxes.size(0));
@@ -131,9 +135,8 @@ at::Tensor BoxCoder::Decode(const at::Tensor& rel_codes, const at::Tensor& boxes
     const at::Tensor pred_ctr_y = dy * heights + ctr_y;
     const at::Tensor half_w = 0.5 * (at::exp(dw) * widths);
     const at::Tensor half_h = 0.5 * (at::exp(dh) * heights);
-    return at::stack({pred_ctr_x - half_w, pred_ctr_y - half_h, pred_ctr_x + half_w,
-                      pred_ctr_y + half_h},
-                     2);
+    return at::stack(
+        {pred_ctr_x - half_w, pred_ctr_y - half_h, pred_ctr_x + half_w, pred_ctr_y + half_h}, 2);
   }
   // Inference path: the shared per-box math (box_math.h), one pass over the data.
   const at::Tensor codes = rel_codes.contiguous();

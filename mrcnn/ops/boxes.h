@@ -1,5 +1,5 @@
-// Box utilities of the detector, with torchvision's conventions: boxes are [N, 4] (x1, y1, x2, y2) in
-// pixels, width = x2 - x1 (no legacy "+1").
+// Box utilities of the detector, with torchvision's conventions: boxes are [N, 4] (x1, y1, x2, y2)
+// in pixels, width = x2 - x1 (no legacy "+1").
 //
 //   at::Tensor iou = mrcnn::ops::BoxIoU(anchors, gt_boxes);          // [A, G]
 //   mrcnn::ops::BoxCoder coder({1.0, 1.0, 1.0, 1.0});
@@ -14,10 +14,10 @@
 #ifndef MRCNN_OPS_BOXES_H_
 #define MRCNN_OPS_BOXES_H_
 
+#include <ATen/ATen.h>
+
 #include <array>
 #include <cmath>
-
-#include <ATen/ATen.h>
 
 namespace mrcnn {
 namespace ops {
@@ -57,7 +57,8 @@ class BoxCoder {
 // Clamps x to [0, width] and y to [0, height]; boxes [..., 4] -> same shape.
 at::Tensor ClipBoxesToImage(const at::Tensor& boxes, int64_t height, int64_t width);
 
-// [N, 4] boxes -> int64 indices (ascending) of the boxes whose width and height are both >= min_size.
+// [N, 4] boxes -> int64 indices (ascending) of the boxes whose width and height are both >=
+// min_size.
 at::Tensor RemoveSmallBoxes(const at::Tensor& boxes, double min_size);
 
 }  // namespace ops

@@ -54,8 +54,8 @@ at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int6
   TORCH_CHECK(height >= 0 && width >= 0, "PolygonsToMask: image size must be non-negative, got ",
               height, "x", width);
   for (size_t p = 0; p < polygons.size(); ++p) {
-    TORCH_CHECK(polygons[p].size() % 2 == 0 && polygons[p].size() >= 6, "PolygonsToMask: polygon ", p,
-                " must be a flat list x0, y0, x1, y1, ... of at least 3 points, got ",
+    TORCH_CHECK(polygons[p].size() % 2 == 0 && polygons[p].size() >= 6, "PolygonsToMask: polygon ",
+                p, " must be a flat list x0, y0, x1, y1, ... of at least 3 points, got ",
                 polygons[p].size(), " numbers");
     for (double v : polygons[p]) {
       TORCH_CHECK(std::isfinite(v), "PolygonsToMask: polygon ", p, " has a non-finite coordinate");
@@ -72,7 +72,8 @@ at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int6
       for (size_t a = 0, b = n - 1; a < n; b = a++) {
         const double xa = poly[2 * a], ya = poly[2 * a + 1];
         const double xb = poly[2 * b], yb = poly[2 * b + 1];
-        // Half-open in y so a vertex on the scanline is counted once (top edge in, bottom edge out).
+        // Half-open in y so a vertex on the scanline is counted once (top edge in, bottom edge
+        // out).
         if ((ya > y) != (yb > y)) xs.push_back((xb - xa) * (y - ya) / (yb - ya) + xa);
       }
       std::sort(xs.begin(), xs.end());
@@ -91,11 +92,13 @@ at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int6
 
 at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64_t mini_height,
                          int64_t mini_width) {
-  TORCH_CHECK(masks.defined() && masks.dim() == 3, "MinimizeMasks: masks must be [G, H, W], got shape ",
+  TORCH_CHECK(masks.defined() && masks.dim() == 3,
+              "MinimizeMasks: masks must be [G, H, W], got shape ",
               masks.defined() ? masks.sizes() : at::IntArrayRef{});
   CheckBoxes("MinimizeMasks", "boxes", boxes, masks.size(0));
-  TORCH_CHECK(mini_height > 0 && mini_width > 0, "MinimizeMasks: mini mask shape must be positive, got ",
-              mini_height, "x", mini_width);
+  TORCH_CHECK(mini_height > 0 && mini_width > 0,
+              "MinimizeMasks: mini mask shape must be positive, got ", mini_height, "x",
+              mini_width);
   const std::vector<PixelBox> pb = RoundBoxes("MinimizeMasks", boxes);
   const at::Tensor m = masks.detach().to(at::kFloat).cpu();
   const int64_t h = m.size(1);
@@ -109,7 +112,8 @@ at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64
     const int64_t y0 = std::max<int64_t>(b.y1, 0), y1 = std::min(b.y2, h);
     const int64_t x0 = std::max<int64_t>(b.x1, 0), x1 = std::min(b.x2, w);
     if (y1 <= y0 || x1 <= x0) continue;
-    crop.slice(0, y0 - b.y1, y1 - b.y1).slice(1, x0 - b.x1, x1 - b.x1)
+    crop.slice(0, y0 - b.y1, y1 - b.y1)
+        .slice(1, x0 - b.x1, x1 - b.x1)
         .copy_(m[g].slice(0, y0, y1).slice(1, x0, x1));
     out[g].copy_(ResizeBilinear(crop, mini_height, mini_width) >= 0.5);
   }
@@ -134,15 +138,15 @@ at::Tensor ExpandMasks(const at::Tensor& mini_masks, const at::Tensor& boxes, in
     const int64_t x0 = std::max<int64_t>(b.x1, 0), x1 = std::min(b.x2, width);
     if (y1 <= y0 || x1 <= x0) continue;
     const at::Tensor full = ResizeBilinear(m[g], b.y2 - b.y1, b.x2 - b.x1) >= 0.5;
-    out[g].slice(0, y0, y1).slice(1, x0, x1)
-        .copy_(full.slice(0, y0 - b.y1, y1 - b.y1).slice(1, x0 - b.x1, x1 - b.x1));
+    out[g].slice(0, y0, y1).slice(1, x0, x1).copy_(
+        full.slice(0, y0 - b.y1, y1 - b.y1).slice(1, x0 - b.x1, x1 - b.x1));
   }
   return out;
 }
 
-at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes, const at::Tensor& rois,
-                       const at::Tensor& matched_gt, int64_t mask_height, int64_t mask_width,
-                       bool use_mini_masks) {
+at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes,
+                       const at::Tensor& rois, const at::Tensor& matched_gt, int64_t mask_height,
+                       int64_t mask_width, bool use_mini_masks) {
   TORCH_CHECK(gt_masks.defined() && gt_masks.dim() == 3,
               "MaskTargets: gt_masks must be [G, H, W], got shape ",
               gt_masks.defined() ? gt_masks.sizes() : at::IntArrayRef{});
@@ -155,8 +159,9 @@ at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes, c
   const int64_t k = rois.size(0);
   TORCH_CHECK(matched_gt.defined() && matched_gt.dim() == 1 && matched_gt.size(0) == k,
               "MaskTargets: matched_gt must be [K] with K = ", k);
-  TORCH_CHECK(!at::isFloatingType(matched_gt.scalar_type()) && matched_gt.scalar_type() != at::kBool,
-              "MaskTargets: matched_gt must be an integer tensor, got ", matched_gt.scalar_type());
+  TORCH_CHECK(
+      !at::isFloatingType(matched_gt.scalar_type()) && matched_gt.scalar_type() != at::kBool,
+      "MaskTargets: matched_gt must be an integer tensor, got ", matched_gt.scalar_type());
   TORCH_CHECK(mask_height > 0 && mask_width > 0, "MaskTargets: mask shape must be positive, got ",
               mask_height, "x", mask_width);
   if (use_mini_masks) CheckBoxes("MaskTargets", "gt_boxes", gt_boxes, g);
@@ -164,12 +169,13 @@ at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes, c
   const at::Tensor idx = matched_gt.detach().to(at::kLong).cpu();
   const int64_t lo = idx.min().item<int64_t>();
   const int64_t hi = idx.max().item<int64_t>();
-  TORCH_CHECK(lo >= 0 && hi < g, "MaskTargets: matched_gt values must be in [0, ", g, "), got range [",
-              lo, ", ", hi, "]");
+  TORCH_CHECK(lo >= 0 && hi < g, "MaskTargets: matched_gt values must be in [0, ", g,
+              "), got range [", lo, ", ", hi, "]");
   at::Tensor boxes = rois.detach().to(at::kFloat).cpu();
   if (use_mini_masks) {
     // Map image pixels into each mini mask's grid: pixel centres to pixel centres, so that
-    // x_mini = (x + 0.5 - gx1) * mw / gw - 0.5 (same for y), with the rounded gt box of MinimizeMasks.
+    // x_mini = (x + 0.5 - gx1) * mw / gw - 0.5 (same for y), with the rounded gt box of
+    // MinimizeMasks.
     const std::vector<PixelBox> pb = RoundBoxes("MaskTargets", gt_boxes);
     const int64_t* pi = idx.data_ptr<int64_t>();
     float* p = boxes.data_ptr<float>();
@@ -199,8 +205,8 @@ at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, i
                   masks.size(2) == masks.size(3) && masks.size(2) > 0,
               "PasteMasksInImage: masks must be [D, 1, M, M], got shape ",
               masks.defined() ? masks.sizes() : at::IntArrayRef{});
-  TORCH_CHECK(at::isFloatingType(masks.scalar_type()), "PasteMasksInImage: masks must be floating, got ",
-              masks.scalar_type());
+  TORCH_CHECK(at::isFloatingType(masks.scalar_type()),
+              "PasteMasksInImage: masks must be floating, got ", masks.scalar_type());
   CheckBoxes("PasteMasksInImage", "boxes", boxes, masks.size(0));
   TORCH_CHECK(at::isFloatingType(boxes.scalar_type()), "PasteMasksInImage: boxes must be floating");
   TORCH_CHECK(height >= 0 && width >= 0 && padding >= 0,
@@ -222,8 +228,9 @@ at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, i
   const at::Tensor y_c = (b.select(1, 3) + b.select(1, 1)) * 0.5;
   const at::Tensor expanded =
       at::stack({x_c - w_half, y_c - h_half, x_c + w_half, y_c + h_half}, 1);
-  TORCH_CHECK(at::isfinite(expanded).all().item<bool>() && expanded.abs().max().item<double>() < 1e9,
-              "PasteMasksInImage: boxes must be finite and below 1e9 in magnitude");
+  TORCH_CHECK(
+      at::isfinite(expanded).all().item<bool>() && expanded.abs().max().item<double>() < 1e9,
+      "PasteMasksInImage: boxes must be finite and below 1e9 in magnitude");
   const at::Tensor ib = expanded.to(at::kLong).contiguous();
   const int64_t* pb = ib.data_ptr<int64_t>();
   for (int64_t i = 0; i < d; ++i) {
@@ -236,8 +243,8 @@ at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, i
     if (x1 <= x0 || y1 <= y0) continue;
     const at::Tensor resized =
         at::upsample_bilinear2d(padded.slice(0, i, i + 1), {h, w}, /*align_corners=*/false)[0][0];
-    out[i][0].slice(0, y0, y1).slice(1, x0, x1)
-        .copy_(resized.slice(0, y0 - bx[1], y1 - bx[1]).slice(1, x0 - bx[0], x1 - bx[0]));
+    out[i][0].slice(0, y0, y1).slice(1, x0, x1).copy_(
+        resized.slice(0, y0 - bx[1], y1 - bx[1]).slice(1, x0 - bx[0], x1 - bx[0]));
   }
   return out;
 }

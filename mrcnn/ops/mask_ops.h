@@ -11,25 +11,27 @@
 #ifndef MRCNN_OPS_MASK_OPS_H_
 #define MRCNN_OPS_MASK_OPS_H_
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 namespace mrcnn {
 namespace ops {
 
-// One instance given as polygons (each a flat list x0, y0, x1, y1, ... of at least 3 points, sub-pixel
-// floats, COCO's layout) -> bool [height, width]: pixel (row i, column j) is set when its centre
-// (j + 0.5, i + 0.5) lies inside any of the polygons (even-odd rule per polygon, union over polygons;
-// a centre exactly on a left or top edge is inside, on a right or bottom edge outside). Points outside
-// the image are allowed; the mask is clipped to the image.
+// One instance given as polygons (each a flat list x0, y0, x1, y1, ... of at least 3 points,
+// sub-pixel floats, COCO's layout) -> bool [height, width]: pixel (row i, column j) is set when its
+// centre (j + 0.5, i + 0.5) lies inside any of the polygons (even-odd rule per polygon, union over
+// polygons; a centre exactly on a left or top edge is inside, on a right or bottom edge outside).
+// Points outside the image are allowed; the mask is clipped to the image.
 at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int64_t height,
                           int64_t width);
 
-// matterport's minimize_mask: masks [G, H, W] (bool or float), boxes [G, 4] (rounded to integer pixels)
+// matterport's minimize_mask: masks [G, H, W] (bool or float), boxes [G, 4] (rounded to integer
+// pixels)
 // -> bool [G, mini_h, mini_w]: each mask cropped to its box and resized bilinearly (half-pixel
-// centres), then thresholded at 0.5. A box with no pixels inside the image gives an all-false mini mask.
+// centres), then thresholded at 0.5. A box with no pixels inside the image gives an all-false mini
+// mask.
 at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64_t mini_height,
                          int64_t mini_width);
 
@@ -46,14 +48,14 @@ at::Tensor ExpandMasks(const at::Tensor& mini_masks, const at::Tensor& boxes, in
 //   rois [K, 4] image pixels; matched_gt int64 [K] indices into the gt
 // With mini masks the ROI is mapped into the mini mask's pixel grid (pixel centres map to pixel
 // centres), so a mini mask of its box's own size gives the same targets as the full mask.
-at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes, const at::Tensor& rois,
-                       const at::Tensor& matched_gt, int64_t mask_height, int64_t mask_width,
-                       bool use_mini_masks);
+at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes,
+                       const at::Tensor& rois, const at::Tensor& matched_gt, int64_t mask_height,
+                       int64_t mask_width, bool use_mini_masks);
 
 // torchvision's paste_masks_in_image: masks [D, 1, M, M] (probabilities), boxes [D, 4] -> float
-// [D, 1, height, width]: each mask padded by `padding` cells, its box scaled to match and truncated to
-// integers, resized bilinearly to the box (+1 pixel, torchvision's legacy size) and pasted, clipped
-// to the image. Threshold with BinarizeMasks (torchvision's users take > 0.5).
+// [D, 1, height, width]: each mask padded by `padding` cells, its box scaled to match and truncated
+// to integers, resized bilinearly to the box (+1 pixel, torchvision's legacy size) and pasted,
+// clipped to the image. Threshold with BinarizeMasks (torchvision's users take > 0.5).
 at::Tensor PasteMasksInImage(const at::Tensor& masks, const at::Tensor& boxes, int64_t height,
                              int64_t width, int64_t padding = 1);
 

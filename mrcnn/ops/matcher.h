@@ -1,19 +1,20 @@
-// Matcher: assigns each prediction (anchor or proposal) to the ground-truth box it overlaps most, as
-// torchvision.models.detection._utils.Matcher.
+// Matcher: assigns each prediction (anchor or proposal) to the ground-truth box it overlaps most,
+// as torchvision.models.detection._utils.Matcher.
 //
 //   Matcher m(0.7, 0.3, /*allow_low_quality_matches=*/true);
 //   at::Tensor matches = m(BoxIoU(gt_boxes, anchors));  // int64 [A]: gt index, or -1 / -2
 //
-// For each prediction with best IoU v against gt g: v >= high -> g; low <= v < high -> kBetweenThresholds
-// (-2, ignored); v < low -> kBelowLowThreshold (-1, background). With allow_low_quality_matches, every
-// prediction that reaches some gt's highest IoU (ties included) keeps its best gt even below high.
-// Ties in a prediction's best gt go to the lowest gt index.
+// For each prediction with best IoU v against gt g: v >= high -> g; low <= v < high ->
+// kBetweenThresholds
+// (-2, ignored); v < low -> kBelowLowThreshold (-1, background). With allow_low_quality_matches,
+// every prediction that reaches some gt's highest IoU (ties included) keeps its best gt even below
+// high. Ties in a prediction's best gt go to the lowest gt index.
 #ifndef MRCNN_OPS_MATCHER_H_
 #define MRCNN_OPS_MATCHER_H_
 
-#include <cstdint>
-
 #include <ATen/ATen.h>
+
+#include <cstdint>
 
 namespace mrcnn {
 namespace ops {

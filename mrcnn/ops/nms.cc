@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -29,19 +30,21 @@ void CheckInputs(const at::Tensor& boxes, const at::Tensor& scores, const char* 
 }
 
 // Greedy NMS over boxes already in visiting order (decreasing score). Coordinates are copied into
-// structure-of-arrays form so the inner loop over the remaining boxes is branch-free and vectorises;
-// `order` maps positions back to input indices.
-// The threshold in T such that, for every T value v, v > result exactly when (double)v > threshold:
-// torchvision compares its T overlap with the double threshold, and a comparison in T vectorises.
+// structure-of-arrays form so the inner loop over the remaining boxes is branch-free and
+// vectorises; `order` maps positions back to input indices. The threshold in T such that, for every
+// T value v, v > result exactly when (double)v > threshold: torchvision compares its T overlap with
+// the double threshold, and a comparison in T vectorises.
 template <typename T>
 T ThresholdIn(double threshold) {
   T t = static_cast<T>(threshold);
-  if (static_cast<double>(t) > threshold) t = std::nextafter(t, -std::numeric_limits<T>::infinity());
+  if (static_cast<double>(t) > threshold)
+    t = std::nextafter(t, -std::numeric_limits<T>::infinity());
   return t;
 }
 
 template <typename T>
-std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order, double iou_threshold) {
+std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order,
+                               double iou_threshold) {
   const T threshold = ThresholdIn<T>(iou_threshold);
   const int64_t n = static_cast<int64_t>(order.size());
   std::vector<T> x1(n), y1(n), x2(n), y2(n), area(n);
@@ -53,29 +56,31 @@ std::vector<int64_t> NmsSorted(const T* boxes, const std::vector<int64_t>& order
     y2[p] = b[3];
     area[p] = math::BoxArea(b[0], b[1], b[2], b[3]);
   }
-  std::vector<unsigned char> suppressed(n, 0);
+  // int32 flags (the width of a float lane) so the compiler vectorises the loop over j.
+  std::vector<int32_t> suppressed(n, 0);
   std::vector<int64_t> keep;
-  const T* px1 = x1.data();
-  const T* py1 = y1.data();
-  const T* px2 = x2.data();
-  const T* py2 = y2.data();
-  const T* parea = area.data();
-  unsigned char* sup = suppressed.data();
+  const T* __restrict__ px1 = x1.data();
+  const T* __restrict__ py1 = y1.data();
+  const T* __restrict__ px2 = x2.data();
+  const T* __restrict__ py2 = y2.data();
+  const T* __restrict__ parea = area.data();
+  int32_t* __restrict__ sup = suppressed.data();
   for (int64_t i = 0; i < n; ++i) {
     if (sup[i]) continue;
     keep.push_back(order[i]);
     const T ix1 = px1[i], iy1 = py1[i], ix2 = px2[i], iy2 = py2[i], iarea = parea[i];
     for (int64_t j = i + 1; j < n; ++j) {
-      const T ovr = math::BoxIoU(ix1, iy1, ix2, iy2, iarea, px1[j], py1[j], px2[j], py2[j], parea[j]);
-      sup[j] |= static_cast<unsigned char>(ovr > threshold);
+      const T ovr =
+          math::BoxIoU(ix1, iy1, ix2, iy2, iarea, px1[j], py1[j], px2[j], py2[j], parea[j]);
+      sup[j] |= static_cast<int32_t>(ovr > threshold);
     }
   }
   return keep;
 }
 
-// `subset` sorted by decreasing score, equal scores in their given order (torchvision's stable sort).
-// NaN sorts first, as in torch.sort(descending=True), which also keeps the comparison a strict weak
-// order.
+// `subset` sorted by decreasing score, equal scores in their given order (torchvision's stable
+// sort). NaN sorts first, as in torch.sort(descending=True), which also keeps the comparison a
+// strict weak order.
 template <typename T>
 std::vector<int64_t> StableOrder(const T* scores, const std::vector<int64_t>& subset) {
   std::vector<int64_t> order = subset;
@@ -135,13 +140,12 @@ at::Tensor BatchedNms(const at::Tensor& boxes, const at::Tensor& scores, const a
     categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
     std::vector<std::vector<int64_t>> per_category(categories.size());
     for (int64_t i : order) {
-      const size_t k = std::lower_bound(categories.begin(), categories.end(), pc[i]) -
-                       categories.begin();
+      const size_t k =
+          std::lower_bound(categories.begin(), categories.end(), pc[i]) - categories.begin();
       per_category[k].push_back(i);
     }
     for (const std::vector<int64_t>& cat_order : per_category) {
-      const std::vector<int64_t> kept =
-          NmsSorted(b.data_ptr<scalar_t>(), cat_order, iou_threshold);
+      const std::vector<int64_t> kept = NmsSorted(b.data_ptr<scalar_t>(), cat_order, iou_threshold);
       keep.insert(keep.end(), kept.begin(), kept.end());
     }
     // Merge: decreasing score, equal scores by index (torchvision sorts the kept indices stably).

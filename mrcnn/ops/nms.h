@@ -1,6 +1,6 @@
-// Non-maximum suppression, with torchvision's semantics: boxes are visited in decreasing score (ties
-// in their input order, i.e. a stable sort), and a box is dropped when its IoU with a kept box is
-// strictly greater than the threshold.
+// Non-maximum suppression, with torchvision's semantics: boxes are visited in decreasing score
+// (ties in their input order, i.e. a stable sort), and a box is dropped when its IoU with a kept
+// box is strictly greater than the threshold.
 //
 //   at::Tensor keep = mrcnn::ops::Nms(boxes, scores, 0.7);                  // int64 [K]
 //   at::Tensor keep_per_class = mrcnn::ops::BatchedNms(boxes, scores, labels, 0.5);
@@ -19,9 +19,10 @@ namespace ops {
 at::Tensor Nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold);
 
 // NMS run independently per category: boxes of different idxs never suppress each other.
-// boxes [N, 4], scores [N], idxs [N] integer categories -> int64 [K] kept indices by decreasing score
-// (stable for equal scores). Runs NMS per category rather than torchvision's coordinate-offset
-// trick, so huge coordinates cannot make categories overlap; the result equals torchvision's.
+// boxes [N, 4], scores [N], idxs [N] integer categories -> int64 [K] kept indices by decreasing
+// score (stable for equal scores). Runs NMS per category rather than torchvision's
+// coordinate-offset trick, so huge coordinates cannot make categories overlap; the result equals
+// torchvision's.
 at::Tensor BatchedNms(const at::Tensor& boxes, const at::Tensor& scores, const at::Tensor& idxs,
                       double iou_threshold);
 

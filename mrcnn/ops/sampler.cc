@@ -1,13 +1,15 @@
 #include "mrcnn/ops/sampler.h"
 
-#include <algorithm>
-
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
 
 namespace mrcnn {
 namespace ops {
 
-at::Generator MakeGenerator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+at::Generator MakeGenerator(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
 
 BalancedPositiveNegativeSampler::BalancedPositiveNegativeSampler(int64_t batch_size_per_image,
                                                                  double positive_fraction)
@@ -31,13 +33,16 @@ SampledMasks BalancedPositiveNegativeSampler::Sample(const at::Tensor& labels,
   const at::Tensor positive = at::nonzero(l >= 1).view({-1});
   const at::Tensor negative = at::nonzero(l == 0).view({-1});
   // torchvision: num_pos = int(batch * fraction), truncated toward zero.
-  int64_t num_pos = static_cast<int64_t>(static_cast<double>(batch_size_per_image_) * positive_fraction_);
+  int64_t num_pos =
+      static_cast<int64_t>(static_cast<double>(batch_size_per_image_) * positive_fraction_);
   num_pos = std::min(positive.numel(), num_pos);
   const int64_t num_neg = std::min(negative.numel(), batch_size_per_image_ - num_pos);
   const at::Tensor perm_pos =
-      at::randperm(positive.numel(), gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, num_pos);
+      at::randperm(positive.numel(), gen, at::TensorOptions().dtype(at::kLong))
+          .slice(0, 0, num_pos);
   const at::Tensor perm_neg =
-      at::randperm(negative.numel(), gen, at::TensorOptions().dtype(at::kLong)).slice(0, 0, num_neg);
+      at::randperm(negative.numel(), gen, at::TensorOptions().dtype(at::kLong))
+          .slice(0, 0, num_neg);
   SampledMasks out;
   out.positive = at::zeros({l.size(0)}, at::kBool);
   out.negative = at::zeros({l.size(0)}, at::kBool);

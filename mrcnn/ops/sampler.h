@@ -1,18 +1,20 @@
-// Balanced positive/negative sampler: picks at most batch_size_per_image examples per image, with at
-// most positive_fraction of them positive, uniformly at random among the candidates, as torchvision's
-// BalancedPositiveNegativeSampler. Randomness comes from the generator passed in, so a seed fixes it.
+// Balanced positive/negative sampler: picks at most batch_size_per_image examples per image, with
+// at most positive_fraction of them positive, uniformly at random among the candidates, as
+// torchvision's BalancedPositiveNegativeSampler. Randomness comes from the generator passed in, so
+// a seed fixes it.
 //
 //   BalancedPositiveNegativeSampler sampler(256, 0.5);
 //   at::Generator gen = MakeGenerator(seed);
-//   SampledMasks s = sampler.Sample(labels, gen);  // labels [N]: >= 1 positive, 0 negative, < 0 ignored
+//   SampledMasks s = sampler.Sample(labels, gen);  // labels [N]: >= 1 positive, 0 negative, < 0
+//   ignored
 //   // s.positive, s.negative: bool [N]
 #ifndef MRCNN_OPS_SAMPLER_H_
 #define MRCNN_OPS_SAMPLER_H_
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 namespace mrcnn {
 namespace ops {

@@ -1,10 +1,10 @@
 #include "mrcnn/ops/anchors.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -33,8 +33,8 @@ TEST(AnchorsTest, EqualTorchvisionAtStride1) {
     opt.convention = "torchvision";
     const AnchorGenerator gen = AnchorGenerator::Create(opt).value();
     const at::Tensor image = ref.at(p + "image");
-    const auto strides =
-        AnchorGenerator::InferStrides({image[0].item<int64_t>(), image[1].item<int64_t>()}, features);
+    const auto strides = AnchorGenerator::InferStrides(
+        {image[0].item<int64_t>(), image[1].item<int64_t>()}, features);
     const std::vector<at::Tensor> anchors = gen.Anchors(features, strides);
     ASSERT_EQ(static_cast<int64_t>(anchors.size()), levels);
     for (int64_t l = 0; l < levels; ++l) {
@@ -84,7 +84,8 @@ TEST(AnchorsTest, Stride2KeepsEveryOtherCellAndMatchesSubsampledHead) {
   // A head output laid out [N, A, H, W] subsampled the same way lines up with the anchors.
   const at::Tensor head = at::arange(5 * 6, at::kFloat).view({1, 1, 5, 6});
   const at::Tensor sub = SubsampleToAnchorStride(head, 2);
-  EXPECT_TRUE(at::equal(sub.flatten(), at::tensor({0.f, 2.f, 4.f, 12.f, 14.f, 16.f, 24.f, 26.f, 28.f})));
+  EXPECT_TRUE(
+      at::equal(sub.flatten(), at::tensor({0.f, 2.f, 4.f, 12.f, 14.f, 16.f, 24.f, 26.f, 28.f})));
 }
 
 TEST(AnchorsTest, ConfigAndCache) {

@@ -1,8 +1,8 @@
 #include "mrcnn/ops/boxes.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -18,7 +18,8 @@ using testing::Reference;
 void ExpectClose(const at::Tensor& ours, const at::Tensor& ref, double atol, double rtol,
                  const std::string& what) {
   ASSERT_EQ(ours.sizes(), ref.sizes()) << what;
-  EXPECT_TRUE(at::allclose(ours.to(at::kDouble), ref.to(at::kDouble), rtol, atol, /*equal_nan=*/true))
+  EXPECT_TRUE(
+      at::allclose(ours.to(at::kDouble), ref.to(at::kDouble), rtol, atol, /*equal_nan=*/true))
       << what << ": max diff " << MaxAbsDiff(at::nan_to_num(ours), at::nan_to_num(ref));
 }
 
@@ -38,13 +39,13 @@ TEST(BoxesTest, CoderMatchesTorchvision) {
   for (int i = 0; i < 2; ++i) {
     const std::string p = "coder/" + std::to_string(i) + "/";
     const at::Tensor w = ref.at(p + "weights");
-    const BoxCoder coder({w[0].item<double>(), w[1].item<double>(), w[2].item<double>(),
-                          w[3].item<double>()});
-    ExpectClose(coder.Encode(ref.at(p + "reference"), ref.at(p + "proposals")), ref.at(p + "encoded"),
-                1e-5, 1e-5, p + "encode");
+    const BoxCoder coder(
+        {w[0].item<double>(), w[1].item<double>(), w[2].item<double>(), w[3].item<double>()});
+    ExpectClose(coder.Encode(ref.at(p + "reference"), ref.at(p + "proposals")),
+                ref.at(p + "encoded"), 1e-5, 1e-5, p + "encode");
     // Inference path (shared box math) and autograd path.
-    ExpectClose(coder.Decode(ref.at(p + "codes"), ref.at(p + "proposals")), ref.at(p + "decoded"), 1e-4,
-                1e-5, p + "decode");
+    ExpectClose(coder.Decode(ref.at(p + "codes"), ref.at(p + "proposals")), ref.at(p + "decoded"),
+                1e-4, 1e-5, p + "decode");
     const at::Tensor codes = ref.at(p + "codes").clone().requires_grad_(true);
     const at::Tensor decoded = coder.Decode(codes, ref.at(p + "proposals"));
     ExpectClose(decoded.detach(), ref.at(p + "decoded"), 1e-4, 1e-5, p + "decode (autograd)");
@@ -65,8 +66,9 @@ TEST(BoxesTest, EncodeDecodeRoundTrip) {
 
 TEST(BoxesTest, ClipAndRemoveSmallMatchTorchvision) {
   const Reference ref = LoadReference("boxes");
-  EXPECT_TRUE(at::equal(ClipBoxesToImage(ref.at("clip/boxes"), ref.Int("clip/height"), ref.Int("clip/width")),
-                        ref.at("clip/out")));
+  EXPECT_TRUE(at::equal(
+      ClipBoxesToImage(ref.at("clip/boxes"), ref.Int("clip/height"), ref.Int("clip/width")),
+      ref.at("clip/out")));
   EXPECT_TRUE(at::equal(RemoveSmallBoxes(ref.at("small/boxes"), ref.Double("small/min_size")),
                         ref.at("small/keep")));
   // [B, K, 4] boxes keep their shape.

@@ -1,9 +1,9 @@
 #include "mrcnn/ops/mask_ops.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -31,10 +31,13 @@ TEST(MaskOpsTest, PolygonSquareByHand) {
   const at::Tensor m = PolygonsToMask({{1, 1, 4, 1, 4, 3, 1, 3}}, 5, 6);
   EXPECT_EQ(m.sum().item<int64_t>(), 6);
   EXPECT_TRUE(m.slice(0, 1, 3).slice(1, 1, 4).all().item<bool>());
-  // Centres on the left/top edge are in, on the right/bottom edge out: x from 0.5 to 2.5 -> 2 columns.
-  EXPECT_EQ(PolygonsToMask({{0.5, 0.5, 2.5, 0.5, 2.5, 1.5, 0.5, 1.5}}, 4, 4).sum().item<int64_t>(), 2);
+  // Centres on the left/top edge are in, on the right/bottom edge out: x from 0.5 to 2.5 -> 2
+  // columns.
+  EXPECT_EQ(PolygonsToMask({{0.5, 0.5, 2.5, 0.5, 2.5, 1.5, 0.5, 1.5}}, 4, 4).sum().item<int64_t>(),
+            2);
   // Clipped to the image: a square covering everything.
-  EXPECT_EQ(PolygonsToMask({{-10, -10, 100, -10, 100, 100, -10, 100}}, 7, 9).sum().item<int64_t>(), 63);
+  EXPECT_EQ(PolygonsToMask({{-10, -10, 100, -10, 100, 100, -10, 100}}, 7, 9).sum().item<int64_t>(),
+            63);
   // Empty image, no polygons.
   EXPECT_EQ(PolygonsToMask({{0, 0, 1, 0, 1, 1}}, 0, 0).numel(), 0);
   EXPECT_EQ(PolygonsToMask({}, 3, 3).sum().item<int64_t>(), 0);
@@ -63,7 +66,7 @@ TEST(MaskOpsTest, PolygonsMatchPointInPolygon) {
 
 TEST(MaskOpsTest, MiniMaskRoundTrip) {
   at::Tensor masks = at::zeros({2, 40, 50}, at::kBool);
-  masks[0].slice(0, 5, 25).slice(1, 10, 30).fill_(true);  // a rectangle filling its box
+  masks[0].slice(0, 5, 25).slice(1, 10, 30).fill_(true);   // a rectangle filling its box
   masks[1].slice(0, 30, 40).slice(1, 44, 50).fill_(true);  // at the image corner
   const at::Tensor boxes = at::tensor({10.f, 5.f, 30.f, 25.f, 44.f, 30.f, 50.f, 40.f}).view({2, 4});
   const at::Tensor mini = MinimizeMasks(masks, boxes, 16, 16);
@@ -72,10 +75,12 @@ TEST(MaskOpsTest, MiniMaskRoundTrip) {
   // A mini mask of the box's own size is the crop.
   at::Tensor blob = at::zeros({1, 12, 12}, at::kBool);
   blob[0].slice(0, 3, 7).slice(1, 2, 9).fill_(true);
-  const at::Tensor same = MinimizeMasks(blob, at::tensor({1.f, 2.f, 11.f, 10.f}).view({1, 4}), 8, 10);
+  const at::Tensor same =
+      MinimizeMasks(blob, at::tensor({1.f, 2.f, 11.f, 10.f}).view({1, 4}), 8, 10);
   EXPECT_TRUE(at::equal(same[0], blob[0].slice(0, 2, 10).slice(1, 1, 11)));
   // Degenerate and outside boxes give empty masks, never an error.
-  const at::Tensor empty = MinimizeMasks(masks, at::tensor({5.f, 5.f, 5.f, 9.f, 60.f, 60.f, 70.f, 70.f}).view({2, 4}), 4, 4);
+  const at::Tensor empty = MinimizeMasks(
+      masks, at::tensor({5.f, 5.f, 5.f, 9.f, 60.f, 60.f, 70.f, 70.f}).view({2, 4}), 4, 4);
   EXPECT_FALSE(empty.any().item<bool>());
 }
 
@@ -112,15 +117,16 @@ TEST(MaskOpsTest, PasteMatchesTorchvision) {
   EXPECT_EQ(PasteMasksInImage(at::zeros({0, 1, 28, 28}), at::zeros({0, 4}), 5, 6).sizes(),
             (std::vector<int64_t>{0, 1, 5, 6}));
   // A box entirely outside the image pastes nothing.
-  EXPECT_EQ(PasteMasksInImage(at::ones({1, 1, 28, 28}), at::tensor({100.f, 100.f, 120.f, 130.f}).view({1, 4}), 20, 20)
+  EXPECT_EQ(PasteMasksInImage(at::ones({1, 1, 28, 28}),
+                              at::tensor({100.f, 100.f, 120.f, 130.f}).view({1, 4}), 20, 20)
                 .sum()
                 .item<float>(),
             0.f);
 }
 
 TEST(MaskOpsTest, BadArgumentsRaise) {
-  EXPECT_THROW(PolygonsToMask({{0, 0, 1, 1}}, 5, 5), c10::Error);        // 2 points
-  EXPECT_THROW(PolygonsToMask({{0, 0, 1, 1, 2}}, 5, 5), c10::Error);     // odd count
+  EXPECT_THROW(PolygonsToMask({{0, 0, 1, 1}}, 5, 5), c10::Error);         // 2 points
+  EXPECT_THROW(PolygonsToMask({{0, 0, 1, 1, 2}}, 5, 5), c10::Error);      // odd count
   EXPECT_THROW(PolygonsToMask({{0, 0, 1, 0, 1, 1}}, -1, 5), c10::Error);  // negative size
   EXPECT_THROW(MinimizeMasks(at::zeros({2, 5, 5}), at::zeros({3, 4}), 4, 4), c10::Error);
   EXPECT_THROW(MinimizeMasks(at::zeros({5, 5}), at::zeros({1, 4}), 4, 4), c10::Error);
@@ -128,10 +134,15 @@ TEST(MaskOpsTest, BadArgumentsRaise) {
   EXPECT_THROW(ExpandMasks(at::zeros({1, 4, 4}), at::zeros({1, 4}), -3, 4), c10::Error);
   const at::Tensor gt = at::zeros({2, 10, 10});
   const at::Tensor rois = at::zeros({3, 4});
-  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1, 2}, at::kLong), 28, 28, false), c10::Error);
-  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1}, at::kLong), 28, 28, false), c10::Error);
-  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1, 1}, at::kLong), 28, -1, false), c10::Error);
-  EXPECT_THROW(MaskTargets(gt, at::zeros({1, 4}), rois, at::tensor({0, 1, 1}, at::kLong), 28, 28, true), c10::Error);
+  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1, 2}, at::kLong), 28, 28, false),
+               c10::Error);
+  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1}, at::kLong), 28, 28, false),
+               c10::Error);
+  EXPECT_THROW(MaskTargets(gt, at::Tensor(), rois, at::tensor({0, 1, 1}, at::kLong), 28, -1, false),
+               c10::Error);
+  EXPECT_THROW(
+      MaskTargets(gt, at::zeros({1, 4}), rois, at::tensor({0, 1, 1}, at::kLong), 28, 28, true),
+      c10::Error);
   EXPECT_THROW(PasteMasksInImage(at::zeros({2, 28, 28}), at::zeros({2, 4}), 5, 5), c10::Error);
   EXPECT_THROW(PasteMasksInImage(at::zeros({2, 1, 28, 28}), at::zeros({1, 4}), 5, 5), c10::Error);
 }

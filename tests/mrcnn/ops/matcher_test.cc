@@ -1,8 +1,8 @@
 #include "mrcnn/ops/matcher.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/mrcnn/ops/reference.h"
 

@@ -1,8 +1,8 @@
 #include "mrcnn/ops/nms.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -19,10 +19,11 @@ TEST(NmsTest, KeepsTorchvisionIndices) {
   ASSERT_GT(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     const std::string p = "nms/" + std::to_string(i) + "/";
-    const at::Tensor keep = Nms(ref.at(p + "boxes"), ref.at(p + "scores"), ref.Double(p + "threshold"));
+    const at::Tensor keep =
+        Nms(ref.at(p + "boxes"), ref.at(p + "scores"), ref.Double(p + "threshold"));
     EXPECT_EQ(keep.scalar_type(), at::kLong);
-    EXPECT_TRUE(at::equal(keep, ref.at(p + "keep"))) << "case " << i << "\nours " << keep
-                                                      << "\ntorchvision " << ref.at(p + "keep");
+    EXPECT_TRUE(at::equal(keep, ref.at(p + "keep")))
+        << "case " << i << "\nours " << keep << "\ntorchvision " << ref.at(p + "keep");
   }
 }
 
@@ -32,16 +33,16 @@ TEST(NmsTest, BatchedKeepsTorchvisionIndices) {
   ASSERT_GT(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     const std::string p = "batched/" + std::to_string(i) + "/";
-    const at::Tensor keep = BatchedNms(ref.at(p + "boxes"), ref.at(p + "scores"), ref.at(p + "idxs"),
-                                       ref.Double(p + "threshold"));
+    const at::Tensor keep = BatchedNms(ref.at(p + "boxes"), ref.at(p + "scores"),
+                                       ref.at(p + "idxs"), ref.Double(p + "threshold"));
     EXPECT_TRUE(at::equal(keep, ref.at(p + "keep"))) << "case " << i;
   }
 }
 
 TEST(NmsTest, HandComputedExample) {
   // Box 1 [1, 1, 10, 10] lies inside box 0 [0, 0, 10, 10]: IoU 81 / 100; box 2 is disjoint.
-  const at::Tensor boxes = at::tensor({0.f, 0.f, 10.f, 10.f, 1.f, 1.f, 10.f, 10.f, 20.f, 20.f, 30.f, 30.f})
-                               .view({3, 4});
+  const at::Tensor boxes =
+      at::tensor({0.f, 0.f, 10.f, 10.f, 1.f, 1.f, 10.f, 10.f, 20.f, 20.f, 30.f, 30.f}).view({3, 4});
   const at::Tensor scores = at::tensor({0.9f, 0.95f, 0.1f});
   // Box 1 (score 0.95) first; box 0 has IoU 81/100 with it.
   EXPECT_TRUE(at::equal(Nms(boxes, scores, 0.8), at::tensor({1, 2}, at::kLong)));

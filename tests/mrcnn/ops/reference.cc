@@ -1,11 +1,11 @@
 #include "tests/mrcnn/ops/reference.h"
 
+#include <torch/csrc/jit/serialization/pickle.h>
+
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 #include <vector>
-
-#include <torch/csrc/jit/serialization/pickle.h>
 
 namespace mrcnn {
 namespace ops {

@@ -6,10 +6,10 @@
 #ifndef TESTS_MRCNN_OPS_REFERENCE_H_
 #define TESTS_MRCNN_OPS_REFERENCE_H_
 
+#include <ATen/ATen.h>
+
 #include <map>
 #include <string>
-
-#include <ATen/ATen.h>
 
 namespace mrcnn {
 namespace ops {
@@ -32,7 +32,8 @@ class Reference {
 // Reads tests/testdata/ops/<name>.pt (relative to the test's runfiles directory).
 Reference LoadReference(const std::string& name);
 
-// Largest absolute difference of two tensors of the same shape (as double); fails on shape mismatch.
+// Largest absolute difference of two tensors of the same shape (as double); fails on shape
+// mismatch.
 double MaxAbsDiff(const at::Tensor& a, const at::Tensor& b);
 
 }  // namespace testing

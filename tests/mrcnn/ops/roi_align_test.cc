@@ -1,10 +1,10 @@
 #include "mrcnn/ops/roi_align.h"
 
-#include <string>
-#include <vector>
-
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -69,10 +69,10 @@ TEST(RoiAlignTest, MultiScaleMatchesTorchvision) {
 // checks that the backward scatters exactly the weights the forward gathers with.
 TEST(RoiAlignTest, BackwardMatchesFiniteDifferences) {
   const at::Tensor input = at::randn({2, 2, 6, 7}, at::TensorOptions().dtype(at::kDouble));
-  const at::Tensor rois = at::tensor({0.0, 1.3, 0.7, 9.1, 8.2, 1.0, -2.1, 3.3, 5.9, 14.7, 0.0, 10.2,
-                                      10.9, 10.6, 11.4, 1.0, 4.4, 2.1, 9.9, 16.3},
+  const at::Tensor rois = at::tensor({0.0, 1.3,  0.7,  9.1,  8.2,  1.0, -2.1, 3.3, 5.9, 14.7,
+                                      0.0, 10.2, 10.9, 10.6, 11.4, 1.0, 4.4,  2.1, 9.9, 16.3},
                                      at::kDouble)
-                             .view({4, 5});
+                              .view({4, 5});
   for (bool aligned : {false, true}) {
     for (int64_t sr : {2, -1}) {
       const at::Tensor weights = at::randn({4, 2, 3, 2}, at::kDouble);
@@ -86,8 +86,10 @@ TEST(RoiAlignTest, BackwardMatchesFiniteDifferences) {
         at::Tensor minus = input.clone();
         plus.view({-1})[k] += eps;
         minus.view({-1})[k] -= eps;
-        const double fp = (RoiAlignForward(plus, rois, 0.5, 3, 2, sr, aligned) * weights).sum().item<double>();
-        const double fm = (RoiAlignForward(minus, rois, 0.5, 3, 2, sr, aligned) * weights).sum().item<double>();
+        const double fp =
+            (RoiAlignForward(plus, rois, 0.5, 3, 2, sr, aligned) * weights).sum().item<double>();
+        const double fm =
+            (RoiAlignForward(minus, rois, 0.5, 3, 2, sr, aligned) * weights).sum().item<double>();
         numeric.view({-1})[k] = (fp - fm) / (2 * eps);
       }
       EXPECT_LT(MaxAbsDiff(analytic, numeric), 1e-7) << "aligned " << aligned << " sr " << sr;
@@ -142,7 +144,8 @@ TEST(RoiAlignTest, BadArgumentsRaise) {
   const at::Tensor nan_roi = at::tensor({0.f, std::nanf(""), 0.f, 2.f, 2.f}).view({1, 5});
   EXPECT_THROW(RoiAlign(input, nan_roi, 1.0, 2, 2, 2, false), c10::Error);
   const at::Tensor huge = at::tensor({0.f, -1e9f, -1e9f, 1e9f, 1e9f}).view({1, 5});
-  EXPECT_THROW(RoiAlign(input, huge, 1.0, 7, 7, -1, false), c10::Error);  // adaptive: too many samples
+  EXPECT_THROW(RoiAlign(input, huge, 1.0, 7, 7, -1, false),
+               c10::Error);  // adaptive: too many samples
   try {
     RoiAlign(input, bad_batch, 1.0, 2, 2, 2, false);
   } catch (const c10::Error& e) {
@@ -150,9 +153,10 @@ TEST(RoiAlignTest, BadArgumentsRaise) {
   }
   EXPECT_THROW(MultiScaleRoiAlign({input}, {at::zeros({1, 4})}, {{5, 5}}, 2, 2, 2), c10::Error);
   EXPECT_THROW(MultiScaleRoiAlign({}, {}, {}, 2, 2, 2), c10::Error);
-  EXPECT_THROW(MultiScaleRoiAlign({input, at::zeros({2, 4, 3, 3})}, {at::zeros({1, 4}), at::zeros({1, 4})},
-                                  {{5, 5}, {5, 5}}, 2, 2, 2),
-               c10::Error);
+  EXPECT_THROW(
+      MultiScaleRoiAlign({input, at::zeros({2, 4, 3, 3})}, {at::zeros({1, 4}), at::zeros({1, 4})},
+                         {{5, 5}, {5, 5}}, 2, 2, 2),
+      c10::Error);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "mrcnn/ops/sampler.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/mrcnn/ops/reference.h"
 
@@ -16,7 +16,8 @@ at::Tensor Labels() {
   l.slice(0, 0, 5).fill_(1);
   l.slice(0, 5, 10).fill_(3);
   l.slice(0, 40, 45).fill_(-1);
-  return l.index_select(0, at::randperm(45, MakeGenerator(7), at::TensorOptions().dtype(at::kLong)));
+  return l.index_select(0,
+                        at::randperm(45, MakeGenerator(7), at::TensorOptions().dtype(at::kLong)));
 }
 
 TEST(SamplerTest, CountsAndSubsets) {
@@ -57,8 +58,9 @@ TEST(SamplerTest, EqualsTorchvisionWithTheSameSeed) {
   for (int64_t i = 0; i < ref.Int("count"); ++i) {
     const std::string p = std::to_string(i) + "/";
     at::Generator gen = MakeGenerator(static_cast<uint64_t>(ref.Int(p + "seed")));
-    const SampledMasks s = BalancedPositiveNegativeSampler(ref.Int(p + "batch"), ref.Double(p + "fraction"))
-                               .Sample(ref.at(p + "labels"), gen);
+    const SampledMasks s =
+        BalancedPositiveNegativeSampler(ref.Int(p + "batch"), ref.Double(p + "fraction"))
+            .Sample(ref.at(p + "labels"), gen);
     EXPECT_TRUE(at::equal(s.positive, ref.at(p + "positive"))) << "case " << i;
     EXPECT_TRUE(at::equal(s.negative, ref.at(p + "negative"))) << "case " << i;
   }
@@ -66,11 +68,13 @@ TEST(SamplerTest, EqualsTorchvisionWithTheSameSeed) {
 
 TEST(SamplerTest, EmptyAndBadInputs) {
   at::Generator gen = MakeGenerator(0);
-  const SampledMasks s = BalancedPositiveNegativeSampler(8, 0.5).Sample(at::zeros({0}, at::kLong), gen);
+  const SampledMasks s =
+      BalancedPositiveNegativeSampler(8, 0.5).Sample(at::zeros({0}, at::kLong), gen);
   EXPECT_EQ(s.positive.numel(), 0);
   EXPECT_THROW(BalancedPositiveNegativeSampler(-1, 0.5), c10::Error);
   EXPECT_THROW(BalancedPositiveNegativeSampler(8, 1.5), c10::Error);
-  EXPECT_THROW(BalancedPositiveNegativeSampler(8, 0.5).Sample(at::zeros({2, 2}, at::kLong), gen), c10::Error);
+  EXPECT_THROW(BalancedPositiveNegativeSampler(8, 0.5).Sample(at::zeros({2, 2}, at::kLong), gen),
+               c10::Error);
   const auto per_image = BalancedPositiveNegativeSampler(8, 0.5).Sample({Labels(), Labels()}, gen);
   EXPECT_EQ(per_image.size(), 2u);
 }
