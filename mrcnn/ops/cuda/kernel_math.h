@@ -50,14 +50,11 @@ MRCNN_HOST_DEVICE inline int MapFpnLevel(float x1, float y1, float x2, float y2,
   return k - k_min;
 }
 
-// Where one ROI sits on its feature map, and how its bins are sampled (torchvision's ROIAlign).
+// One ROI's sampling (box_math.h's RoiBins) plus its image and its samples per bin (>= 1).
 template <typename T>
-struct RoiGeometry {
+struct RoiGeometry : math::RoiBins<T> {
   int batch_index;
-  T start_h, start_w;    // top-left corner in feature cells
-  T bin_h, bin_w;        // bin size in cells
-  int grid_h, grid_w;    // samples per bin and axis
-  T count;               // samples per bin (>= 1)
+  T count;
 };
 
 // roi: (batch_index, x1, y1, x2, y2) in image pixels; spatial_scale: cells per pixel.
@@ -66,24 +63,9 @@ MRCNN_HOST_DEVICE inline RoiGeometry<T> MakeRoiGeometry(const T* roi, T spatial_
                                                         int pooled_height, int pooled_width,
                                                         int sampling_ratio, bool aligned) {
   RoiGeometry<T> g;
+  static_cast<math::RoiBins<T>&>(g) =
+      math::RoiAlignBins(roi, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
   g.batch_index = static_cast<int>(roi[0]);
-  const T offset = aligned ? T(0.5) : T(0.0);
-  g.start_w = roi[1] * spatial_scale - offset;
-  g.start_h = roi[2] * spatial_scale - offset;
-  const T end_w = roi[3] * spatial_scale - offset;
-  const T end_h = roi[4] * spatial_scale - offset;
-  T roi_width = end_w - g.start_w;
-  T roi_height = end_h - g.start_h;
-  if (!aligned) {  // force malformed ROIs to be 1x1 cell
-    roi_width = math::Max(roi_width, T(1.0));
-    roi_height = math::Max(roi_height, T(1.0));
-  }
-  g.bin_h = roi_height / static_cast<T>(pooled_height);
-  g.bin_w = roi_width / static_cast<T>(pooled_width);
-  g.grid_h = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int>(ceil(roi_height / static_cast<T>(pooled_height)));
-  g.grid_w = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int>(ceil(roi_width / static_cast<T>(pooled_width)));
   const int count = g.grid_h * g.grid_w;
   g.count = static_cast<T>(count > 1 ? count : 1);
   return g;
