@@ -9,6 +9,8 @@
 #ifndef MRCNN_OPS_BOX_MATH_H_
 #define MRCNN_OPS_BOX_MATH_H_
 
+#include <math.h>  // ceil, for host and device
+
 #if defined(__CUDACC__)
 #define MRCNN_HOST_DEVICE __host__ __device__
 #else
@@ -67,6 +69,49 @@ MRCNN_HOST_DEVICE inline void DecodeBox(T dx, T dy, T dw, T dh, T x1, T y1, T x2
   out[1] = pred_ctr_y - half_h;
   out[2] = pred_ctr_x + half_w;
   out[3] = pred_ctr_y + half_h;
+}
+
+// How ROIAlign samples one ROI on its feature map, as torchvision's kernels compute it: the ROI's
+// top-left corner and bin size in cells, and the samples per bin along each axis. roi is
+// (batch_index, x1, y1, x2, y2) in image pixels; spatial_scale maps pixels to cells. Without
+// `aligned`, malformed (inverted or tiny) ROIs are forced to 1x1 cell; with it, an inverted ROI under
+// adaptive sampling gets a grid of <= 0 samples, i.e. none.
+template <typename T>
+struct RoiBins {
+  T start_h, start_w;  // top-left corner, cells
+  T bin_h, bin_w;      // bin size, cells
+  int grid_h, grid_w;  // samples per bin and axis
+};
+
+// ceil(cells per bin), saturated at +-2^30 so huge boxes cannot overflow (callers reject them).
+template <typename T>
+MRCNN_HOST_DEVICE inline int AdaptiveGrid(T cells_per_bin) {
+  const T g = ceil(cells_per_bin);
+  const T limit = T(1 << 30);
+  return g > limit ? (1 << 30) : (g < -limit ? -(1 << 30) : static_cast<int>(g));
+}
+
+template <typename T>
+MRCNN_HOST_DEVICE inline RoiBins<T> RoiAlignBins(const T* roi, T spatial_scale, int pooled_height,
+                                                 int pooled_width, int sampling_ratio,
+                                                 bool aligned) {
+  RoiBins<T> b;
+  const T offset = aligned ? T(0.5) : T(0.0);
+  b.start_w = roi[1] * spatial_scale - offset;
+  b.start_h = roi[2] * spatial_scale - offset;
+  const T end_w = roi[3] * spatial_scale - offset;
+  const T end_h = roi[4] * spatial_scale - offset;
+  T roi_width = end_w - b.start_w;
+  T roi_height = end_h - b.start_h;
+  if (!aligned) {
+    roi_width = Max(roi_width, T(1.0));
+    roi_height = Max(roi_height, T(1.0));
+  }
+  b.bin_h = roi_height / static_cast<T>(pooled_height);
+  b.bin_w = roi_width / static_cast<T>(pooled_width);
+  b.grid_h = sampling_ratio > 0 ? sampling_ratio : AdaptiveGrid(roi_height / static_cast<T>(pooled_height));
+  b.grid_w = sampling_ratio > 0 ? sampling_ratio : AdaptiveGrid(roi_width / static_cast<T>(pooled_width));
+  return b;
 }
 
 // ROIAlign's bilinear sampling is separable: a sample at (y, x) is the product of one sample along

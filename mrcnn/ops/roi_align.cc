@@ -33,24 +33,15 @@ RoiGeometry<T> ComputeGeometry(const T* roi, T spatial_scale, int64_t pooled_h, 
                                int64_t sampling_ratio, bool aligned) {
   RoiGeometry<T> g;
   g.batch = static_cast<int64_t>(roi[0]);
-  const T offset = aligned ? T(0.5) : T(0.0);
-  g.start_w = roi[1] * spatial_scale - offset;
-  g.start_h = roi[2] * spatial_scale - offset;
-  const T end_w = roi[3] * spatial_scale - offset;
-  const T end_h = roi[4] * spatial_scale - offset;
-  T roi_w = end_w - g.start_w;
-  T roi_h = end_h - g.start_h;
-  if (!aligned) {
-    // Legacy ROIAlign: malformed (inverted or tiny) ROIs are forced to 1x1 cells.
-    roi_w = std::max(roi_w, T(1));
-    roi_h = std::max(roi_h, T(1));
-  }
-  g.bin_h = roi_h / static_cast<T>(pooled_h);
-  g.bin_w = roi_w / static_cast<T>(pooled_w);
-  g.grid_h = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int64_t>(std::ceil(roi_h / static_cast<T>(pooled_h)));
-  g.grid_w = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int64_t>(std::ceil(roi_w / static_cast<T>(pooled_w)));
+  const math::RoiBins<T> b =
+      math::RoiAlignBins(roi, spatial_scale, static_cast<int>(pooled_h), static_cast<int>(pooled_w),
+                         static_cast<int>(sampling_ratio), aligned);
+  g.start_h = b.start_h;
+  g.start_w = b.start_w;
+  g.bin_h = b.bin_h;
+  g.bin_w = b.bin_w;
+  g.grid_h = b.grid_h;
+  g.grid_w = b.grid_w;
   // aligned ROIs may be inverted: ceil of a negative size gives no samples, as in torchvision.
   g.grid_h = std::max<int64_t>(g.grid_h, 0);
   g.grid_w = std::max<int64_t>(g.grid_w, 0);

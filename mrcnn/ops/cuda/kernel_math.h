@@ -50,14 +50,11 @@ MRCNN_HOST_DEVICE inline int MapFpnLevel(float x1, float y1, float x2, float y2,
   return k - k_min;
 }
 
-// Where one ROI sits on its feature map, and how its bins are sampled (torchvision's ROIAlign).
+// One ROI's sampling (box_math.h's RoiBins) plus its image and its samples per bin (>= 1).
 template <typename T>
-struct RoiGeometry {
+struct RoiGeometry : math::RoiBins<T> {
   int batch_index;
-  T start_h, start_w;    // top-left corner in feature cells
-  T bin_h, bin_w;        // bin size in cells
-  int grid_h, grid_w;    // samples per bin and axis
-  T count;               // samples per bin (>= 1)
+  T count;
 };
 
 // roi: (batch_index, x1, y1, x2, y2) in image pixels; spatial_scale: cells per pixel.
@@ -66,24 +63,9 @@ MRCNN_HOST_DEVICE inline RoiGeometry<T> MakeRoiGeometry(const T* roi, T spatial_
                                                         int pooled_height, int pooled_width,
                                                         int sampling_ratio, bool aligned) {
   RoiGeometry<T> g;
+  static_cast<math::RoiBins<T>&>(g) =
+      math::RoiAlignBins(roi, spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned);
   g.batch_index = static_cast<int>(roi[0]);
-  const T offset = aligned ? T(0.5) : T(0.0);
-  g.start_w = roi[1] * spatial_scale - offset;
-  g.start_h = roi[2] * spatial_scale - offset;
-  const T end_w = roi[3] * spatial_scale - offset;
-  const T end_h = roi[4] * spatial_scale - offset;
-  T roi_width = end_w - g.start_w;
-  T roi_height = end_h - g.start_h;
-  if (!aligned) {  // force malformed ROIs to be 1x1 cell
-    roi_width = math::Max(roi_width, T(1.0));
-    roi_height = math::Max(roi_height, T(1.0));
-  }
-  g.bin_h = roi_height / static_cast<T>(pooled_height);
-  g.bin_w = roi_width / static_cast<T>(pooled_width);
-  g.grid_h = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int>(ceil(roi_height / static_cast<T>(pooled_height)));
-  g.grid_w = sampling_ratio > 0 ? sampling_ratio
-                                : static_cast<int>(ceil(roi_width / static_cast<T>(pooled_width)));
   const int count = g.grid_h * g.grid_w;
   g.count = static_cast<T>(count > 1 ? count : 1);
   return g;
@@ -129,26 +111,54 @@ MRCNN_HOST_DEVICE inline void RoiAlignBinBackward(const RoiGeometry<T>& g, T gra
   }
 }
 
-// Output element `index` of the fused multi-level ROIAlign, output [K, C, ph, pw] (row-major): picks
-// the ROI's FPN level and pools from it. rois [K, 5] (batch_index, x1, y1, x2, y2) in image pixels.
+// Where output element `index` of the fused multi-level ROIAlign ([K, C, ph, pw], row-major) reads
+// from: its bin, the ROI's FPN level and geometry, and the offset of its feature plane in that level.
+template <typename T>
+struct FusedBin {
+  int ph, pw, level;
+  RoiGeometry<T> geometry;
+  int64_t plane_offset;
+};
+
+template <typename T>
+MRCNN_HOST_DEVICE inline int RoiLevel(const FpnLevels<T>& levels, const T* roi) {
+  return MapFpnLevel(static_cast<float>(roi[1]), static_cast<float>(roi[2]),
+                     static_cast<float>(roi[3]), static_cast<float>(roi[4]), levels.k_min,
+                     levels.k_max);
+}
+
+// rois [K, 5] (batch_index, x1, y1, x2, y2) in image pixels.
+template <typename T>
+MRCNN_HOST_DEVICE inline FusedBin<T> LocateFusedBin(const FpnLevels<T>& levels, const T* rois,
+                                                    int64_t index, int pooled_height,
+                                                    int pooled_width, int sampling_ratio,
+                                                    bool aligned) {
+  FusedBin<T> bin;
+  bin.pw = static_cast<int>(index % pooled_width);
+  bin.ph = static_cast<int>((index / pooled_width) % pooled_height);
+  const int c = static_cast<int>((index / pooled_width / pooled_height) % levels.channels);
+  const int64_t k = index / pooled_width / pooled_height / levels.channels;
+  const T* roi = rois + k * 5;
+  bin.level = RoiLevel(levels, roi);
+  bin.geometry = MakeRoiGeometry(roi, static_cast<T>(levels.scale[bin.level]), pooled_height,
+                                 pooled_width, sampling_ratio, aligned);
+  const int64_t plane_size =
+      static_cast<int64_t>(levels.height[bin.level]) * levels.width[bin.level];
+  bin.plane_offset =
+      (static_cast<int64_t>(bin.geometry.batch_index) * levels.channels + c) * plane_size;
+  return bin;
+}
+
+// Output element `index` of the fused multi-level ROIAlign: pools from the ROI's level.
 template <typename T>
 MRCNN_HOST_DEVICE inline T FusedRoiAlignForwardElement(const FpnLevels<T>& levels, const T* rois,
                                                        int64_t index, int pooled_height,
                                                        int pooled_width, int sampling_ratio,
                                                        bool aligned) {
-  const int pw = static_cast<int>(index % pooled_width);
-  const int ph = static_cast<int>((index / pooled_width) % pooled_height);
-  const int c = static_cast<int>((index / pooled_width / pooled_height) % levels.channels);
-  const int64_t k = index / pooled_width / pooled_height / levels.channels;
-  const T* roi = rois + k * 5;
-  const int l = MapFpnLevel(static_cast<float>(roi[1]), static_cast<float>(roi[2]),
-                            static_cast<float>(roi[3]), static_cast<float>(roi[4]), levels.k_min,
-                            levels.k_max);
-  const RoiGeometry<T> g = MakeRoiGeometry(roi, static_cast<T>(levels.scale[l]), pooled_height,
-                                           pooled_width, sampling_ratio, aligned);
-  const int64_t plane_size = static_cast<int64_t>(levels.height[l]) * levels.width[l];
-  const T* plane = levels.data[l] + (static_cast<int64_t>(g.batch_index) * levels.channels + c) * plane_size;
-  return RoiAlignBinForward(g, plane, levels.height[l], levels.width[l], ph, pw);
+  const FusedBin<T> b =
+      LocateFusedBin(levels, rois, index, pooled_height, pooled_width, sampling_ratio, aligned);
+  return RoiAlignBinForward(b.geometry, levels.data[b.level] + b.plane_offset,
+                            levels.height[b.level], levels.width[b.level], b.ph, b.pw);
 }
 
 // Gradient element `index` of grad_output [K, C, ph, pw]: adds its share into the gradient planes of
@@ -159,19 +169,10 @@ MRCNN_HOST_DEVICE inline void FusedRoiAlignBackwardElement(const FpnLevels<T>& g
                                                            int pooled_height, int pooled_width,
                                                            int sampling_ratio, bool aligned,
                                                            AddFn add) {
-  const int pw = static_cast<int>(index % pooled_width);
-  const int ph = static_cast<int>((index / pooled_width) % pooled_height);
-  const int c = static_cast<int>((index / pooled_width / pooled_height) % grads.channels);
-  const int64_t k = index / pooled_width / pooled_height / grads.channels;
-  const T* roi = rois + k * 5;
-  const int l = MapFpnLevel(static_cast<float>(roi[1]), static_cast<float>(roi[2]),
-                            static_cast<float>(roi[3]), static_cast<float>(roi[4]), grads.k_min,
-                            grads.k_max);
-  const RoiGeometry<T> g = MakeRoiGeometry(roi, static_cast<T>(grads.scale[l]), pooled_height,
-                                           pooled_width, sampling_ratio, aligned);
-  const int64_t plane_size = static_cast<int64_t>(grads.height[l]) * grads.width[l];
-  T* plane = grads.data[l] + (static_cast<int64_t>(g.batch_index) * grads.channels + c) * plane_size;
-  RoiAlignBinBackward(g, grad_output[index], plane, grads.height[l], grads.width[l], ph, pw, add);
+  const FusedBin<T> b =
+      LocateFusedBin(grads, rois, index, pooled_height, pooled_width, sampling_ratio, aligned);
+  RoiAlignBinBackward(b.geometry, grad_output[index], grads.data[b.level] + b.plane_offset,
+                      grads.height[b.level], grads.width[b.level], b.ph, b.pw, add);
 }
 
 // The deterministic backward's unit of work: the whole gradient plane (level l, image b, channel c),
@@ -189,11 +190,7 @@ MRCNN_HOST_DEVICE inline void FusedRoiAlignBackwardPlane(const FpnLevels<T>& gra
   for (int64_t k = 0; k < num_rois; ++k) {
     const T* roi = rois + k * 5;
     if (static_cast<int>(roi[0]) != b) continue;
-    if (MapFpnLevel(static_cast<float>(roi[1]), static_cast<float>(roi[2]),
-                    static_cast<float>(roi[3]), static_cast<float>(roi[4]), grads.k_min,
-                    grads.k_max) != l) {
-      continue;
-    }
+    if (RoiLevel(grads, roi) != l) continue;
     const RoiGeometry<T> g = MakeRoiGeometry(roi, static_cast<T>(grads.scale[l]), pooled_height,
                                              pooled_width, sampling_ratio, aligned);
     const T* grad = grad_output + (k * grads.channels + c) * pooled_height * pooled_width;
