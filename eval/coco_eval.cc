@@ -148,7 +148,7 @@ struct CocoEvaluator::State {
   std::unordered_map<int64_t, int> known_categories;  // every GT category id -> 0
   std::unordered_map<int64_t, int> eval_image;        // evaluated image id -> i
   std::unordered_map<int64_t, int> eval_category;     // evaluated category id -> k (0 if !use_cats)
-  // Position of a category in params.cat_ids; orders objects when categories are pooled.
+  // Position of a category in the given cat_ids; orders objects when categories are pooled.
   std::unordered_map<int64_t, int> category_rank;
   int num_k = 0;
   // Ground truth per (k, i) in the order pycocotools sees it: file order, or with use_cats off,
@@ -210,9 +210,15 @@ absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> stat
   if (params.img_ids.empty()) {
     for (const CocoImage& img : gt.images) params.img_ids.push_back(img.id);
   }
-  if (params.cat_ids.empty()) {
+  const bool cat_ids_given = !params.cat_ids.empty();
+  if (!cat_ids_given) {
     for (const CocoCategory& c : gt.categories) params.cat_ids.push_back(c.id);
   }
+  // With use_cats off pycocotools pools the categories in the order given (by default the sorted
+  // ground-truth ids; it sorts given ids only when use_cats is on), and that order decides which
+  // object a tied detection matches.
+  const std::vector<int64_t> pooling_order =
+      params.use_cats || !cat_ids_given ? SortedUnique(params.cat_ids) : params.cat_ids;
   params.img_ids = SortedUnique(params.img_ids);
   params.cat_ids = SortedUnique(params.cat_ids);
   std::sort(params.max_dets.begin(), params.max_dets.end());
@@ -238,9 +244,9 @@ absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> stat
   s.params = params;
   for (size_t i = 0; i < params.img_ids.size(); ++i) s.eval_image[params.img_ids[i]] = i;
   for (size_t k = 0; k < params.cat_ids.size(); ++k) {
-    s.category_rank[params.cat_ids[k]] = k;
     s.eval_category[params.cat_ids[k]] = params.use_cats ? k : 0;
   }
+  for (size_t k = 0; k < pooling_order.size(); ++k) s.category_rank.emplace(pooling_order[k], k);
   s.num_k = params.use_cats ? static_cast<int>(params.cat_ids.size()) : 1;
   const int num_i = static_cast<int>(params.img_ids.size());
 

@@ -22,7 +22,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kFirstSeed = 1;
-constexpr int kLastSeed = 60;
+constexpr int kLastSeed = 80;
 
 bool HasPycocotools(const std::string& python) {
   const std::string cmd = "'" + python + "' -c 'import pycocotools.cocoeval' >/dev/null 2>&1";

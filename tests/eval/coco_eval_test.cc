@@ -244,6 +244,30 @@ TEST(CocoEvalTest, CrowdRegionIgnoresDetectionsInside) {
   EXPECT_NEAR(r.stats[8], 1.0, 1e-12);
 }
 
+// With categories pooled (use_cats off), pycocotools lists the objects category by category in the
+// order cat_ids are given, and a detection with equal IoU to two objects takes the later one. Here
+// detection 1 overlaps A (category 2) and B (category 1) at IoU 0.6 each; detection 2 is B exactly
+// and overlaps A at 1/3. Order [1, 2] lists B, A: detection 1 takes A, detection 2 takes B, AP50 1.
+// Order [2, 1] lists A, B: detection 1 takes B, detection 2 misses: precision 1, 1/2 at recall .5,
+// AP50 = 51/101. (pycocotools gives 1.0 and 0.5049504950495048.)
+TEST(CocoEvalTest, PooledCategoriesKeepTheGivenOrder) {
+  CocoDataset ds = HandDataset();
+  ds.categories = {{1, "one"}, {2, "two"}};
+  ds.annotations[0].category_id = 2;
+  ds.annotations[0].bbox = {0, 0, 10, 10};
+  ds.annotations[1].category_id = 1;
+  ds.annotations[1].bbox = {5, 0, 10, 10};
+  ds.annotations[1].area = 100;
+  const std::vector<Detection> dts = {BoxDet(0.9, {2.5, 0, 10, 10}), BoxDet(0.8, {5, 0, 10, 10})};
+  Params params;
+  params.use_cats = false;
+  EXPECT_NEAR(EvaluateCoco(ds, dts, IouType::kBbox, params).value().stats[1], 1.0, 1e-12);
+  params.cat_ids = {1, 2};
+  EXPECT_NEAR(EvaluateCoco(ds, dts, IouType::kBbox, params).value().stats[1], 1.0, 1e-12);
+  params.cat_ids = {2, 1};
+  EXPECT_NEAR(EvaluateCoco(ds, dts, IouType::kBbox, params).value().stats[1], 51.0 / 101, 1e-12);
+}
+
 TEST(CocoEvalTest, EmptyResultsGiveZerosWhereGroundTruthExistsAndMinusOneElsewhere) {
   for (const std::string name : {"a_tiny", "a_small"}) {
     const Case c = LoadCase(name);
