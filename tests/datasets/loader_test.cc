@@ -69,6 +69,25 @@ TEST(BatchLoader, ShapesAndLength) {
   EXPECT_EQ(Epoch(&drop, 0).size(), 2u);
 }
 
+TEST(BatchLoader, TorchvisionModePadsToMultiplesOf32) {
+  auto ds = std::make_shared<Dataset>(MakeShapesDataset({3, 64, 128, 4, "train"}));
+  mrcnn::Config c = mrcnn::Config::Preset("torchvision").value();
+  c.IMAGES_PER_GPU = 3;
+  c.IMAGE_MIN_DIM = 32;
+  c.IMAGE_MAX_DIM = 48;
+  BatchLoader loader(ds, c, {false, false, 0, 1, 1, false});
+  const std::vector<Batch> batches = Epoch(&loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  // scale = min(32 / 64, 48 / 128) = 0.375: 24 x 48, padded to 32 x 64 with zeros after normalising.
+  EXPECT_EQ(batches[0].images.sizes(), (at::IntArrayRef{3, 3, 32, 64}));
+  EXPECT_EQ(batches[0].meta[0].window, (std::array<int, 4>{0, 0, 24, 48}));
+  EXPECT_EQ(batches[0].images.slice(2, 24).abs().sum().item<float>(), 0.0f);
+  EXPECT_GT(batches[0].images.slice(2, 0, 24).abs().sum().item<float>(), 0.0f);
+  // torchvision keeps full-size masks (USE_MINI_MASK is false in its preset).
+  EXPECT_EQ(batches[0].masks[0].size(1), 24);
+  EXPECT_EQ(batches[0].masks[0].size(2), 48);
+}
+
 TEST(BatchLoader, OrderFollowsSeedAndEpochNotWorkers) {
   auto ds = std::make_shared<Dataset>(MakeShapesDataset({13, 64, 64, 2, "train"}));
   const mrcnn::Config c = ShapesConfig();
