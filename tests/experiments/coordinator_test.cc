@@ -243,6 +243,23 @@ TEST_F(EngineTest, CtrlCMarksRunningTrialsKilledAndTheNextRunFinishesThem) {
             "1|1;2|5;");
 }
 
+TEST_F(EngineTest, SigkilledTrialIsAFailureAndIsRetried) {
+  const std::vector<std::string> cmd = Command(Grid("killtrial", {{"NAME", {"fake+hang_attempt1"}}}));
+  const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/out.txt");
+  ASSERT_TRUE(WaitFor(options_.db_path, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
+  const std::string trial_pid = Text(OpenDb(), "SELECT pid FROM trials");
+  ASSERT_EQ(kill(std::stoi(trial_pid.substr(0, trial_pid.size() - 1)), SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << experiments_test::ReadFile(dir_ + "/out.txt");
+  Db& db = OpenDb();
+  const std::string attempts =
+      Text(db, "SELECT attempt, status, exit_code, error FROM attempts ORDER BY attempt");
+  EXPECT_NE(attempts.find("1|FAILED|137|killed by signal 9"), std::string::npos) << attempts;
+  EXPECT_NE(attempts.find("2|FINISHED|0|;"), std::string::npos) << attempts;
+}
+
 TEST_F(EngineTest, SigkilledSweepResumesWithoutRerunningFinishedTrialsOrLosingRows) {
   // Trials in order; the third hangs on its first attempt.
   const std::vector<std::string> cmd =
