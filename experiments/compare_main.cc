@@ -7,6 +7,7 @@
 //   bazel run //experiments:compare -- seeds --sweep=NAME [--metric=segm_AP]
 //   bazel run //experiments:compare -- best --metric=segm_AP [--sweep=NAME] [--top=3]
 //   bazel run //experiments:compare -- export --sweep=NAME --format=csv > runs.csv
+//   bazel run //experiments:compare -- report --sweep=NAME [--metric=segm_AP] [--curve=loss] > r.html
 // Every command takes --format=table|csv|json, --db=FILE and --value=last|best.
 #include <iostream>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/compare.h"
 #include "experiments/log.h"
+#include "experiments/report.h"
 #include "gflags/gflags.h"
 
 DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
@@ -24,6 +26,7 @@ DEFINE_string(metrics, "loss,bbox_AP,segm_AP,segm_AP50", "Metrics shown by runs.
 DEFINE_string(value, "last", "last (the run's final value) or best (its best value).");
 DEFINE_string(axis, "", "Config key of the ablation.");
 DEFINE_int32(top, 1, "Rows of best.");
+DEFINE_string(curve, "loss", "report: the metric drawn over steps.");
 DEFINE_bool(all, false, "diff: show every key, not only those that differ.");
 
 namespace {
@@ -53,7 +56,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> fixes = TakeRepeated("fix", &argc, argv);
   gflags::SetUsageMessage(
       "Compares runs in the experiment log.\n"
-      "Usage: compare sweeps | runs | diff A B | ablate --axis=KEY | seeds --sweep=S | best | export");
+      "Usage: compare sweeps | runs | diff A B | ablate --axis=KEY | seeds --sweep=S | best | export |\n"
+      "       report --sweep=S > report.html");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc < 2) {
     std::cerr << "compare: give a command: sweeps, runs, diff, ablate, seeds, best or export\n";
@@ -111,9 +115,24 @@ int main(int argc, char** argv) {
     t = experiments::SeedStats(db, FLAGS_sweep, FLAGS_metric, FLAGS_value);
   } else if (cmd == "best") {
     t = experiments::BestRuns(db, FLAGS_sweep, FLAGS_metric, FLAGS_value, FLAGS_top);
+  } else if (cmd == "report") {
+    if (FLAGS_sweep.empty()) {
+      std::cerr << "compare: report needs --sweep=NAME\n";
+      return 2;
+    }
+    experiments::ReportOptions ro;
+    ro.metric = FLAGS_metric;
+    ro.curve = FLAGS_curve;
+    absl::StatusOr<std::string> html = experiments::HtmlReport(db, FLAGS_sweep, ro);
+    if (!html.ok()) {
+      std::cerr << "compare: " << html.status().message() << "\n";
+      return 1;
+    }
+    std::cout << *html;
+    return 0;
   } else {
     std::cerr << "compare: unknown command '" << cmd
-              << "' (sweeps, runs, diff, ablate, seeds, best, export)\n";
+              << "' (sweeps, runs, diff, ablate, seeds, best, export, report)\n";
     return 2;
   }
   if (!t.ok()) {

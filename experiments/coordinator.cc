@@ -257,7 +257,8 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
 
   out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
       << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x " << *threads
-      << " thread(s), log " << options.db_path << "\n";
+      << " thread(s), log " << options.db_path << "\n  trial binary: " << options.trial_binary
+      << "\n";
 
   SignalScope signals;
   std::vector<Running> running;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/coordinator.h"
 #include "experiments/log.h"
+#include "experiments/report.h"
 #include "gtest/gtest.h"
 #include "tests/experiments/test_util.h"
 
@@ -258,6 +259,49 @@ TEST_F(CompareTest, CompareBinaryPrintsAblationAsCsv) {
   r = experiments_test::RunProcess({Arg("compare"), "sweeps", "--db=" + *dir_ + "/none.sqlite"}, 30);
   EXPECT_EQ(WEXITSTATUS(r.wait_status), 1);
   EXPECT_NE(r.output.find("no experiment log here"), std::string::npos) << r.output;
+}
+
+int Count(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
+  absl::StatusOr<std::string> html = HtmlReport(db(), "default", ReportOptions());
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_EQ(Count(*html, "<polyline class=\"curve\""), 12);  // a loss curve per run
+  EXPECT_EQ(Count(*html, "<polyline class=\"pc\""), 12);     // parallel coordinates
+  EXPECT_EQ(Count(*html, "<svg class=\"scatter\""), 2);      // one per swept key
+  EXPECT_EQ(Count(*html, "<circle "), 24);
+  // Nothing loaded from elsewhere.
+  EXPECT_EQ(Count(*html, "<script"), 0);
+  EXPECT_EQ(Count(*html, "src="), 0);
+  EXPECT_EQ(Count(*html, "href="), 0);
+  // By hand, in the segm_AP-against-stride plot (x from 1 to 2 over pixels 70..620, y from 0.55 to
+  // 0.72 over pixels 270..20): the best run (stride 2, no mini mask, seed 2: 0.72) sits at (620, 20),
+  // the worst (stride 1, mini mask, seed 0: 0.55) at (70, 270).
+  const size_t stride_plot = html->find("data-param=\"RPN_ANCHOR_STRIDE\"");
+  const size_t stride_end = html->find("</svg>", stride_plot);
+  ASSERT_NE(stride_plot, std::string::npos);
+  const std::string plot = html->substr(stride_plot, stride_end - stride_plot);
+  EXPECT_NE(plot.find("<circle cx=\"620.0\" cy=\"20.0\""), std::string::npos) << plot;
+  EXPECT_NE(plot.find("<circle cx=\"70.0\" cy=\"270.0\""), std::string::npos) << plot;
+  // Parses as XML (every element closed), when Debian's python3 is there to check.
+  if (std::filesystem::exists("/usr/bin/python3")) {
+    const std::string file = *dir_ + "/report.html";
+    std::ofstream(file) << *html;
+    experiments_test::ProcResult r = experiments_test::RunProcess(
+        {"/usr/bin/python3", "-c",
+         "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); "
+         "print(len(t.findall('.//{http://www.w3.org/2000/svg}svg')))",
+         file},
+        30);
+    EXPECT_EQ(WEXITSTATUS(r.wait_status), 0) << r.output;
+    EXPECT_EQ(r.output, "4\n");
+  }
+  EXPECT_EQ(HtmlReport(db(), "nope", ReportOptions()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(HtmlEscape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
 }
 
 // The README's example queries, run by the sqlite3 shell: the first answers "which anchor stride gave

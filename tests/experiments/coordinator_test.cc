@@ -62,8 +62,11 @@ class CoordinatorTest : public testing::Test {
   std::optional<ExperimentLog> log_;
 };
 
-Json Grid(const std::string& name, const Json& params, int steps = 5) {
-  return {{"name", name}, {"base", {{"STEPS_PER_EPOCH", steps}}}, {"params", params}};
+Json Grid(const std::string& name, const Json& params, int steps = 5, int seeds = 1) {
+  return {{"name", name},
+          {"base", {{"STEPS_PER_EPOCH", steps}}},
+          {"params", params},
+          {"seeds", seeds}};
 }
 
 TEST_F(CoordinatorTest, TinySweepRunsEveryTrialOnceWithSplitCoresAndResumesAsANoOp) {
@@ -243,6 +246,23 @@ TEST_F(EngineTest, CtrlCMarksRunningTrialsKilledAndTheNextRunFinishesThem) {
             "1|1;2|5;");
 }
 
+TEST_F(EngineTest, SigkilledTrialIsAFailureAndIsRetried) {
+  const std::vector<std::string> cmd = Command(Grid("killtrial", {{"NAME", {"fake+hang_attempt1"}}}));
+  const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/out.txt");
+  ASSERT_TRUE(WaitFor(options_.db_path, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
+  const std::string trial_pid = Text(OpenDb(), "SELECT pid FROM trials");
+  ASSERT_EQ(kill(std::stoi(trial_pid.substr(0, trial_pid.size() - 1)), SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << experiments_test::ReadFile(dir_ + "/out.txt");
+  Db& db = OpenDb();
+  const std::string attempts =
+      Text(db, "SELECT attempt, status, exit_code, error FROM attempts ORDER BY attempt");
+  EXPECT_NE(attempts.find("1|FAILED|137|killed by signal 9"), std::string::npos) << attempts;
+  EXPECT_NE(attempts.find("2|FINISHED|0|;"), std::string::npos) << attempts;
+}
+
 TEST_F(EngineTest, SigkilledSweepResumesWithoutRerunningFinishedTrialsOrLosingRows) {
   // Trials in order; the third hangs on its first attempt.
   const std::vector<std::string> cmd =
@@ -282,6 +302,26 @@ TEST_F(EngineTest, SigkilledSweepResumesWithoutRerunningFinishedTrialsOrLosingRo
       Text(db, "SELECT trial_id, attempt, key, step, value FROM metrics ORDER BY rowid");
   EXPECT_EQ(rows_after.substr(0, rows_before.size()), rows_before);
   EXPECT_NE(second.output.find("sweep 'sigkill': 4 finished"), std::string::npos) << second.output;
+}
+
+TEST_F(EngineTest, TwoCoordinatorsShareASweepWithoutRunningATrialTwice) {
+  const std::vector<std::string> cmd =
+      Command(Grid("shared", {{"NAME", {"fake+slow"}}, {"RPN_ANCHOR_STRIDE", {1, 2, 4}}}, 6, 2));
+  std::vector<std::string> cmd_a = cmd, cmd_b = cmd;
+  const pid_t a = experiments_test::StartProcess(cmd_a, dir_ + "/a.txt");
+  const pid_t b = experiments_test::StartProcess(cmd_b, dir_ + "/b.txt");
+  for (pid_t pid : {a, b}) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << experiments_test::ReadFile(dir_ + "/a.txt")
+                                      << experiments_test::ReadFile(dir_ + "/b.txt");
+  }
+  Db& db = OpenDb();
+  // 3 points x 2 seeds, each run exactly once by one of the two.
+  EXPECT_EQ(Text(db, "SELECT COUNT(*), SUM(attempts), SUM(status = 'FINISHED') FROM trials"),
+            "6|6|6;");
+  EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM attempts"), "6;");
 }
 
 TEST_F(EngineTest, RequiresSpecAndTrialBinary) {

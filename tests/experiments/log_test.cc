@@ -219,10 +219,12 @@ TEST(LogTest, RejectsReadOnlyFile) {
   }
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: could not drop root, 11: opened, 12: wrong code, "
-                                       "13/14: message lacks the reason or the path";
   std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(status));
+  // Root in a user namespace may have no other uid to become; then the OS never refuses us a write.
+  if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "running as root and cannot drop privileges";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "11: opened, 12: wrong code, 13/14: message lacks the "
+                                       "reason or the path";
 }
 
 TEST(TrialApiTest, ParsesAndRendersItsCommandLine) {
