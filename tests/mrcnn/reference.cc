@@ -21,7 +21,7 @@ std::string TempDir(const std::string& name) {
 
 absl::Status RunCommand(const std::string& command) {
   const std::string log = TempDir("command_log") + "/out.txt";
-  const int rc = std::system((command + " > " + log + " 2>&1").c_str());
+  const int rc = std::system(("( " + command + " ) > " + log + " 2>&1").c_str());
   if (rc == 0) return absl::OkStatus();
   std::ifstream in(log);
   std::stringstream text;

@@ -1,0 +1,113 @@
+// Model benchmarks: inference latency and one training step (forward, backward, SGD step) of the whole
+// Mask R-CNN, on inputs and weights written by the peer script (model_peer.py), which times
+// torchvision's maskrcnn_resnet50_fpn on the same ones and prints the ratios.
+//
+//   /usr/bin/python3 benchmarks/model/model_peer.py --threads 2
+//
+// Flags: --inputs=FILE (tensor file from the peer), --weights=FILE (converted torchvision weights),
+// --preset, --set as every binary. Each benchmark reports peak_rss_mb (the process's peak resident
+// set, so run one benchmark per process with --benchmark_filter to attribute it).
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+#include <torch/optim/sgd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gflags/gflags.h"
+#include "mrcnn/config/flags.h"
+#include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/weights/weights.h"
+
+DEFINE_string(inputs, "", "Tensor file with infer.image and train.{image,boxes,labels,masks}.<i>.");
+DEFINE_string(weights, "", "Weight file for the model (empty: the seeded initial weights).");
+
+namespace {
+
+mrcnn::TensorMap* g_inputs = nullptr;
+mrcnn::Config* g_config = nullptr;
+
+double PeakRssMb() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+mrcnn::MaskRCNN LoadModel() {
+  absl::StatusOr<mrcnn::MaskRCNN> model = mrcnn::CreateMaskRCNN(*g_config);
+  TORCH_CHECK(model.ok(), std::string(model.status().message()));
+  if (!FLAGS_weights.empty()) {
+    absl::StatusOr<mrcnn::LoadReport> r = mrcnn::LoadWeights(**model, FLAGS_weights, {});
+    TORCH_CHECK(r.ok() && r->complete(), "cannot load ", FLAGS_weights);
+  }
+  return *model;
+}
+
+void BM_Inference(benchmark::State& state) {
+  mrcnn::MaskRCNN model = LoadModel();
+  model->eval();
+  const torch::Tensor image = g_inputs->at("infer.image");
+  int64_t detections = model->Detect({image})[0].boxes.size(0);  // warm-up: anchor cache, allocator
+  for (auto _ : state) {
+    detections = model->Detect({image})[0].boxes.size(0);
+  }
+  state.counters["detections"] = detections;
+  state.counters["peak_rss_mb"] = PeakRssMb();
+}
+BENCHMARK(BM_Inference)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+void BM_TrainStep(benchmark::State& state) {
+  mrcnn::MaskRCNN model = LoadModel();
+  model->train();
+  std::vector<torch::Tensor> images;
+  std::vector<mrcnn::InstanceTargets> targets;
+  for (int i = 0; g_inputs->count(absl::StrCat("train.image.", i)); ++i) {
+    images.push_back(g_inputs->at(absl::StrCat("train.image.", i)));
+    targets.push_back({g_inputs->at(absl::StrCat("train.boxes.", i)),
+                       g_inputs->at(absl::StrCat("train.labels.", i)),
+                       g_inputs->at(absl::StrCat("train.masks.", i))});
+  }
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters()) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  torch::optim::SGD sgd(params, torch::optim::SGDOptions(g_config->LEARNING_RATE)
+                                    .momentum(g_config->LEARNING_MOMENTUM)
+                                    .weight_decay(g_config->WEIGHT_DECAY));
+  double loss = 0;
+  const auto step = [&]() {
+    sgd.zero_grad();
+    torch::Tensor total = mrcnn::MaskRCNNImpl::TotalLoss(model->Losses(images, targets));
+    total.backward();
+    sgd.step();
+    return total.item<double>();
+  };
+  loss = step();  // warm-up
+  for (auto _ : state) {
+    loss = step();
+  }
+  state.counters["loss"] = loss;
+  state.counters["peak_rss_mb"] = PeakRssMb();
+}
+BENCHMARK(BM_TrainStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
+  benchmark::Initialize(&argc, argv);
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  absl::StatusOr<mrcnn::Config> config = mrcnn::ConfigFromFlags(sets);
+  if (!config.ok()) {
+    std::cerr << "model_benchmark: " << config.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<mrcnn::TensorMap> inputs = mrcnn::ReadTensorFile(FLAGS_inputs);
+  if (!inputs.ok()) {
+    std::cerr << "model_benchmark: " << inputs.status().message() << "\n";
+    return 1;
+  }
+  g_config = new mrcnn::Config(*config);
+  g_inputs = new mrcnn::TensorMap(*std::move(inputs));
+  benchmark::RunSpecifiedBenchmarks();
+  return 0;
+}
