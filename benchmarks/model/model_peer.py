@@ -7,9 +7,11 @@ Run from the repository root with Debian's python3 (torch 1.13, torchvision 0.14
     bazel build //benchmarks/model:model_benchmark
     /usr/bin/python3 benchmarks/model/model_peer.py [--threads 2] [--rounds 1]
 
-Cases (torchvision preset on both sides):
+Cases, --preset torchvision (maskrcnn_resnet50_fpn on both sides):
   inference   one 640x480 uint8 image, resized to 800x1066, eval mode, score threshold 0.05
   train_step  two 512x512 images (resized to 800x800) with 3 instances each: forward, backward, SGD
+--preset shapes: the same cases at 128x128 with the shapes preset's model (narrow ResNet-18 with
+trained batch norm, FPN 64), built in torchvision from its own modules.
 Weights are seeded random (batch norm frozen, as with pretrained weights), converted once with
 mrcnn/weights/convert_torchvision.py. Each case runs in fresh processes (one per side and round, so
 the peak RSS belongs to that case), alternating sides; the fastest round of each side is kept.
@@ -31,9 +33,43 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "mrcnn"))
 import torchvision_reference as ref  # noqa: E402  (seeded weights, frozen batch norm)
 
 
-def build_model(seed=0):
+# Our side's flags per preset. For "shapes" the knobs torchvision cannot express are set to what
+# torchvision does (per-level proposals, RPN coder weights 1, full-size masks), so both run the same
+# model.
+OUR_FLAGS = {
+    "torchvision": ["--preset=torchvision"],
+    "shapes": ["--preset=shapes", "--set", "PROPOSAL_SELECTION=per_level", "--set",
+               "RPN_BBOX_STD_DEV=1,1,1,1", "--set", "USE_MINI_MASK=false"],
+}
+
+
+def build_shapes_model():
+    """torchvision's MaskRCNN with the shapes preset: ResNet-18 of base width 32 with trained batch
+    norm, FPN 64, anchors 8..128, 128 px, heads of 256 / 64 channels, 4 classes."""
+    from torchvision.models.detection import backbone_utils, faster_rcnn, mask_rcnn
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    backbone = ref.build_backbone("resnet18", 32, 64, trainable_bn=True)
+    anchors = AnchorGenerator(((8,), (16,), (32,), (64,), (128,)), ((0.5, 1.0, 2.0),) * 5)
+    return mask_rcnn.MaskRCNN(
+        backbone, num_classes=None, min_size=128, max_size=128,
+        image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
+        rpn_anchor_generator=anchors, rpn_pre_nms_top_n_train=1000, rpn_pre_nms_top_n_test=500,
+        rpn_post_nms_top_n_train=500, rpn_post_nms_top_n_test=250,
+        box_batch_size_per_image=32, box_positive_fraction=0.33, box_detections_per_img=20,
+        box_score_thresh=0.05, box_nms_thresh=0.5,
+        box_head=faster_rcnn.TwoMLPHead(64 * 7 * 7, 256),
+        box_predictor=faster_rcnn.FastRCNNPredictor(256, 4),
+        mask_head=mask_rcnn.MaskRCNNHeads(64, [64] * 4, 1),
+        mask_predictor=mask_rcnn.MaskRCNNPredictor(64, 64, 4))
+
+
+def build_model(preset="torchvision", seed=0):
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed + 1)
+    if preset == "shapes":
+        model = build_shapes_model()
+        ref.randomize_batch_norm(model, g)
+        return model
     model = torchvision.models.detection.maskrcnn_resnet50_fpn(
         weights=None, weights_backbone=None, num_classes=91)
     ref.randomize_batch_norm(model, g)
@@ -41,18 +77,22 @@ def build_model(seed=0):
     return model
 
 
-def make_inputs(path):
+def make_inputs(path, preset="torchvision"):
     g = torch.Generator().manual_seed(7)
-    d = {"infer.image": torch.randint(0, 256, (3, 480, 640), generator=g, dtype=torch.uint8)}
+    infer = (480, 640) if preset == "torchvision" else (128, 128)
+    train = 512 if preset == "torchvision" else 128
+    num_classes = 91 if preset == "torchvision" else 4
+    d = {"infer.image": torch.randint(0, 256, (3,) + infer, generator=g, dtype=torch.uint8)}
     for i in range(2):
-        d[f"train.image.{i}"] = torch.randint(0, 256, (3, 512, 512), generator=g, dtype=torch.uint8)
-        boxes = torch.tensor([[40.0, 60.0, 200.0, 260.0], [220.0, 100.0, 480.0, 400.0],
-                              [10.0, 300.0, 150.0, 500.0]]) + 8 * i
-        masks = torch.zeros(3, 512, 512, dtype=torch.uint8)
+        d[f"train.image.{i}"] = torch.randint(0, 256, (3, train, train), generator=g, dtype=torch.uint8)
+        boxes = (torch.tensor([[40.0, 60.0, 200.0, 260.0], [220.0, 100.0, 480.0, 400.0],
+                               [10.0, 300.0, 150.0, 500.0]]) + 8 * i) * (train / 512)
+        masks = torch.zeros(3, train, train, dtype=torch.uint8)
+        margin = train // 50
         for k, b in enumerate(boxes.long().tolist()):
-            masks[k, b[1] + 10:b[3] - 10, b[0] + 10:b[2] - 10] = 1
+            masks[k, b[1] + margin:b[3] - margin, b[0] + margin:b[2] - margin] = 1
         d[f"train.boxes.{i}"] = boxes
-        d[f"train.labels.{i}"] = torch.tensor([1, 18, 3]) + i
+        d[f"train.labels.{i}"] = (torch.tensor([1, 18, 3]) + i) % (num_classes - 1) + 1
         d[f"train.masks.{i}"] = masks
     torch.save(d, path)
 
@@ -60,7 +100,7 @@ def make_inputs(path):
 def worker(args):
     """One case on torchvision's side; prints {"seconds": ..., "peak_rss_mb": ...}."""
     torch.set_num_threads(args.threads)
-    model = build_model()
+    model = build_model(args.preset)
     model.load_state_dict(torch.load(args.state), strict=True)
     d = torch.load(args.inputs)
     if args.worker == "inference":
@@ -97,7 +137,7 @@ def worker(args):
 def run_ours(args, name, work):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(
-        [args.binary, "--preset=torchvision", f"--inputs={work}/inputs.pt",
+        [args.binary] + OUR_FLAGS[args.preset] + [f"--inputs={work}/inputs.pt",
          f"--weights={work}/weights.pt", f"--benchmark_filter=^{name}/", "--benchmark_format=json",
          "--benchmark_min_time=0"], env=env, check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["benchmarks"][0]
@@ -108,7 +148,7 @@ def run_theirs(args, case, work):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", case, "--state", f"{work}/model.pth",
-         "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads)],
+         "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset],
         env=env, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["seconds"], r["peak_rss_mb"]
@@ -120,6 +160,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--binary", default=os.path.join(ROOT, "bazel-bin/benchmarks/model/model_benchmark"))
     parser.add_argument("--cases", default="inference,train_step")
+    parser.add_argument("--preset", choices=sorted(OUR_FLAGS), default="torchvision")
     parser.add_argument("--worker", choices=["inference", "train_step"])
     parser.add_argument("--state")
     parser.add_argument("--inputs")
@@ -129,11 +170,11 @@ def main():
         worker(args)
         return
     with tempfile.TemporaryDirectory() as work:
-        torch.save(build_model().state_dict(), f"{work}/model.pth")
+        torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
         subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
                         f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
-        make_inputs(f"{work}/inputs.pt")
-        print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), torchvision preset")
+        make_inputs(f"{work}/inputs.pt", args.preset)
+        print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), {args.preset} preset")
         print(f"{'case':12s} {'ours s':>9s} {'tv s':>9s} {'tv/ours':>8s} {'ours MB':>9s} {'tv MB':>9s}")
         names = {"inference": "BM_Inference", "train_step": "BM_TrainStep"}
         for case in args.cases.split(","):

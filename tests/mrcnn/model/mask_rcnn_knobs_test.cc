@@ -209,6 +209,28 @@ TEST(MaskRCNNKnobsTest, MiniMaskShapeChangesMaskTargets) {
   }
 }
 
+TEST(MaskRCNNKnobsTest, EmptyResultsAndImagesWithoutInstances) {
+  Config c = ShapesConfig();
+  c.DETECTION_MIN_CONFIDENCE = 1.0;  // softmax scores never exceed 1: no detections
+  Small s(c);
+  MaskRCNN m = s.Build();
+  m->eval();
+  const std::vector<ImageDetections> d = m->Detect(s.images);
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].boxes.size(0), 0);
+  EXPECT_EQ(d[0].masks.sizes(), (std::vector<int64_t>{0, 128, 128}));
+  // Training on an image without instances (all anchors and ROIs are background) stays finite.
+  m->train();
+  std::vector<InstanceTargets> targets = s.full_targets;
+  targets[1] = {torch::zeros({0, 4}), torch::zeros({0}, torch::kLong),
+                torch::zeros({0, 128, 128}, torch::kByte)};
+  const LossMap l = m->Losses(s.images, targets);
+  for (const auto& [name, v] : l) EXPECT_TRUE(std::isfinite(v.item<double>())) << name;
+  // Bad targets are errors naming the image.
+  targets[0].labels = torch::tensor({1, 2, 9}, torch::kLong);  // NUM_CLASSES is 4
+  EXPECT_THROW(m->Losses(s.images, targets), c10::Error);
+}
+
 TEST(MaskRCNNKnobsTest, InconsistentConfigsAreRejectedAtConstruction) {
   const auto error_of = [](const std::function<void(Config&)>& change) {
     Config c = Config::Preset("shapes").value();
