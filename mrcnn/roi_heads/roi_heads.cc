@@ -120,6 +120,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
       const torch::Tensor keep = torch::where(sampled[i].positive | sampled[i].negative)[0];
       proposals[i] = proposals[i].index_select(0, keep);
       labels.push_back(all_labels[i].index_select(0, keep));
+      out.sampled_rois.push_back(keep.size(0));
+      out.sampled_positives.push_back((labels.back() > 0).sum().item<int64_t>());
       matched_idxs[i] = matched_idxs[i].index_select(0, keep);
       torch::Tensor gt = (*targets)[i].boxes.to(proposals[i].dtype());
       if (gt.size(0) == 0) gt = torch::zeros({1, 4}, proposals[i].options());

@@ -69,6 +69,8 @@ struct Detections {
 struct RoIHeadsOutput {
   std::vector<Detections> detections;  // per image; empty in training
   torch::Tensor loss_classifier, loss_box_reg, loss_mask;  // undefined outside training
+  // Training only: per image, the ROIs sampled for the heads and how many of them are positive.
+  std::vector<int64_t> sampled_rois, sampled_positives;
 };
 
 struct RoIHeadsImpl : torch::nn::Module {

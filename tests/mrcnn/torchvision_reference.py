@@ -21,6 +21,8 @@ Subcommands:
              the pre-0.13 key spelling (checked here to load strictly into torchvision). ref.pt holds
              backbone features and RPN head outputs for a normalised input, and for two uint8 images
              of different sizes the padded batch, RPN proposals and the eval-mode detections.
+  train      training-mode losses (and a few gradients) of maskrcnn_resnet50_fpn on two images with
+             ellipse masks, with samplers that take every labelled anchor and ROI (no randomness).
 """
 import argparse
 import collections
@@ -254,6 +256,53 @@ def cmd_maskrcnn(a):
     torch.save(old, os.path.join(a.out, "model_old.pth"))
 
 
+def cmd_train(a):
+    """Training-mode losses of maskrcnn_resnet50_fpn with samplers large enough to take every labelled
+    anchor and ROI, so that the losses do not depend on random sampling."""
+    torch.manual_seed(a.seed)
+    g = torch.Generator().manual_seed(a.seed + 1)
+    model = torchvision.models.detection.maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, num_classes=a.classes, min_size=a.min_size,
+        max_size=a.max_size, rpn_batch_size_per_image=a.sample, box_batch_size_per_image=a.sample)
+    randomize_batch_norm(model, g)
+    freeze_batch_norm(model)
+    randomize_biases(model, g)
+    model.train()
+    state = prefixed("", model.state_dict())
+    sizes = [(96, 128), (80, 72)]
+    images, targets, ref = [], [], {}
+    for i, (h, w) in enumerate(sizes):
+        im = torch.randint(0, 256, (3, h, w), generator=g, dtype=torch.uint8)
+        n = 3
+        x1 = torch.randint(0, w // 2, (n,), generator=g).float()
+        y1 = torch.randint(0, h // 2, (n,), generator=g).float()
+        bw = torch.randint(8, w // 2, (n,), generator=g).float()
+        bh = torch.randint(8, h // 2, (n,), generator=g).float()
+        boxes = torch.stack([x1, y1, x1 + bw, y1 + bh], 1)
+        labels = torch.randint(1, a.classes, (n,), generator=g)
+        masks = torch.zeros(n, h, w, dtype=torch.uint8)
+        yy, xx = torch.meshgrid(torch.arange(h).float() + 0.5, torch.arange(w).float() + 0.5,
+                                indexing="ij")
+        for k in range(n):  # an ellipse inscribed in each box
+            cx, cy = (boxes[k, 0] + boxes[k, 2]) / 2, (boxes[k, 1] + boxes[k, 3]) / 2
+            rx, ry = bw[k] / 2, bh[k] / 2
+            masks[k] = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1).to(torch.uint8)
+        images.append(im.float() / 255)
+        targets.append({"boxes": boxes, "labels": labels, "masks": masks})
+        ref.update({f"image.{i}": im, f"boxes.{i}": boxes, f"labels.{i}": labels, f"masks.{i}": masks})
+    losses = model(images, targets)
+    total = sum(losses.values())
+    total.backward()
+    for k, v in losses.items():
+        ref[f"loss.{k}"] = v.detach()
+    # Gradients of a few parameters through every stage.
+    for name in ["backbone.body.layer4.2.conv3.weight", "backbone.fpn.layer_blocks.0.0.weight",
+                 "rpn.head.cls_logits.weight", "roi_heads.box_head.fc6.bias",
+                 "roi_heads.mask_predictor.mask_fcn_logits.weight"]:
+        ref[f"grad.{name}"] = dict(model.named_parameters())[name].grad
+    save(a.out, state, ref)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -281,12 +330,17 @@ def main():
     m.add_argument("--max_size", type=int, default=192)
     m.add_argument("--score_thresh", type=float, default=0.02)
     m.add_argument("--class_weight_std", type=float, default=0.0006)
-    for p in (b, h, m):
+    t = sub.add_parser("train")
+    t.add_argument("--classes", type=int, default=5)
+    t.add_argument("--min_size", type=int, default=128)
+    t.add_argument("--max_size", type=int, default=192)
+    t.add_argument("--sample", type=int, default=100000)
+    for p in (b, h, m, t):
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", required=True)
     a = parser.parse_args()
     torch.set_num_threads(1)
-    {"backbone": cmd_backbone, "heads": cmd_heads, "maskrcnn": cmd_maskrcnn}[a.cmd](a)
+    {"backbone": cmd_backbone, "heads": cmd_heads, "maskrcnn": cmd_maskrcnn, "train": cmd_train}[a.cmd](a)
 
 
 if __name__ == "__main__":
