@@ -207,6 +207,10 @@ int Main(int argc, char** argv) {
       train_seconds += r.train_seconds;
       std::string line = absl::StrFormat("epoch %d: loss %.4f", r.epoch, r.train_losses.at("loss"));
       if (!r.val_losses.empty()) absl::StrAppendFormat(&line, "  val_loss %.4f", r.val_losses.at("loss"));
+      absl::StrAppend(&line, "\n  ");
+      for (const auto& [k, v] : r.train_losses) {
+        if (k != "loss") absl::StrAppendFormat(&line, " %s %.4f", k, v);
+      }
       if (r.coco) {
         absl::StrAppendFormat(&line, "  bbox AP %.3f AP50 %.3f  segm AP %.3f AP50 %.3f (%d images, %.1f s)",
                               r.coco->bbox.stats[0], r.coco->bbox.stats[1], r.coco->segm.stats[0],

@@ -35,9 +35,8 @@ constexpr char kStepKey[] = "trainer.step";
 // only on (seed, epoch) even when an epoch needs several passes over a small dataset.
 constexpr int kPassesPerEpoch = 1000;
 
-// The model's inputs for one loader batch: images back in 0-255 RGB, cut to their content window
-// (the model pads and resizes itself), and targets moved into the window. Images without instances
-// are left out, as matterport's data generator skips them.
+}  // namespace
+
 void BatchToModelInputs(const datasets::Batch& b, const Config& c, std::vector<torch::Tensor>* images,
                         std::vector<InstanceTargets>* targets) {
   torch::Tensor mean = torch::tensor(std::vector<double>(c.MEAN_PIXEL.begin(), c.MEAN_PIXEL.end()), torch::kFloat32)
@@ -60,6 +59,8 @@ void BatchToModelInputs(const datasets::Batch& b, const Config& c, std::vector<t
     targets->push_back(std::move(t));
   }
 }
+
+namespace {
 
 std::map<std::string, double> ToDoubles(const LossMap& losses, const torch::Tensor& total) {
   std::map<std::string, double> out;

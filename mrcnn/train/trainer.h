@@ -32,11 +32,18 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "datasets/dataset.h"
+#include "datasets/loader.h"
 #include "mrcnn/config/config.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/evaluation.h"
 
 namespace mrcnn {
+
+// The model's inputs for one loader batch: images back in 0-255 RGB [3, h, w] float, cut to their
+// content window (the model pads and resizes itself), and targets moved into the window. Images
+// without instances are left out, as matterport's data generator skips them.
+void BatchToModelInputs(const datasets::Batch& batch, const Config& config, std::vector<torch::Tensor>* images,
+                        std::vector<InstanceTargets>* targets);
 
 // Learning rate at global step `step` (0-based) of a run of `total_steps`, for base rate `base`.
 double LearningRateAt(const Config& config, double base, int64_t step, int64_t total_steps);

@@ -361,3 +361,48 @@ TEST(EvaluationTest, GroundTruthAsDetectionsScoresOne) {
 
 }  // namespace
 }  // namespace mrcnn
+
+namespace mrcnn {
+namespace {
+
+// The loader's normalised, padded batch becomes the dataset's own pixels and boxes again.
+TEST(TrainerDataTest, ModelInputsAreTheDatasetImages) {
+  Config c = TinyConfig();
+  c.USE_MINI_MASK = false;
+  auto ds = std::make_shared<const datasets::Dataset>(Shapes(2, "train"));
+  datasets::LoaderOptions lo;
+  lo.shuffle = false;
+  lo.augment = false;
+  lo.num_workers = 1;
+  datasets::BatchLoader loader(ds, c, lo);
+  loader.StartEpoch(0);
+  datasets::Batch b = loader.Next().value();
+  std::vector<torch::Tensor> images;
+  std::vector<InstanceTargets> targets;
+  BatchToModelInputs(b, c, &images, &targets);
+  ASSERT_EQ(images.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    cv::Mat rgb = ds->LoadImage(i).value();
+    torch::Tensor ref = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)
+                            .permute({2, 0, 1}).to(torch::kFloat);
+    ASSERT_EQ(images[i].sizes(), ref.sizes());
+    EXPECT_LT((images[i] - ref).abs().max().item<float>(), 1e-3);
+    datasets::InstanceMasks m = ds->LoadMask(i).value();
+    ASSERT_EQ(targets[i].boxes.size(0), m.size());
+    for (int k = 0; k < m.size(); ++k) {
+      torch::Tensor mk = targets[i].masks[k];
+      torch::Tensor ref_mask = torch::from_blob(m.masks[k].data, {m.height, m.width}, torch::kUInt8);
+      EXPECT_TRUE(torch::equal(mk.to(torch::kUInt8), ref_mask)) << k;
+      torch::Tensor ys = std::get<0>(mk.nonzero().min(0)), ye = std::get<0>(mk.nonzero().max(0));
+      // x1, y1 of the box are the mask's first column and row; x2, y2 one past the last.
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][0].item<float>(), ys[1].item<float>());
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][1].item<float>(), ys[0].item<float>());
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][2].item<float>(), ye[1].item<float>() + 1);
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][3].item<float>(), ye[0].item<float>() + 1);
+      EXPECT_EQ(targets[i].labels[k].item<int64_t>(), m.class_ids[k]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mrcnn
