@@ -98,6 +98,9 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(ROI_POSITIVE_IOU),
       MRCNN_FIELD(ROI_NEGATIVE_IOU),
       MRCNN_FIELD(WARMUP_STEPS),
+      MRCNN_FIELD(LEARNING_RATE_SCHEDULE),
+      MRCNN_FIELD(LEARNING_RATE_STEPS),
+      MRCNN_FIELD(LEARNING_RATE_DECAY),
       MRCNN_FIELD(SEED),
   };
   return *fields;
@@ -592,6 +595,20 @@ absl::Status Config::Validate() const {
   non_negative("WEIGHT_DECAY", WEIGHT_DECAY);
   non_negative("GRADIENT_CLIP_NORM", GRADIENT_CLIP_NORM);
   non_negative("WARMUP_STEPS", WARMUP_STEPS);
+  if (LEARNING_RATE_SCHEDULE != "constant" && LEARNING_RATE_SCHEDULE != "step" &&
+      LEARNING_RATE_SCHEDULE != "cosine") {
+    fail("LEARNING_RATE_SCHEDULE", absl::StrCat("must be constant, step or cosine, got '",
+                                                LEARNING_RATE_SCHEDULE, "'"));
+  }
+  for (size_t i = 0; i < LEARNING_RATE_STEPS.size(); ++i) {
+    if (LEARNING_RATE_STEPS[i] <= 0 || (i > 0 && LEARNING_RATE_STEPS[i] <= LEARNING_RATE_STEPS[i - 1])) {
+      fail("LEARNING_RATE_STEPS", "must be positive and increasing");
+      break;
+    }
+  }
+  if (!(LEARNING_RATE_DECAY > 0 && LEARNING_RATE_DECAY <= 1)) {
+    fail("LEARNING_RATE_DECAY", absl::StrCat("must be in (0, 1], got ", LEARNING_RATE_DECAY));
+  }
   for (const auto& [name, w] : LOSS_WEIGHTS) {
     if (std::find(LossNames().begin(), LossNames().end(), name) == LossNames().end()) {
       fail("LOSS_WEIGHTS", absl::StrCat("unknown loss '", name, "' (known: ",

@@ -99,6 +99,12 @@ struct Config {
   double ROI_POSITIVE_IOU = 0.5;       // proposals at or above are foreground ROIs
   double ROI_NEGATIVE_IOU = 0.5;       // proposals below are background ROIs
   int WARMUP_STEPS = 0;                // linear learning-rate warmup
+  // Learning rate after the warmup: "constant", "step" (times LEARNING_RATE_DECAY at each of
+  // LEARNING_RATE_STEPS, counted in training steps) or "cosine" (from LEARNING_RATE down to 0 at the
+  // run's last step).
+  std::string LEARNING_RATE_SCHEDULE = "constant";
+  std::vector<int> LEARNING_RATE_STEPS = {};
+  double LEARNING_RATE_DECAY = 0.1;
   int SEED = 0;                        // every random choice of a run derives from it
 
   // Derived values, as matterport computes them in Config.__init__.

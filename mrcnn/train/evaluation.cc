@@ -1,0 +1,139 @@
+#include "mrcnn/train/evaluation.h"
+
+#include <chrono>
+#include <utility>
+
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace mrcnn {
+namespace {
+
+// cv::Mat RGB H x W x 3 uint8 -> [3, H, W] uint8
+torch::Tensor ImageTensor(const cv::Mat& rgb) {
+  cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
+  return torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
+}
+
+}  // namespace
+
+absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, int max_images) {
+  eval::CocoDataset gt;
+  for (int c = 1; c < ds.num_classes(); ++c) gt.categories.push_back({c, ds.classes()[c].name});
+  const int n = max_images > 0 ? std::min(max_images, ds.num_images()) : ds.num_images();
+  int64_t next_id = 1;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<datasets::InstanceMasks> m = ds.LoadMask(i);
+    if (!m.ok()) return m.status();
+    gt.images.push_back({i, m->height, m->width, ds.image_info(i).path});
+    for (int k = 0; k < m->size(); ++k) {
+      cv::Mat mask = m->masks[k].isContinuous() ? m->masks[k] : m->masks[k].clone();
+      eval::CocoAnnotation a;
+      a.id = next_id++;
+      a.image_id = i;
+      a.category_id = m->class_ids[k];
+      a.iscrowd = k < static_cast<int>(m->crowd.size()) && m->crowd[k];
+      int x1 = mask.cols, y1 = mask.rows, x2 = -1, y2 = -1;
+      int64_t area = 0;
+      for (int y = 0; y < mask.rows; ++y) {
+        const uint8_t* row = mask.ptr<uint8_t>(y);
+        for (int x = 0; x < mask.cols; ++x) {
+          if (!row[x]) continue;
+          ++area;
+          x1 = std::min(x1, x), x2 = std::max(x2, x), y1 = std::min(y1, y), y2 = std::max(y2, y);
+        }
+      }
+      if (area == 0) continue;
+      a.bbox = {double(x1), double(y1), double(x2 - x1 + 1), double(y2 - y1 + 1)};
+      a.area = static_cast<double>(area);
+      a.segmentation.rle = eval::RleFromRowMajor(mask.data, mask.rows, mask.cols);
+      gt.annotations.push_back(std::move(a));
+    }
+  }
+  return gt;
+}
+
+std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id) {
+  std::vector<eval::Detection> out;
+  const int64_t n = d.boxes.size(0);
+  torch::Tensor boxes = d.boxes.to(torch::kFloat64).contiguous();
+  torch::Tensor masks = d.masks.to(torch::kUInt8).contiguous();  // [D, H, W]
+  for (int64_t i = 0; i < n; ++i) {
+    eval::Detection det;
+    det.image_id = image_id;
+    det.category_id = d.labels[i].item<int64_t>();
+    det.score = d.scores[i].item<double>();
+    const double* b = boxes[i].data_ptr<double>();
+    det.bbox = eval::Box{b[0], b[1], b[2] - b[0], b[3] - b[1]};
+    torch::Tensor m = masks[i];
+    det.mask = eval::RleFromRowMajor(m.data_ptr<uint8_t>(), m.size(0), m.size(1));
+    out.push_back(std::move(det));
+  }
+  return out;
+}
+
+absl::StatusOr<ModelEvaluator> ModelEvaluator::Create(const datasets::Dataset& ds, int max_images,
+                                                      int num_threads) {
+  absl::StatusOr<eval::CocoDataset> gt = CocoGroundTruth(ds, max_images);
+  if (!gt.ok()) return gt.status();
+  if (gt->images.empty()) return absl::InvalidArgumentError("COCO evaluation: the dataset has no images");
+  eval::EvalOptions options;
+  options.num_threads = num_threads;
+  ModelEvaluator ev;
+  ev.dataset_ = &ds;
+  for (const eval::CocoImage& im : gt->images) ev.indices_.push_back(static_cast<int>(im.id));
+  absl::StatusOr<eval::CocoEvaluator> bbox = eval::CocoEvaluator::Create(*gt, eval::IouType::kBbox, eval::Params(), options);
+  if (!bbox.ok()) return bbox.status();
+  absl::StatusOr<eval::CocoEvaluator> segm =
+      eval::CocoEvaluator::Create(std::move(*gt), eval::IouType::kSegm, eval::Params(), options);
+  if (!segm.ok()) return segm.status();
+  ev.bbox_ = std::make_shared<eval::CocoEvaluator>(std::move(*bbox));
+  ev.segm_ = std::make_shared<eval::CocoEvaluator>(std::move(*segm));
+  return ev;
+}
+
+absl::StatusOr<ModelEvaluation> ModelEvaluator::Evaluate(MaskRCNN& model, int batch_size) const {
+  const auto start = std::chrono::steady_clock::now();
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<eval::Detection> dets;
+  batch_size = std::max(1, batch_size);
+  for (size_t s = 0; s < indices_.size(); s += batch_size) {
+    std::vector<torch::Tensor> images;
+    std::vector<int> ids;
+    for (size_t k = s; k < std::min(indices_.size(), s + batch_size); ++k) {
+      absl::StatusOr<cv::Mat> rgb = dataset_->LoadImage(indices_[k]);
+      if (!rgb.ok()) return rgb.status();
+      images.push_back(ImageTensor(*rgb));
+      ids.push_back(indices_[k]);
+    }
+    std::vector<ImageDetections> out;
+    try {
+      torch::NoGradGuard no_grad;
+      out = model->Detect(images);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("COCO evaluation: the model failed on image ",
+                                              dataset_->image_info(ids[0]).path, ": ", e.what_without_backtrace()));
+    }
+    for (size_t k = 0; k < out.size(); ++k) {
+      std::vector<eval::Detection> d = ToCocoDetections(out[k], ids[k]);
+      dets.insert(dets.end(), d.begin(), d.end());
+    }
+  }
+  if (was_training) model->train();
+  ModelEvaluation r;
+  r.images = static_cast<int>(indices_.size());
+  r.detections = static_cast<int>(dets.size());
+  absl::StatusOr<eval::CocoEvalResult> bbox = bbox_->Evaluate(dets);
+  if (!bbox.ok()) return bbox.status();
+  absl::StatusOr<eval::CocoEvalResult> segm = segm_->Evaluate(dets);
+  if (!segm.ok()) return segm.status();
+  r.bbox = std::move(*bbox);
+  r.segm = std::move(*segm);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace mrcnn

@@ -1,0 +1,51 @@
+// COCO evaluation of a model on a Dataset, in process: the ground truth is built once from the
+// dataset's masks (image id = image index, category id = class id), then each Evaluate() runs the
+// model over the images and scores boxes and masks with eval's CocoEvaluator (pycocotools' numbers).
+//
+//   absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(val_dataset, /*max_images=*/100);
+//   absl::StatusOr<ModelEvaluation> r = ev->Evaluate(*model);   // switches the model to eval()
+//   r->segm.stats[1];  // segm AP50
+#ifndef MRCNN_TRAIN_EVALUATION_H_
+#define MRCNN_TRAIN_EVALUATION_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "datasets/dataset.h"
+#include "eval/coco_eval.h"
+#include "mrcnn/model/mask_rcnn.h"
+
+namespace mrcnn {
+
+struct ModelEvaluation {
+  eval::CocoEvalResult bbox;
+  eval::CocoEvalResult segm;
+  int images = 0;
+  int detections = 0;
+  double seconds = 0;  // model and evaluation
+};
+
+// The COCO form of the first `max_images` images of `ds` (0: all): RLE masks, tight boxes, pixel areas.
+absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, int max_images);
+
+// One image's detections in COCO form (boxes as x, y, w, h; masks as RLE).
+std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id);
+
+class ModelEvaluator {
+ public:
+  static absl::StatusOr<ModelEvaluator> Create(const datasets::Dataset& ds, int max_images,
+                                               int num_threads = 1);
+  // Runs the model (eval mode, `batch_size` images per call) and evaluates bbox and segm.
+  absl::StatusOr<ModelEvaluation> Evaluate(MaskRCNN& model, int batch_size = 1) const;
+
+ private:
+  ModelEvaluator() = default;
+  const datasets::Dataset* dataset_ = nullptr;
+  std::vector<int> indices_;
+  std::shared_ptr<eval::CocoEvaluator> bbox_, segm_;
+};
+
+}  // namespace mrcnn
+
+#endif  // MRCNN_TRAIN_EVALUATION_H_

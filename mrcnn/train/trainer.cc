@@ -1,0 +1,417 @@
+#include "mrcnn/train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <utility>
+
+#include <torch/types.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/utils.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
+#include "datasets/loader.h"
+#include "datasets/random.h"
+#include "mrcnn/ops/sampler.h"
+#include "mrcnn/train/layers.h"
+#include "mrcnn/weights/weights.h"
+
+namespace mrcnn {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kMomentumPrefix[] = "optimizer.momentum.";
+constexpr char kEpochKey[] = "trainer.epoch";
+constexpr char kStepKey[] = "trainer.step";
+// Loader passes of one epoch are numbered epoch * kPassesPerEpoch + k, so the data of an epoch depends
+// only on (seed, epoch) even when an epoch needs several passes over a small dataset.
+constexpr int kPassesPerEpoch = 1000;
+
+}  // namespace
+
+void BatchToModelInputs(const datasets::Batch& b, const Config& c, std::vector<torch::Tensor>* images,
+                        std::vector<InstanceTargets>* targets) {
+  torch::Tensor mean = torch::tensor(std::vector<double>(c.MEAN_PIXEL.begin(), c.MEAN_PIXEL.end()), torch::kFloat32)
+                           .view({3, 1, 1});
+  torch::Tensor std = torch::tensor(std::vector<double>(c.IMAGE_STD.begin(), c.IMAGE_STD.end()), torch::kFloat32)
+                          .view({3, 1, 1});
+  for (int i = 0; i < b.size(); ++i) {
+    if (b.boxes[i].size(0) == 0) continue;
+    const auto& w = b.meta[i].window;  // y1, x1, y2, x2
+    torch::Tensor img = (b.images[i] * std + mean)
+                            .slice(1, w[0], w[2])
+                            .slice(2, w[1], w[3])
+                            .clamp(0, 255)
+                            .contiguous();
+    InstanceTargets t;
+    t.boxes = b.boxes[i] - torch::tensor({float(w[1]), float(w[0]), float(w[1]), float(w[0])});
+    t.labels = b.class_ids[i];
+    t.masks = c.USE_MINI_MASK ? b.masks[i] : b.masks[i].slice(1, w[0], w[2]).slice(2, w[1], w[3]).contiguous();
+    images->push_back(img);
+    targets->push_back(std::move(t));
+  }
+}
+
+namespace {
+
+std::map<std::string, double> ToDoubles(const LossMap& losses, const torch::Tensor& total) {
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : losses) out[k] = v.item<double>();
+  out["loss"] = total.item<double>();
+  return out;
+}
+
+void Accumulate(const std::map<std::string, double>& x, std::map<std::string, double>* sum) {
+  for (const auto& [k, v] : x) (*sum)[k] += v;
+}
+
+void Divide(std::map<std::string, double>* m, int n) {
+  for (auto& [k, v] : *m) v /= std::max(1, n);
+}
+
+absl::Status WriteConfig(const Config& c, const std::string& dir) {
+  const std::string path = (fs::path(dir) / "config.json").string();
+  std::ofstream out(path);
+  out << c.ToJson().dump(2) << "\n";
+  if (!out) return absl::InternalError(absl::StrCat(path, ": cannot write the config"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+double LearningRateAt(const Config& c, double base, int64_t step, int64_t total_steps) {
+  if (step < c.WARMUP_STEPS) return base * static_cast<double>(step + 1) / c.WARMUP_STEPS;
+  if (c.LEARNING_RATE_SCHEDULE == "step") {
+    double lr = base;
+    for (int s : c.LEARNING_RATE_STEPS) {
+      if (step >= s) lr *= c.LEARNING_RATE_DECAY;
+    }
+    return lr;
+  }
+  if (c.LEARNING_RATE_SCHEDULE == "cosine") {
+    const double span = std::max<int64_t>(1, total_steps - c.WARMUP_STEPS);
+    const double t = std::min(1.0, static_cast<double>(step - c.WARMUP_STEPS) / span);
+    return base * 0.5 * (1.0 + std::cos(M_PI * t));
+  }
+  return base;
+}
+
+absl::StatusOr<Trainer> Trainer::Create(MaskRCNN model, const Config& config) {
+  if (config.GPU_COUNT > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GPU_COUNT: ", config.GPU_COUNT, " is not supported: this build trains on one device (the CPU) "
+        "and has no data-parallel training; set GPU_COUNT=1 and put the batch in IMAGES_PER_GPU"));
+  }
+  absl::Status s = config.Validate();
+  if (!s.ok()) return s;
+  return Trainer(std::move(model), config);
+}
+
+absl::Status Trainer::SetRunDir(const std::string& model_dir) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M", &tm);
+  const std::string dir = (fs::path(model_dir) / (absl::AsciiStrToLower(config_.NAME) + stamp)).string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(dir, ": cannot create the run folder: ", ec.message()));
+  run_dir_ = dir;
+  return WriteConfig(config_, dir);
+}
+
+absl::Status Trainer::UseRunDir(const std::string& run_dir) {
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat(run_dir, ": cannot create the run folder: ", ec.message()));
+  run_dir_ = run_dir;
+  if (fs::exists(fs::path(run_dir) / "config.json")) return absl::OkStatus();
+  return WriteConfig(config_, run_dir);
+}
+
+std::string Trainer::CheckpointPath(int epoch) const {
+  return (fs::path(run_dir_) /
+          absl::StrFormat("mask_rcnn_%s_%04d.pt", absl::AsciiStrToLower(config_.NAME), epoch))
+      .string();
+}
+
+void Trainer::SgdStep(double lr) {
+  torch::NoGradGuard no_grad;
+  const double m = config_.LEARNING_MOMENTUM, wd = config_.WEIGHT_DECAY;
+  std::vector<std::pair<std::string, torch::Tensor>> params;
+  for (auto& item : model_->named_parameters(true)) {
+    if (item.value().requires_grad() && item.value().grad().defined()) params.emplace_back(item.key(), item.value());
+  }
+  if (config_.GRADIENT_CLIP_NORM > 0) {
+    // torch.nn.utils.clip_grad_norm_: one L2 norm over all gradients, scaled down when above the limit.
+    double total = 0;
+    for (auto& [n, p] : params) total += p.grad().pow(2).sum().item<double>();
+    total = std::sqrt(total);
+    const double coef = config_.GRADIENT_CLIP_NORM / (total + 1e-6);
+    if (coef < 1) {
+      for (auto& [n, p] : params) p.mutable_grad().mul_(coef);
+    }
+  }
+  for (auto& [name, p] : params) {
+    torch::Tensor g = p.grad();
+    if (wd != 0) g = g.add(p, wd);
+    torch::Tensor& buf = momentum_[name];
+    if (m != 0) {
+      if (!buf.defined()) {
+        buf = g.clone();
+      } else {
+        buf.mul_(m).add_(g);
+      }
+      g = buf;
+    }
+    p.add_(g, -lr);
+  }
+}
+
+absl::StatusOr<std::map<std::string, double>> Trainer::ValidationLosses(const datasets::Dataset& val) {
+  datasets::LoaderOptions lo;
+  lo.shuffle = true;
+  lo.augment = false;
+  lo.seed = datasets::DeriveSeed(config_.SEED, "val-loader");
+  lo.num_workers = 1;
+  lo.drop_last = false;
+  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(val), config_, lo);
+  loader.StartEpoch(epoch_);
+  at::Generator gen = ops::MakeGenerator(datasets::DeriveSeed(config_.SEED, "val-sampling", epoch_));
+  const bool was_training = model_->is_training();
+  model_->train();
+  // Validation must not change the model: BatchNorm uses (and keeps) its running statistics.
+  for (const auto& m : model_->modules(true)) {
+    if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr) m->eval();
+  }
+  std::map<std::string, double> sum;
+  int n = 0;
+  torch::NoGradGuard no_grad;
+  for (int s = 0; s < config_.VALIDATION_STEPS; ++s) {
+    absl::StatusOr<datasets::Batch> b = loader.Next();
+    if (absl::IsOutOfRange(b.status())) break;
+    if (!b.ok()) return b.status();
+    std::vector<torch::Tensor> images;
+    std::vector<InstanceTargets> targets;
+    BatchToModelInputs(*b, config_, &images, &targets);
+    if (images.empty()) continue;
+    LossMap losses = model_->Losses(images, targets, &gen);
+    Accumulate(ToDoubles(losses, MaskRCNNImpl::TotalLoss(losses)), &sum);
+    ++n;
+  }
+  Divide(&sum, n);
+  if (was_training) {
+    model_->train();
+  } else {
+    model_->eval();
+  }
+  return sum;
+}
+
+absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Dataset& val,
+                            const TrainOptions& o) {
+  absl::StatusOr<LayerSelection> sel = SelectLayers(*model_, o.layers);
+  if (!sel.ok()) return sel.status();
+  for (const std::string& name : sel->frozen) momentum_.erase(name);
+  const double base_lr = o.learning_rate >= 0 ? o.learning_rate : config_.LEARNING_RATE;
+  const int64_t total_steps = static_cast<int64_t>(o.epochs) * config_.STEPS_PER_EPOCH;
+
+  std::optional<ModelEvaluator> evaluator;
+  if (o.coco_eval && o.epochs > epoch_) {
+    absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(val, o.coco_max_images);
+    if (!ev.ok()) return ev.status();
+    evaluator.emplace(std::move(*ev));
+  }
+
+  datasets::LoaderOptions lo;
+  lo.shuffle = true;
+  lo.augment = o.augment;
+  lo.seed = datasets::DeriveSeed(config_.SEED, "train-loader");
+  lo.num_workers = std::max(1, o.num_workers);
+  lo.drop_last = train.num_images() >= config_.BATCH_SIZE();
+  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(train), config_, lo);
+  if (loader.batches_per_epoch() == 0) {
+    return absl::InvalidArgumentError("training dataset has no images");
+  }
+
+  while (epoch_ < o.epochs) {
+    const int epoch = epoch_ + 1;
+    at::Generator gen = ops::MakeGenerator(datasets::DeriveSeed(config_.SEED, "sampling", epoch));
+    int pass = 0;
+    loader.StartEpoch(epoch * kPassesPerEpoch);
+    model_->train();
+    SetFrozenBatchNormEval(*model_);
+    EpochReport report;
+    report.epoch = epoch;
+    const auto epoch_start = std::chrono::steady_clock::now();
+    int done = 0, empty_batches = 0;
+    while (done < config_.STEPS_PER_EPOCH) {
+      const auto t0 = std::chrono::steady_clock::now();
+      absl::StatusOr<datasets::Batch> b = loader.Next();
+      if (absl::IsOutOfRange(b.status())) {
+        loader.StartEpoch(epoch * kPassesPerEpoch + (++pass));
+        continue;
+      }
+      if (!b.ok()) return b.status();
+      std::vector<torch::Tensor> images;
+      std::vector<InstanceTargets> targets;
+      BatchToModelInputs(*b, config_, &images, &targets);
+      if (images.empty()) {
+        if (++empty_batches > 1000) return absl::InvalidArgumentError("training dataset: no image has instances");
+        continue;
+      }
+      const double lr = LearningRateAt(config_, base_lr, step_, total_steps);
+      model_->zero_grad();
+      LossMap losses;
+      torch::Tensor total;
+      try {
+        losses = model_->Losses(images, targets, &gen);
+        total = MaskRCNNImpl::TotalLoss(losses);
+        total.backward();
+      } catch (const c10::Error& e) {
+        return absl::InternalError(absl::StrCat("training step ", step_ + 1, " (epoch ", epoch,
+                                                "): ", e.what_without_backtrace()));
+      }
+      StepReport sr;
+      sr.losses = ToDoubles(losses, total);
+      if (!std::isfinite(sr.losses["loss"])) {
+        return absl::InternalError(absl::StrCat("training diverged at step ", step_ + 1, " (epoch ", epoch,
+                                                "): loss is ", sr.losses["loss"],
+                                                "; lower LEARNING_RATE or raise WARMUP_STEPS"));
+      }
+      SgdStep(lr);
+      ++step_;
+      ++done;
+      Accumulate(sr.losses, &report.train_losses);
+      sr.epoch = epoch;
+      sr.step_in_epoch = done;
+      sr.global_step = step_;
+      sr.learning_rate = lr;
+      sr.images = static_cast<int>(images.size());
+      sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (o.on_step) o.on_step(sr);
+    }
+    report.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    Divide(&report.train_losses, done);
+    epoch_ = epoch;
+    report.global_step = step_;
+    if (config_.VALIDATION_STEPS > 0 && val.num_images() > 0) {
+      absl::StatusOr<std::map<std::string, double>> vl = ValidationLosses(val);
+      if (!vl.ok()) return vl.status();
+      report.val_losses = std::move(*vl);
+    }
+    if (evaluator) {
+      absl::StatusOr<ModelEvaluation> r = evaluator->Evaluate(model_, config_.BATCH_SIZE());
+      if (!r.ok()) return r.status();
+      report.coco = std::move(*r);
+    }
+    if (!run_dir_.empty()) {
+      report.checkpoint = CheckpointPath(epoch);
+      absl::Status s = SaveCheckpoint(report.checkpoint);
+      if (!s.ok()) return s;
+    }
+    if (o.on_epoch) {
+      absl::Status s = o.on_epoch(report);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
+  TensorMap t = StateDict(*model_);
+  for (const auto& [name, buf] : momentum_) t[kMomentumPrefix + name] = buf.detach().clone();
+  t[kEpochKey] = torch::tensor(static_cast<int64_t>(epoch_));
+  t[kStepKey] = torch::tensor(step_);
+  // Write then rename, so an interrupted save never leaves a half-written checkpoint behind.
+  const std::string tmp = path + ".tmp";
+  absl::Status s = WriteTensorFile(tmp, t);
+  if (!s.ok()) return s;
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat(path, ": cannot write the checkpoint: ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Resume(const std::string& path) {
+  absl::StatusOr<TensorMap> t = ReadTensorFile(path);
+  if (!t.ok()) return t.status();
+  if (!t->count(kEpochKey) || !t->count(kStepKey)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a training checkpoint (no ", kEpochKey, " / ", kStepKey,
+        "); to start from its weights use --weights=", path, " instead of resuming"));
+  }
+  TensorMap model_tensors, momentum;
+  for (auto& [k, v] : *t) {
+    if (absl::StartsWith(k, kMomentumPrefix)) {
+      momentum[k.substr(sizeof(kMomentumPrefix) - 1)] = v;
+    } else if (k != kEpochKey && k != kStepKey) {
+      model_tensors[k] = v;
+    }
+  }
+  LoadReport r = LoadStateDict(*model_, model_tensors, {});
+  if (!r.complete() || !r.unused.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": does not match the model (was it written with another config?): ", r.Summary()));
+  }
+  std::map<std::string, torch::Tensor> params;
+  for (auto& item : model_->named_parameters(true)) params[item.key()] = item.value();
+  momentum_.clear();
+  for (auto& [name, buf] : momentum) {
+    auto it = params.find(name);
+    if (it == params.end() || !it->second.sizes().equals(buf.sizes())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": optimizer state for '", name, "' does not match any model parameter"));
+    }
+    momentum_[name] = buf.to(it->second.dtype()).clone();
+  }
+  epoch_ = static_cast<int>((*t)[kEpochKey].item<int64_t>());
+  step_ = (*t)[kStepKey].item<int64_t>();
+  return UseRunDir(fs::path(path).parent_path().string());
+}
+
+absl::StatusOr<std::string> FindLast(const std::string& model_dir, const std::string& name) {
+  std::error_code ec;
+  if (!fs::is_directory(model_dir, ec)) {
+    return absl::NotFoundError(absl::StrCat(model_dir, ": model folder does not exist"));
+  }
+  const std::string prefix = absl::AsciiStrToLower(name);
+  std::vector<std::string> runs;
+  for (const auto& e : fs::directory_iterator(model_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && absl::StartsWith(n, prefix)) runs.push_back(e.path().string());
+  }
+  if (runs.empty()) {
+    return absl::NotFoundError(absl::StrCat("no run folder starting with '", prefix, "' in ", model_dir));
+  }
+  std::sort(runs.begin(), runs.end());
+  std::vector<std::string> ckpts;
+  for (const auto& e : fs::directory_iterator(runs.back(), ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_regular_file() && absl::StartsWith(n, "mask_rcnn") && absl::EndsWith(n, ".pt")) {
+      ckpts.push_back(e.path().string());
+    }
+  }
+  if (ckpts.empty()) return absl::NotFoundError(absl::StrCat("no checkpoint (mask_rcnn*.pt) in ", runs.back()));
+  std::sort(ckpts.begin(), ckpts.end());
+  return ckpts.back();
+}
+
+int EpochFromCheckpointName(const std::string& path) {
+  static const std::regex re(R"(mask_rcnn_.*_(\d+)\.pt)");
+  std::smatch m;
+  const std::string name = fs::path(path).filename().string();
+  if (!std::regex_match(name, m, re)) return -1;
+  return std::stoi(m[1].str());
+}
+
+}  // namespace mrcnn

@@ -1,0 +1,135 @@
+// Trainer: matterport's model.train(train_dataset, val_dataset, learning_rate, epochs, layers) for our
+// MaskRCNN, with checkpoints, resume, find_last() and COCO evaluation after every epoch.
+//
+// Optimisation is SGD with LEARNING_MOMENTUM and WEIGHT_DECAY (PyTorch's SGD: the decay is added to
+// the gradient, dampening 0), a linear warmup over WARMUP_STEPS, then LEARNING_RATE_SCHEDULE
+// (constant, step at LEARNING_RATE_STEPS times LEARNING_RATE_DECAY, or cosine to 0 at the last step),
+// and gradient clipping to a global L2 norm of GRADIENT_CLIP_NORM (0: off). An epoch is
+// STEPS_PER_EPOCH batches of BATCH_SIZE() images, then VALIDATION_STEPS batches of validation loss
+// (BatchNorm in eval mode, no gradients), then COCO bbox/segm evaluation on the validation set.
+// `epochs` is the epoch to train up to, as in matterport, so stages chain:
+//
+//   Trainer t(model, config);
+//   t.SetRunDir(model_dir);                                    // MODEL_DIR/<name><YYYYMMDDTHHMM>/
+//   t.Train(train, val, {.layers = "heads", .epochs = 2, .learning_rate = config.LEARNING_RATE});
+//   t.Train(train, val, {.layers = "all", .epochs = 4, .learning_rate = config.LEARNING_RATE / 10});
+//
+// Randomness: the batch order and flips come from (SEED, epoch), ROI/anchor sampling from a generator
+// reseeded from (SEED, epoch) at every epoch, so a run resumed from a checkpoint continues exactly as
+// an uninterrupted one (same threads). Checkpoints hold the model's tensors under their own names (so
+// LoadWeights reads them), the optimizer's momentum buffers under "optimizer.momentum.<name>" and the
+// counters "trainer.epoch" / "trainer.step".
+#ifndef MRCNN_TRAIN_TRAINER_H_
+#define MRCNN_TRAIN_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "datasets/dataset.h"
+#include "datasets/loader.h"
+#include "mrcnn/config/config.h"
+#include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/train/evaluation.h"
+
+namespace mrcnn {
+
+// The model's inputs for one loader batch: images back in 0-255 RGB [3, h, w] float, cut to their
+// content window (the model pads and resizes itself), and targets moved into the window. Images
+// without instances are left out, as matterport's data generator skips them.
+void BatchToModelInputs(const datasets::Batch& batch, const Config& config, std::vector<torch::Tensor>* images,
+                        std::vector<InstanceTargets>* targets);
+
+// Learning rate at global step `step` (0-based) of a run of `total_steps`, for base rate `base`.
+double LearningRateAt(const Config& config, double base, int64_t step, int64_t total_steps);
+
+struct StepReport {
+  int epoch = 0;            // 1-based epoch being trained
+  int step_in_epoch = 0;    // 1-based
+  int64_t global_step = 0;  // steps done so far, this one included
+  double learning_rate = 0;
+  std::map<std::string, double> losses;  // the five losses and "loss" (their sum)
+  double seconds = 0;                    // this step
+  int images = 0;
+};
+
+struct EpochReport {
+  int epoch = 0;
+  int64_t global_step = 0;
+  std::map<std::string, double> train_losses;  // means over the epoch
+  std::map<std::string, double> val_losses;    // means over VALIDATION_STEPS ("val_" not prefixed)
+  std::optional<ModelEvaluation> coco;
+  std::string checkpoint;  // path written, or empty
+  double train_seconds = 0;
+};
+
+struct TrainOptions {
+  std::string layers = "heads";
+  int epochs = 1;                // train until this epoch (matterport's semantics)
+  double learning_rate = -1;     // < 0: config.LEARNING_RATE
+  bool augment = true;           // random horizontal flips
+  int num_workers = 2;           // image preparation threads
+  bool coco_eval = true;         // COCO bbox/segm on the validation set after each epoch
+  int coco_max_images = 0;       // 0: the whole validation set
+  std::function<void(const StepReport&)> on_step;
+  // A non-OK status stops training and is returned.
+  std::function<absl::Status(const EpochReport&)> on_epoch;
+};
+
+class Trainer {
+ public:
+  // Fails on GPU_COUNT > 1 (no data-parallel training yet) and on a bad config.
+  static absl::StatusOr<Trainer> Create(MaskRCNN model, const Config& config);
+
+  // Creates MODEL_DIR/<name lower-cased><YYYYMMDDTHHMM>/ and writes config.json there.
+  absl::Status SetRunDir(const std::string& model_dir);
+  // Uses an existing folder (resuming); writes config.json when absent.
+  absl::Status UseRunDir(const std::string& run_dir);
+  const std::string& run_dir() const { return run_dir_; }
+  // Checkpoint of epoch `epoch` in the run folder: mask_rcnn_<name>_<epoch:04d>.pt.
+  std::string CheckpointPath(int epoch) const;
+
+  absl::Status Train(const datasets::Dataset& train, const datasets::Dataset& val, const TrainOptions& options);
+
+  // Model, momentum buffers, epoch and step.
+  absl::Status SaveCheckpoint(const std::string& path) const;
+  // Restores all of SaveCheckpoint's state (the model's tensors must all be present with the same
+  // shapes); continues in the checkpoint's folder. Errors name the file and what is wrong with it.
+  absl::Status Resume(const std::string& path);
+
+  // Mean losses over VALIDATION_STEPS batches of `val` (BatchNorm in eval mode, no gradients).
+  absl::StatusOr<std::map<std::string, double>> ValidationLosses(const datasets::Dataset& val);
+
+  int epoch() const { return epoch_; }
+  int64_t global_step() const { return step_; }
+  MaskRCNN& model() { return model_; }
+  const Config& config() const { return config_; }
+  const std::map<std::string, torch::Tensor>& momentum() const { return momentum_; }
+
+ private:
+  Trainer(MaskRCNN model, Config config) : model_(std::move(model)), config_(std::move(config)) {}
+  void SgdStep(double lr);
+
+  MaskRCNN model_;
+  Config config_;
+  std::map<std::string, torch::Tensor> momentum_;  // trainable parameters only
+  int epoch_ = 0;
+  int64_t step_ = 0;
+  std::string run_dir_;
+};
+
+// matterport's find_last(): the newest run folder under `model_dir` whose name starts with `name`
+// (lower-cased), and its last mask_rcnn_*.pt. NotFound names the folder searched.
+absl::StatusOr<std::string> FindLast(const std::string& model_dir, const std::string& name);
+
+// The epoch number in a checkpoint name "mask_rcnn_<name>_<epoch>.pt", or -1.
+int EpochFromCheckpointName(const std::string& path);
+
+}  // namespace mrcnn
+
+#endif  // MRCNN_TRAIN_TRAINER_H_

@@ -1,0 +1,408 @@
+// Trainer: a short run on synthetic shapes lowers every loss; resuming from a checkpoint gives exactly
+// the uninterrupted run; checkpoints, find_last and run folders; learning-rate schedules (hand
+// calculation); bad paths, corrupt and mismatched checkpoints; initial weights with exclude lists.
+#include "mrcnn/train/trainer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include "absl/strings/match.h"
+#include "datasets/shapes.h"
+#include "eval/coco_eval.h"
+#include "gtest/gtest.h"
+#include "mrcnn/train/evaluation.h"
+#include "mrcnn/train/init_weights.h"
+#include "mrcnn/weights/weights.h"
+
+namespace mrcnn {
+namespace {
+namespace fs = std::filesystem;
+
+Config TinyConfig() {
+  Config c = Config::Preset("shapes").value();
+  c.NAME = "Tiny";
+  c.IMAGE_MIN_DIM = 64;
+  c.IMAGE_MAX_DIM = 64;
+  c.BACKBONE_BASE_WIDTH = 8;
+  c.TOP_DOWN_PYRAMID_SIZE = 16;
+  c.FPN_CLASSIF_FC_LAYERS_SIZE = 32;
+  c.MASK_HEAD_CHANNELS = 8;
+  c.MASK_SHAPE = {14, 14};
+  c.MASK_POOL_SIZE = 7;
+  c.RPN_ANCHOR_SCALES = {8, 16, 24, 32, 48};
+  c.TRAIN_ROIS_PER_IMAGE = 16;
+  c.IMAGES_PER_GPU = 2;
+  c.STEPS_PER_EPOCH = 3;
+  c.VALIDATION_STEPS = 2;
+  c.WARMUP_STEPS = 2;
+  c.LEARNING_RATE = 0.01;
+  return c;
+}
+
+datasets::Dataset Shapes(int count, const std::string& split) {
+  return datasets::MakeShapesDataset({.count = count, .height = 64, .width = 64, .seed = 5, .split = split});
+}
+
+std::string TempDir(const std::string& name) {
+  const char* base = std::getenv("TEST_TMPDIR");
+  fs::path p = fs::path(base ? base : "/tmp") / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+Trainer MakeTrainer(const Config& c) {
+  return Trainer::Create(CreateMaskRCNN(c).value(), c).value();
+}
+
+TEST(TrainerTest, ShortTrainingLowersEveryLoss) {
+  Config c = TinyConfig();
+  c.STEPS_PER_EPOCH = 30;
+  c.VALIDATION_STEPS = 2;
+  c.LEARNING_RATE = 0.02;
+  datasets::Dataset train = Shapes(4, "train");
+  Trainer t = MakeTrainer(c);
+  // Validation loss on the 4 training images (2 batches of 2 cover them all), before and after.
+  absl::StatusOr<std::map<std::string, double>> before = t.ValidationLosses(train);
+  ASSERT_TRUE(before.ok()) << before.status();
+  TrainOptions o;
+  o.layers = "all";
+  o.epochs = 2;
+  o.augment = false;
+  o.coco_eval = true;
+  o.coco_max_images = 2;
+  std::vector<EpochReport> reports;
+  o.on_epoch = [&](const EpochReport& r) {
+    reports.push_back(r);
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(t.Train(train, train, o).ok());
+  absl::StatusOr<std::map<std::string, double>> after = t.ValidationLosses(train);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(before->size(), 6u);
+  for (const auto& [name, v] : *before) {
+    EXPECT_LT(after->at(name), v) << name << " did not decrease";
+  }
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(reports[1].global_step, 60);
+  ASSERT_TRUE(reports[1].coco.has_value());
+  EXPECT_EQ(reports[1].coco->images, 2);
+  EXPECT_EQ(reports[1].val_losses.size(), 6u);
+}
+
+TEST(TrainerTest, ResumeEqualsUninterruptedRun) {
+  const Config c = TinyConfig();
+  datasets::Dataset train = Shapes(5, "train");  // 2 batches per pass: epochs wrap around the data
+  datasets::Dataset val = Shapes(2, "val");
+  TrainOptions o;
+  o.layers = "all";
+  o.coco_eval = false;
+
+  Trainer a = MakeTrainer(c);
+  ASSERT_TRUE(a.SetRunDir(TempDir("resume_a")).ok());
+  o.epochs = 3;
+  ASSERT_TRUE(a.Train(train, val, o).ok());
+
+  Trainer b = MakeTrainer(c);
+  const std::string dir_b = TempDir("resume_b");
+  ASSERT_TRUE(b.SetRunDir(dir_b).ok());
+  o.epochs = 1;
+  ASSERT_TRUE(b.Train(train, val, o).ok());
+
+  // A fresh process: another initialisation, so only the checkpoint can make it equal.
+  Config other = c;
+  other.SEED = 99;
+  Trainer r = Trainer::Create(CreateMaskRCNN(other).value(), c).value();
+  absl::StatusOr<std::string> last = FindLast(dir_b, "tiny");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(EpochFromCheckpointName(*last), 1);
+  ASSERT_TRUE(r.Resume(*last).ok());
+  EXPECT_EQ(r.epoch(), 1);
+  EXPECT_EQ(r.global_step(), 3);
+  EXPECT_EQ(r.run_dir(), fs::path(*last).parent_path().string());
+  o.epochs = 3;
+  ASSERT_TRUE(r.Train(train, val, o).ok());
+  EXPECT_EQ(r.global_step(), a.global_step());
+
+  const TensorMap sa = StateDict(*a.model()), sr = StateDict(*r.model());
+  ASSERT_EQ(sa.size(), sr.size());
+  for (const auto& [name, v] : sa) {
+    EXPECT_TRUE(torch::equal(v, sr.at(name))) << name;
+  }
+  ASSERT_EQ(a.momentum().size(), r.momentum().size());
+  for (const auto& [name, v] : a.momentum()) EXPECT_TRUE(torch::equal(v, r.momentum().at(name))) << name;
+  // The resumed run wrote epochs 2 and 3 beside epoch 1.
+  EXPECT_EQ(EpochFromCheckpointName(FindLast(dir_b, "tiny").value()), 3);
+}
+
+TEST(TrainerTest, RunFolderCheckpointsAndFindLast) {
+  const Config c = TinyConfig();
+  const std::string model_dir = TempDir("runs");
+  Trainer t = MakeTrainer(c);
+  ASSERT_TRUE(t.SetRunDir(model_dir).ok());
+  const std::string run = fs::path(t.run_dir()).filename().string();
+  EXPECT_TRUE(absl::StartsWith(run, "tiny")) << run;
+  EXPECT_EQ(run.size(), std::string("tiny").size() + std::string("20260101T1200").size()) << run;
+  std::ifstream in(fs::path(t.run_dir()) / "config.json");
+  ASSERT_TRUE(in);
+  EXPECT_EQ(Config::FromJson(nlohmann::json::parse(in), "config.json").value(), c);
+  EXPECT_EQ(fs::path(t.CheckpointPath(7)).filename(), "mask_rcnn_tiny_0007.pt");
+
+  // No checkpoint yet; other names do not count; the newest folder wins.
+  EXPECT_TRUE(absl::IsNotFound(FindLast(model_dir, "tiny").status()));
+  EXPECT_TRUE(absl::IsNotFound(FindLast(model_dir, "other").status()));
+  EXPECT_TRUE(absl::IsNotFound(FindLast(model_dir + "/missing", "tiny").status()));
+  fs::create_directories(fs::path(model_dir) / "tiny20000101T0000");
+  std::ofstream(fs::path(model_dir) / "tiny20000101T0000" / "mask_rcnn_tiny_0009.pt") << "x";
+  ASSERT_TRUE(t.SaveCheckpoint(t.CheckpointPath(1)).ok());
+  ASSERT_TRUE(t.SaveCheckpoint(t.CheckpointPath(2)).ok());
+  EXPECT_EQ(FindLast(model_dir, "Tiny").value(), t.CheckpointPath(2));
+  EXPECT_EQ(EpochFromCheckpointName("a/mask_rcnn_x_y_0012.pt"), 12);
+  EXPECT_EQ(EpochFromCheckpointName("a/weights.pt"), -1);
+}
+
+TEST(TrainerTest, LearningRateSchedules) {
+  Config c = TinyConfig();
+  c.WARMUP_STEPS = 4;
+  // Warmup: base * (step + 1) / 4.
+  EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 0, 100), 0.025);
+  EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 3, 100), 0.1);
+  EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 50, 100), 0.1);
+  c.LEARNING_RATE_SCHEDULE = "step";
+  c.LEARNING_RATE_STEPS = {10, 20};
+  c.LEARNING_RATE_DECAY = 0.1;
+  EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 9, 100), 0.1);
+  EXPECT_NEAR(LearningRateAt(c, 0.1, 10, 100), 0.01, 1e-15);
+  EXPECT_NEAR(LearningRateAt(c, 0.1, 25, 100), 0.001, 1e-15);
+  c.LEARNING_RATE_SCHEDULE = "cosine";  // from step 4 to step 14: half way at 9
+  EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 4, 14), 0.1);
+  EXPECT_NEAR(LearningRateAt(c, 0.1, 9, 14), 0.05, 1e-15);
+  EXPECT_NEAR(LearningRateAt(c, 0.1, 14, 14), 0.0, 1e-15);
+  c.LEARNING_RATE_SCHEDULE = "linear";
+  EXPECT_TRUE(absl::StrContains(c.Validate().message(), "LEARNING_RATE_SCHEDULE")) << c.Validate();
+}
+
+TEST(TrainerTest, FrozenParametersGetNoUpdateAndNoState) {
+  const Config c = TinyConfig();
+  Trainer t = MakeTrainer(c);
+  const TensorMap before = StateDict(*t.model());
+  TrainOptions o;
+  o.layers = "heads";
+  o.epochs = 1;
+  o.coco_eval = false;
+  datasets::Dataset train = Shapes(4, "train");
+  ASSERT_TRUE(t.Train(train, train, o).ok());
+  std::set<std::string> with_state;
+  for (const auto& [name, v] : t.momentum()) with_state.insert(name);
+  for (const auto& p : t.model()->named_parameters(true)) {
+    const bool head = absl::StartsWith(p.key(), "rpn.") || absl::StartsWith(p.key(), "roi_heads.") ||
+                      absl::StartsWith(p.key(), "backbone.fpn.");
+    EXPECT_EQ(with_state.count(p.key()), head ? 1u : 0u) << p.key();
+    if (!head) {
+      EXPECT_TRUE(torch::equal(p.value(), before.at(p.key()))) << p.key();
+    }
+  }
+}
+
+TEST(TrainerTest, RejectsSeveralGpus) {
+  Config c = TinyConfig();
+  c.GPU_COUNT = 2;
+  absl::StatusOr<Trainer> t = Trainer::Create(CreateMaskRCNN(TinyConfig()).value(), c);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(absl::StrContains(t.status().message(), "GPU_COUNT: 2 is not supported")) << t.status();
+}
+
+TEST(TrainerTest, BadPathsAndCorruptCheckpoints) {
+  const Config c = TinyConfig();
+  const std::string dir = TempDir("bad");
+  Trainer t = MakeTrainer(c);
+
+  absl::Status missing = t.Resume(dir + "/nope.pt");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(absl::StrContains(missing.message(), dir + "/nope.pt")) << missing;
+
+  const std::string garbage = dir + "/garbage.pt";
+  std::ofstream(garbage) << "this is not a zip archive";
+  absl::Status corrupt = t.Resume(garbage);
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_TRUE(absl::StrContains(corrupt.message(), garbage)) << corrupt;
+
+  // A real checkpoint cut in half.
+  ASSERT_TRUE(t.SetRunDir(dir).ok());
+  const std::string good = t.CheckpointPath(1);
+  ASSERT_TRUE(t.SaveCheckpoint(good).ok());
+  const std::string cut = dir + "/cut.pt";
+  fs::copy_file(good, cut);
+  fs::resize_file(cut, fs::file_size(good) / 2);
+  absl::Status truncated = t.Resume(cut);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_TRUE(absl::StrContains(truncated.message(), cut)) << truncated;
+  absl::StatusOr<LoadReport> cut_weights = LoadInitialWeights(*t.model(), "coco", cut, {});
+  ASSERT_FALSE(cut_weights.ok());
+
+  // Weights only: not resumable, and the message says what to do.
+  const std::string weights = dir + "/weights.pt";
+  ASSERT_TRUE(SaveWeights(*t.model(), weights).ok());
+  absl::Status not_ckpt = t.Resume(weights);
+  ASSERT_FALSE(not_ckpt.ok());
+  EXPECT_TRUE(absl::StrContains(not_ckpt.message(), "not a training checkpoint")) << not_ckpt;
+
+  // Another config's checkpoint.
+  Config five = c;
+  five.NUM_CLASSES = 5;
+  Trainer other = MakeTrainer(five);
+  absl::Status mismatch = other.Resume(good);
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_TRUE(absl::StrContains(mismatch.message(), "does not match the model")) << mismatch;
+  EXPECT_TRUE(absl::StrContains(mismatch.message(), "roi_heads.box_predictor.cls_score.weight")) << mismatch;
+
+  // Initial weights: unknown init_with, missing file, no file.
+  EXPECT_FALSE(LoadInitialWeights(*t.model(), "bogus", weights, {}).ok());
+  absl::StatusOr<LoadReport> nofile = LoadInitialWeights(*t.model(), "coco", dir + "/absent.pt", {});
+  ASSERT_FALSE(nofile.ok());
+  EXPECT_TRUE(absl::StrContains(nofile.status().message(), dir + "/absent.pt")) << nofile.status();
+  absl::StatusOr<LoadReport> nopath = LoadInitialWeights(*t.model(), "imagenet", "", {});
+  ASSERT_FALSE(nopath.ok());
+  EXPECT_TRUE(absl::StrContains(nopath.status().message(), "needs --weights")) << nopath.status();
+}
+
+TEST(TrainerTest, InitialWeightsWithMatterportExcludeNames) {
+  const Config c = TinyConfig();  // 4 classes
+  const std::string dir = TempDir("init");
+  MaskRCNN source = CreateMaskRCNN(c).value();
+  const std::string path = dir + "/coco.pt";
+  ASSERT_TRUE(SaveWeights(*source, path).ok());
+  Config three = c;
+  three.NUM_CLASSES = 3;
+  three.SEED = 7;
+  const std::set<std::string> predictor = {
+      "roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.cls_score.bias",
+      "roi_heads.box_predictor.bbox_pred.weight", "roi_heads.box_predictor.bbox_pred.bias",
+      "roi_heads.mask_predictor.mask_fcn_logits.weight", "roi_heads.mask_predictor.mask_fcn_logits.bias"};
+
+  // matterport's exclude list: the class-specific layers are skipped, everything else loaded.
+  MaskRCNN target = CreateMaskRCNN(three).value();
+  absl::StatusOr<LoadReport> r = LoadInitialWeights(
+      *target, "coco", path, {"mrcnn_class_logits", "mrcnn_bbox_fc", "mrcnn_bbox", "mrcnn_mask"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(std::set<std::string>(r->excluded.begin(), r->excluded.end()), predictor);
+  EXPECT_TRUE(r->shape_mismatch.empty()) << r->Summary();
+  EXPECT_TRUE(r->missing.empty()) << r->Summary();
+  const TensorMap src = StateDict(*source), dst = StateDict(*target);
+  EXPECT_TRUE(torch::equal(src.at("backbone.body.layer1.0.conv1.weight"), dst.at("backbone.body.layer1.0.conv1.weight")));
+  EXPECT_TRUE(torch::equal(src.at("roi_heads.box_head.fc6.weight"), dst.at("roi_heads.box_head.fc6.weight")));
+
+  // Our own names work too; without an exclude list the differing shapes are reported.
+  EXPECT_EQ(MapExcludeNames({"roi_heads.box_predictor", "mrcnn_mask", ""}),
+            (std::vector<std::string>{"roi_heads.box_predictor", "roi_heads.mask_predictor.mask_fcn_logits"}));
+  MaskRCNN plain = CreateMaskRCNN(three).value();
+  absl::StatusOr<LoadReport> m = LoadInitialWeights(*plain, "coco", path, {});
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->shape_mismatch.size(), predictor.size()) << m->Summary();
+  EXPECT_FALSE(m->complete());
+
+  // ImageNet: a bare ResNet's names land in backbone.body, its classifier is unused.
+  TensorMap resnet;
+  resnet["conv1.weight"] = torch::randn({8, 3, 7, 7});
+  resnet["layer1.0.conv1.weight"] = torch::randn({8, 8, 3, 3});
+  resnet["fc.weight"] = torch::randn({1000, 64});
+  ASSERT_TRUE(WriteTensorFile(dir + "/resnet.pt", resnet).ok());
+  MaskRCNN img = CreateMaskRCNN(c).value();
+  absl::StatusOr<LoadReport> i = LoadInitialWeights(*img, "imagenet", dir + "/resnet.pt", {});
+  ASSERT_TRUE(i.ok()) << i.status();
+  EXPECT_EQ(std::set<std::string>(i->loaded.begin(), i->loaded.end()),
+            (std::set<std::string>{"backbone.body.conv1.weight", "backbone.body.layer1.0.conv1.weight"}));
+  EXPECT_EQ(i->unused, std::vector<std::string>{"backbone.body.fc.weight"});
+  EXPECT_TRUE(torch::equal(StateDict(*img).at("backbone.body.conv1.weight"), resnet["conv1.weight"]));
+}
+
+// The evaluation glue: the ground truth given back as detections scores AP 1 for boxes and masks.
+TEST(EvaluationTest, GroundTruthAsDetectionsScoresOne) {
+  datasets::Dataset ds = Shapes(3, "val");
+  absl::StatusOr<eval::CocoDataset> gt = CocoGroundTruth(ds, 0);
+  ASSERT_TRUE(gt.ok()) << gt.status();
+  ASSERT_EQ(gt->images.size(), 3u);
+  std::vector<eval::Detection> dets;
+  for (int i = 0; i < 3; ++i) {
+    datasets::InstanceMasks m = ds.LoadMask(i).value();
+    ImageDetections d;
+    const int n = m.size();
+    d.masks = torch::zeros({n, m.height, m.width}, torch::kBool);
+    d.boxes = torch::zeros({n, 4});
+    d.labels = torch::zeros({n}, torch::kInt64);
+    d.scores = torch::ones({n});
+    for (int k = 0; k < n; ++k) {
+      torch::Tensor mk = d.masks[k];
+      auto a = mk.accessor<bool, 2>();
+      int x1 = 1 << 20, y1 = 1 << 20, x2 = -1, y2 = -1;
+      for (int y = 0; y < m.height; ++y)
+        for (int x = 0; x < m.width; ++x)
+          if (m.masks[k].at<uint8_t>(y, x)) {
+            a[y][x] = true;
+            x1 = std::min(x1, x), y1 = std::min(y1, y), x2 = std::max(x2, x), y2 = std::max(y2, y);
+          }
+      d.boxes[k] = torch::tensor({float(x1), float(y1), float(x2 + 1), float(y2 + 1)});
+      d.labels[k] = m.class_ids[k];
+    }
+    std::vector<eval::Detection> di = ToCocoDetections(d, i);
+    dets.insert(dets.end(), di.begin(), di.end());
+  }
+  for (eval::IouType type : {eval::IouType::kBbox, eval::IouType::kSegm}) {
+    eval::CocoEvaluator ev = eval::CocoEvaluator::Create(*gt, type).value();
+    eval::CocoEvalResult r = ev.Evaluate(dets).value();
+    EXPECT_NEAR(r.stats[0], 1.0, 1e-12) << eval::IouTypeName(type);
+  }
+}
+
+}  // namespace
+}  // namespace mrcnn
+
+namespace mrcnn {
+namespace {
+
+// The loader's normalised, padded batch becomes the dataset's own pixels and boxes again.
+TEST(TrainerDataTest, ModelInputsAreTheDatasetImages) {
+  Config c = TinyConfig();
+  c.USE_MINI_MASK = false;
+  auto ds = std::make_shared<const datasets::Dataset>(Shapes(2, "train"));
+  datasets::LoaderOptions lo;
+  lo.shuffle = false;
+  lo.augment = false;
+  lo.num_workers = 1;
+  datasets::BatchLoader loader(ds, c, lo);
+  loader.StartEpoch(0);
+  datasets::Batch b = loader.Next().value();
+  std::vector<torch::Tensor> images;
+  std::vector<InstanceTargets> targets;
+  BatchToModelInputs(b, c, &images, &targets);
+  ASSERT_EQ(images.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    cv::Mat rgb = ds->LoadImage(i).value();
+    torch::Tensor ref = torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kUInt8)
+                            .permute({2, 0, 1}).to(torch::kFloat);
+    ASSERT_EQ(images[i].sizes(), ref.sizes());
+    EXPECT_LT((images[i] - ref).abs().max().item<float>(), 1e-3);
+    datasets::InstanceMasks m = ds->LoadMask(i).value();
+    ASSERT_EQ(targets[i].boxes.size(0), m.size());
+    for (int k = 0; k < m.size(); ++k) {
+      torch::Tensor mk = targets[i].masks[k];
+      torch::Tensor ref_mask = torch::from_blob(m.masks[k].data, {m.height, m.width}, torch::kUInt8);
+      EXPECT_TRUE(torch::equal(mk.to(torch::kUInt8), ref_mask)) << k;
+      torch::Tensor ys = std::get<0>(mk.nonzero().min(0)), ye = std::get<0>(mk.nonzero().max(0));
+      // x1, y1 of the box are the mask's first column and row; x2, y2 one past the last.
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][0].item<float>(), ys[1].item<float>());
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][1].item<float>(), ys[0].item<float>());
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][2].item<float>(), ye[1].item<float>() + 1);
+      EXPECT_FLOAT_EQ(targets[i].boxes[k][3].item<float>(), ye[0].item<float>() + 1);
+      EXPECT_EQ(targets[i].labels[k].item<int64_t>(), m.class_ids[k]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mrcnn
