@@ -45,7 +45,8 @@ std::string SetFlagHelp() {
   return absl::StrCat(
       "  --set KEY=VALUE  (repeatable) override one config key after --preset and --config,\n"
       "                   e.g. --set RPN_ANCHOR_SCALES=8,16,32,64,128 --set USE_MINI_MASK=false\n"
-      "                   Lists: 8,16,32 or [8,16,32] or (56,56). LOSS_WEIGHTS: name=weight,...\n"
+      "                   Lists: 8,16,32 or [8,16,32] or (56,56). Booleans: true/false.\n"
+      "                   LOSS_WEIGHTS: name=weight,...\n"
       "                   Keys: ",
       absl::StrJoin(Config::FieldNames(), " "), "\n");
 }
