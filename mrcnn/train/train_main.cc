@@ -193,7 +193,7 @@ int Main(int argc, char** argv) {
     absl::Status step_error;
     o.on_step = [&](const StepReport& r) {
       progress.Step(r.epoch, r.step_in_epoch, r.losses.at("loss"), r.images, r.seconds);
-      if (tlog && (r.global_step % FLAGS_log_every == 0)) {
+      if (tlog && (r.global_step % FLAGS_log_every == 0 || r.step_in_epoch == config->STEPS_PER_EPOCH)) {
         std::vector<experiments::MetricPoint> pts;
         for (const auto& [k, v] : r.losses) pts.push_back({k, v, "min"});
         pts.push_back({"learning_rate", r.learning_rate, "max"});
