@@ -389,7 +389,9 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
         if (!cfg) spawn_error = absl::StrCat(args.config_path, ": cannot write the trial config");
       }
       if (spawn_error.empty()) {
-        absl::StatusOr<pid_t> pid = Spawn(options.trial_binary, args.ToArgs(), r.log_path, *threads);
+        std::vector<std::string> argv = args.ToArgs();
+        argv.insert(argv.end(), plan.trainer_args.begin(), plan.trainer_args.end());
+        absl::StatusOr<pid_t> pid = Spawn(options.trial_binary, argv, r.log_path, *threads);
         if (pid.ok()) {
           r.pid = *pid;
         } else {

@@ -1,5 +1,7 @@
 #include "experiments/spec.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -77,7 +79,7 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   if (!spec_in.is_object()) return Bad(source, "a sweep spec must be a JSON object");
   static const std::set<std::string> kKnown = {"name",   "description", "preset", "base",
                                                "search", "params",      "seeds",  "seed",
-                                               "trials"};
+                                               "trials", "trainer"};
   for (auto it = spec_in.begin(); it != spec_in.end(); ++it) {
     if (!kKnown.count(it.key())) {
       return Bad(source, absl::StrCat("unknown field \"", it.key(), "\" (expected one of ",
@@ -217,6 +219,40 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
       t.config.SEED = static_cast<int>(t.seed);
       t.point = p;
       plan.trials.push_back(std::move(t));
+    }
+  }
+  // Trial binary flags.
+  if (spec.contains("trainer")) {
+    const Json& t = spec["trainer"];
+    if (!t.is_object()) return Bad(source, "\"trainer\" must be an object of FLAG: value");
+    static const std::set<std::string> kProtocol = {"config", "seed",    "trial_dir", "db",
+                                                    "trial_id", "attempt", "threads"};
+    for (auto it = t.begin(); it != t.end(); ++it) {
+      const std::string& flag = it.key();
+      const bool identifier =
+          !flag.empty() && std::all_of(flag.begin(), flag.end(), [](char c) {
+            return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
+                   c == '_';
+          });
+      if (!identifier) {
+        return Bad(source, absl::StrCat("trainer: \"", flag, "\" is not a flag name (lower case, digits, _)"));
+      }
+      if (kProtocol.count(flag)) {
+        return Bad(source, absl::StrCat("trainer.", flag, ": set by the coordinator (trial protocol), "
+                                        "not by the spec"));
+      }
+      std::string value;
+      if (it.value().is_string()) {
+        value = it.value().get<std::string>();
+      } else if (it.value().is_boolean()) {
+        value = it.value().get<bool>() ? "true" : "false";
+      } else if (it.value().is_number()) {
+        value = it.value().dump();
+      } else {
+        return Bad(source, absl::StrCat("trainer.", flag, ": expected a string, number or boolean, got ",
+                                        it.value().dump()));
+      }
+      plan.trainer_args.push_back(absl::StrCat("--", flag, "=", value));
     }
   }
   plan.spec = spec;

@@ -9,11 +9,15 @@
 //     "search": "grid",                        // "grid" (default) or "random"
 //     "params": {"RPN_ANCHOR_STRIDE": [1, 2], "USE_MINI_MASK": [false, true]},
 //     "seeds": 2,                              // repeats of every point (--seeds overrides); default 1
-//     "seed": 0                                // base seed: trial seeds are seed, seed+1, ...
+//     "seed": 0,                               // base seed: trial seeds are seed, seed+1, ...
+//     "trainer": {"epochs": 3, "layers": "all"}  // flags for the trial binary, the same for every trial
 //   }
 // Random search takes "trials": N and draws each param from its list, or from a range
 // {"min": a, "max": b, "scale": "linear"|"log", "type": "real"|"int"}, with a generator seeded by
 // "seed": the same spec always gives the same trial list.
+// "trainer" holds the trial binary's own flags that are not config keys (budgets such as epochs, the
+// dataset: format, dataset_dir, ...); each becomes --KEY=VALUE after the trial protocol's flags. They are
+// part of the stored spec, so resuming a sweep always trains on the same data with the same budget.
 #ifndef EXPERIMENTS_SPEC_H_
 #define EXPERIMENTS_SPEC_H_
 
@@ -41,6 +45,7 @@ struct SweepPlan {
   int seeds = 1;
   std::vector<std::string> swept_keys;
   std::vector<PlannedTrial> trials;  // points in order, each repeated for seeds seed..seed+seeds-1
+  std::vector<std::string> trainer_args;  // "--KEY=VALUE" from the spec's "trainer", sorted by KEY
 };
 
 // `source` names the spec (its file) in errors. `seeds_override` (--seeds) and `name_override`

@@ -142,6 +142,34 @@ TEST(SpecTest, OtherMalformedSpecsAreErrors) {
   EXPECT_NE(ErrorOf(spec).find("unknown preset"), std::string::npos);
 }
 
+TEST(SpecTest, TrainerFlagsBecomeSortedArgumentsAndStayInTheSpec) {
+  Json spec = GridSpec();
+  spec["trainer"] = Json::parse(R"({"layers": "all", "epochs": 3, "augment": false, "val_fraction": 0.25})");
+  absl::StatusOr<SweepPlan> p = PlanSweep(spec, "spec.json");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->trainer_args, (std::vector<std::string>{"--augment=false", "--epochs=3", "--layers=all",
+                                                       "--val_fraction=0.25"}));
+  EXPECT_EQ(p->spec["trainer"]["epochs"], 3);
+  // Without "trainer" the trial gets the protocol's flags only.
+  p = PlanSweep(GridSpec(), "spec.json");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(p->trainer_args.empty());
+}
+
+TEST(SpecTest, BadTrainerFlagsAreErrors) {
+  Json spec = GridSpec();
+  spec["trainer"] = Json::array({"--epochs=3"});
+  EXPECT_NE(ErrorOf(spec).find("\"trainer\" must be an object"), std::string::npos);
+  spec["trainer"] = Json::parse(R"({"seed": 4})");
+  EXPECT_NE(ErrorOf(spec).find("trainer.seed: set by the coordinator"), std::string::npos);
+  spec["trainer"] = Json::parse(R"({"threads": 4})");
+  EXPECT_NE(ErrorOf(spec).find("trainer.threads: set by the coordinator"), std::string::npos);
+  spec["trainer"] = Json::parse(R"({"--epochs": 4})");
+  EXPECT_NE(ErrorOf(spec).find("\"--epochs\" is not a flag name"), std::string::npos);
+  spec["trainer"] = Json::parse(R"({"stages": ["heads:1"]})");
+  EXPECT_NE(ErrorOf(spec).find("trainer.stages: expected a string, number or boolean"), std::string::npos);
+}
+
 TEST(SpecTest, FileErrorsNameTheFile) {
   EXPECT_EQ(PlanSweepFile("/no/such/spec.json").status().code(), absl::StatusCode::kNotFound);
   const std::string path = experiments_test::NewTempDir("spec") + "/bad.json";

@@ -1,0 +1,228 @@
+// The product's main job: `bazel run //experiments:sweep`. With no flags it runs the embedded default
+// sweep (synthetic shapes, the shapes preset, RPN_ANCHOR_STRIDE {1, 2} x USE_MINI_MASK {false, true})
+// through the built trainer (//mrcnn:train, found in this binary's runfiles), logs everything in the
+// experiment log and prints the comparison table. Running it again trains nothing and prints the same
+// table.
+//
+//   bazel run //experiments:sweep
+//   bazel run //experiments:sweep -- --spec=my_sweep.json --seeds=3 --workers=2 --db=/tmp/x.sqlite
+//   bazel run //experiments:sweep -- --name=mine --format=coco --dataset_dir=/data/signs
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "experiments/compare.h"
+#include "experiments/coordinator.h"
+#include "experiments/log.h"
+#include "gflags/gflags.h"
+#include "nlohmann/json.hpp"
+
+DEFINE_string(spec, "", "Sweep spec file (JSON; see experiments/spec.h); default: the embedded default "
+                        "sweep (--print_default_spec shows it).");
+DEFINE_bool(print_default_spec, false, "Print the embedded default spec and exit.");
+DEFINE_string(trial_binary, "", "The program that runs one trial; default: the trainer //mrcnn:train "
+                                "from this binary's runfiles.");
+DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
+DEFINE_string(name, "", "Sweep name; overrides the spec's \"name\".");
+DEFINE_int32(seeds, 0, "Seeds per config point; overrides the spec's \"seeds\" (0: the spec's).");
+DEFINE_int32(workers, 0, "Trials run at once; the cores are split evenly between them (0: one per core, "
+                         "at most one per trial).");
+DEFINE_int32(cores, 0, "Cores to use (0: all of this machine's).");
+DEFINE_string(dataset_dir, "", "Your dataset folder, passed to every trial (trainer --dataset_dir); "
+                               "recorded in the spec.");
+DEFINE_string(format, "", "Dataset format passed to every trial (trainer --format: shapes | tutorial | "
+                          "coco | labelme); recorded in the spec.");
+DEFINE_int32(retries, 2, "Re-runs of a FAILED trial before giving up on it.");
+DEFINE_double(stale_after_s, 60, "A RUNNING trial whose coordinator sent no heartbeat for this long "
+                                 "is considered lost and re-run.");
+DEFINE_double(heartbeat_s, 2, "Heartbeat period.");
+DEFINE_double(trial_timeout_s, 0, "Kill and fail a trial running longer than this (0: no limit).");
+DEFINE_string(runs_dir, "", "Folder for trial folders (default: experiments_runs next to the log).");
+DEFINE_string(progress_metric, "loss", "Metric shown on the progress lines.");
+DEFINE_double(progress_interval_s, 0, "Progress refresh period (0: 0.5 s on a terminal, 10 s else).");
+DEFINE_string(metrics, "segm_AP50,segm_AP,bbox_AP50,bbox_AP,loss,train_seconds",
+              "Metrics in the final table.");
+
+namespace experiments {
+namespace {
+
+// The default sweep. Budgets: 4 trials on 2 cores run as 2 workers x 1 thread, two trials at a time,
+// so each trial has about 5 of the sweep's 10 minutes (see README "Experiments" for measured figures).
+constexpr char kDefaultSpec[] = R"({
+  "name": "default",
+  "description": "anchor stride x mini mask on synthetic shapes",
+  "preset": "shapes",
+  "base": {"STEPS_PER_EPOCH": 100, "VALIDATION_STEPS": 2, "LEARNING_RATE_SCHEDULE": "cosine"},
+  "params": {"RPN_ANCHOR_STRIDE": [1, 2], "USE_MINI_MASK": [false, true]},
+  "seeds": 1,
+  "seed": 0,
+  "trainer": {"format": "shapes", "shapes_train": 400, "shapes_val": 50, "layers": "all",
+              "epochs": 5, "workers": 1, "log_every": 5}
+})";
+
+bool IsExecutable(const std::string& path) {
+  std::error_code ec;
+  return !path.empty() && std::filesystem::is_regular_file(path, ec) && access(path.c_str(), X_OK) == 0;
+}
+
+// The trainer in this binary's runfiles: $RUNFILES_DIR (set under `bazel run`/`bazel test` and passed
+// on to children), then <argv0>.runfiles and /proc/self/exe's .runfiles (a binary started directly
+// from bazel-bin), then the bazel-bin tree beside this binary.
+absl::StatusOr<std::string> FindTrainer(const char* argv0) {
+  namespace fs = std::filesystem;
+  const std::string rel = "mrcnn_workbench/mrcnn/train/train";
+  std::vector<std::string> tried;
+  std::vector<fs::path> roots;
+  for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    const char* v = std::getenv(env);
+    if (v != nullptr && *v != '\0') roots.emplace_back(v);
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> exes;
+  if (argv0 != nullptr && *argv0 != '\0') exes.push_back(fs::absolute(argv0, ec));
+  if (!self.empty()) exes.push_back(self);
+  for (const fs::path& exe : exes) roots.push_back(fs::path(exe.string() + ".runfiles"));
+  for (const fs::path& root : roots) {
+    const std::string p = (root / rel).string();
+    if (IsExecutable(p)) return p;
+    tried.push_back(p);
+  }
+  // bazel-bin/experiments/sweep -> bazel-bin/mrcnn/train/train
+  for (const fs::path& exe : exes) {
+    const std::string p = (exe.parent_path().parent_path() / "mrcnn/train/train").string();
+    if (IsExecutable(p)) return p;
+    tried.push_back(p);
+  }
+  return absl::NotFoundError(absl::StrCat(
+      "cannot find the trainer (//mrcnn:train) in this binary's runfiles; tried ",
+      absl::StrJoin(tried, ", "), ". Run through `bazel run //experiments:sweep` or pass --trial_binary"));
+}
+
+int Main(int argc, char** argv) {
+  gflags::SetUsageMessage(
+      "Runs a sweep of training trials, logs them in the experiment log and prints the comparison.\n"
+      "Usage: sweep [--spec=SPEC.json] [--seeds=N] [--workers=N] [--db=FILE] "
+      "[--format=F --dataset_dir=DIR] [--trial_binary=PATH]\n"
+      "With no flags: the default sweep (anchor stride x mini mask on synthetic shapes).");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (argc > 1) {
+    std::cerr << "sweep: unexpected argument '" << argv[1] << "'\n";
+    return 2;
+  }
+  if (FLAGS_print_default_spec) {
+    std::cout << kDefaultSpec << "\n";
+    return 0;
+  }
+  // The spec, with --format/--dataset_dir folded into its "trainer" flags so they are stored with it.
+  nlohmann::json spec;
+  std::string source = "the default sweep spec";
+  if (FLAGS_spec.empty()) {
+    spec = nlohmann::json::parse(kDefaultSpec);
+  } else {
+    source = ResolveUserPath(FLAGS_spec);
+    std::ifstream in(source);
+    if (!in) {
+      std::cerr << "sweep: " << source << ": cannot open sweep spec\n";
+      return 1;
+    }
+    spec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (spec.is_discarded()) {
+      std::cerr << "sweep: " << source << ": not valid JSON\n";
+      return 1;
+    }
+  }
+  if (!FLAGS_format.empty() || !FLAGS_dataset_dir.empty()) {
+    if (!spec.is_object()) {
+      std::cerr << "sweep: " << source << ": a sweep spec must be a JSON object\n";
+      return 1;
+    }
+    if (spec.contains("trainer") && !spec["trainer"].is_object()) {
+      std::cerr << "sweep: " << source << ": \"trainer\" must be an object of FLAG: value\n";
+      return 1;
+    }
+    if (!FLAGS_format.empty()) spec["trainer"]["format"] = FLAGS_format;
+    if (!FLAGS_dataset_dir.empty()) {
+      spec["trainer"]["dataset_dir"] =
+          std::filesystem::absolute(ResolveUserPath(FLAGS_dataset_dir)).lexically_normal().string();
+    }
+  }
+  absl::StatusOr<SweepPlan> plan = PlanSweep(
+      spec, source, FLAGS_seeds > 0 ? std::optional<int>(FLAGS_seeds) : std::nullopt, FLAGS_name);
+  if (!plan.ok()) {
+    std::cerr << "sweep: " << plan.status().message() << "\n";
+    return 1;
+  }
+
+  SweepOptions o;
+  o.db_path = ResolveDbPath(FLAGS_db);
+  if (FLAGS_trial_binary.empty()) {
+    absl::StatusOr<std::string> trainer = FindTrainer(argc > 0 ? argv[0] : nullptr);
+    if (!trainer.ok()) {
+      std::cerr << "sweep: " << trainer.status().message() << "\n";
+      return 1;
+    }
+    o.trial_binary = *trainer;
+  } else {
+    o.trial_binary = ResolveUserPath(FLAGS_trial_binary);
+  }
+  o.cores = FLAGS_cores > 0 ? FLAGS_cores
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default workers: one per core, but no more than there are trials, so that every core trains.
+  o.workers = FLAGS_workers > 0
+                  ? FLAGS_workers
+                  : std::max(1, std::min(o.cores, static_cast<int>(plan->trials.size())));
+  o.runs_dir = ResolveUserPath(FLAGS_runs_dir);
+  o.retries = FLAGS_retries;
+  o.heartbeat_s = FLAGS_heartbeat_s;
+  o.stale_after_s = FLAGS_stale_after_s;
+  o.trial_timeout_s = FLAGS_trial_timeout_s;
+  o.progress_metric = FLAGS_progress_metric;
+  o.progress_interval_s = FLAGS_progress_interval_s;
+  const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  const GitState git = ReadGitState(ws != nullptr ? ws : ".");
+  o.git_commit = git.commit;
+  o.git_dirty = git.dirty;
+
+  absl::StatusOr<SweepOutcome> r = RunSweep(*plan, o);
+  if (!r.ok()) {
+    std::cerr << "sweep: " << r.status().message() << "\n";
+    return 1;
+  }
+  // The comparison table: every trial of the sweep with its swept values and last metrics.
+  absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(o.db_path);
+  if (!log.ok()) {
+    std::cerr << "sweep: " << log.status().message() << "\n";
+    return 1;
+  }
+  const std::vector<std::string> metrics = absl::StrSplit(FLAGS_metrics, ',', absl::SkipEmpty());
+  absl::StatusOr<Table> t = ListRuns(log->db(), plan->name, metrics, "last");
+  if (!t.ok()) {
+    std::cerr << "sweep: " << t.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "\n" << FormatTable(*t, "table").value();
+  const SweepCounts& c = r->counts;
+  std::cout << "\nsweep '" << plan->name << "': " << c.finished << " finished, " << c.failed
+            << " failed, " << c.killed << " killed, " << c.running << " running elsewhere, "
+            << c.queued << " queued; " << r->trials_started << " attempt(s) started in this run\n"
+            << "log: " << o.db_path << "\n";
+  if (r->interrupted) {
+    std::cout << "interrupted by " << strsignal(r->signal)
+              << ": running trials were marked KILLED; run the same command again to resume\n";
+    return 128 + r->signal;
+  }
+  return c.finished == c.total() ? 0 : 3;
+}
+
+}  // namespace
+}  // namespace experiments
+
+int main(int argc, char** argv) { return experiments::Main(argc, argv); }
