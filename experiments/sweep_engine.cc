@@ -1,6 +1,7 @@
 // Runs a sweep from a spec file with a trial binary you name, records everything in the experiment
-// log, and prints the runs table at the end. Until the trainer lands, there is no default trial
-// binary: --trial_binary is required.
+// log, and prints the runs table at the end. Unlike //experiments:sweep (the main job, with an embedded
+// default spec and the built trainer as its trial binary) it has no defaults: --spec and
+// --trial_binary are required, which makes it the entry point for other trial programs and tests.
 //
 //   bazel run //experiments:sweep_engine -- --spec=$PWD/my_sweep.json
 //       --trial_binary=/path/to/trainer --workers=2 --seeds=3
@@ -41,8 +42,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (FLAGS_spec.empty() || FLAGS_trial_binary.empty()) {
-    std::cerr << "sweep_engine: --spec and --trial_binary are required (there is no default trial "
-                 "binary until the trainer lands)\n";
+    std::cerr << "sweep_engine: --spec and --trial_binary are required (//experiments:sweep runs "
+                 "the default sweep with the built trainer)\n";
     return 2;
   }
   absl::StatusOr<experiments::SweepPlan> plan = experiments::PlanSweepFile(
