@@ -199,9 +199,8 @@ absl::StatusOr<Dataset> LoadCoco(const CocoOptions& options, ProblemLog* log) {
     info.width = header->width;
     info.height = header->height;
     for (Annotation& a : ci.annotations) {
-      absl::StatusOr<bool> keep = internal::CheckAnnotation(a, file, info.width, info.height, log);
-      if (!keep.ok()) return keep.status();
-      if (*keep) info.annotations.push_back(std::move(a));
+      absl::Status added = internal::AddCheckedAnnotation(std::move(a), file, &info, log);
+      if (!added.ok()) return added;
     }
     ds.AddImage(std::move(info));
   }

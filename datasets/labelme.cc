@@ -237,9 +237,8 @@ absl::StatusOr<Dataset> LoadLabelme(const LabelmeOptions& options, ProblemLog* l
       }
     }
     for (Annotation& a : instances) {
-      absl::StatusOr<bool> keep = internal::CheckAnnotation(a, lf.path, info.width, info.height, log);
-      if (!keep.ok()) return keep.status();
-      if (*keep) info.annotations.push_back(std::move(a));
+      absl::Status added = internal::AddCheckedAnnotation(std::move(a), lf.path, &info, log);
+      if (!added.ok()) return added;
     }
     ds.AddImage(std::move(info));
   }

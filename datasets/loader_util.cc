@@ -134,6 +134,14 @@ absl::StatusOr<bool> CheckAnnotation(const Annotation& a, const std::string& fil
   return true;
 }
 
+absl::Status AddCheckedAnnotation(Annotation a, const std::string& file, ImageInfo* info,
+                                  ProblemLog* log) {
+  absl::StatusOr<bool> keep = CheckAnnotation(a, file, info->width, info->height, log);
+  if (!keep.ok()) return keep.status();
+  if (*keep) info->annotations.push_back(std::move(a));
+  return absl::OkStatus();
+}
+
 std::string Reason(const absl::Status& status, const std::string& file) {
   const std::string msg(status.message());
   const std::string prefix = file + ": ";

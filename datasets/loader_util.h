@@ -31,6 +31,11 @@ std::string ReadFlatPoints(const nlohmann::json& flat, Polygon* out);
 absl::StatusOr<bool> CheckAnnotation(const Annotation& a, const std::string& file, int width,
                                      int height, ProblemLog* log);
 
+// CheckAnnotation, then appends the annotation to info->annotations when it is kept. A non-OK status
+// only in strict mode.
+absl::Status AddCheckedAnnotation(Annotation a, const std::string& file, ImageInfo* info,
+                                  ProblemLog* log);
+
 // The reason part of a status whose message starts with "FILE: " (the whole message otherwise).
 std::string Reason(const absl::Status& status, const std::string& file);
 

@@ -183,9 +183,8 @@ absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog*
         continue;
       }
       a.polygons.push_back(t.points);
-      absl::StatusOr<bool> keep = internal::CheckAnnotation(a, p.files.label, info.width, info.height, log);
-      if (!keep.ok()) return keep.status();
-      if (*keep) info.annotations.push_back(std::move(a));
+      absl::Status added = internal::AddCheckedAnnotation(std::move(a), p.files.label, &info, log);
+      if (!added.ok()) return added;
     }
     ds.AddImage(std::move(info));
   }
