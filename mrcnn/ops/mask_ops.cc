@@ -171,7 +171,9 @@ at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes,
   const int64_t hi = idx.max().item<int64_t>();
   TORCH_CHECK(lo >= 0 && hi < g, "MaskTargets: matched_gt values must be in [0, ", g,
               "), got range [", lo, ", ", hi, "]");
-  at::Tensor boxes = rois.detach().to(at::kFloat).cpu();
+  // A copy: the mini-mask mapping below rewrites the coordinates, and the caller still pools its
+  // features with rois.
+  at::Tensor boxes = rois.detach().to(at::kFloat).cpu().contiguous().clone();
   if (use_mini_masks) {
     // Map image pixels into each mini mask's grid: pixel centres to pixel centres, so that
     // x_mini = (x + 0.5 - gx1) * mw / gw - 0.5 (same for y), with the rounded gt box of
