@@ -219,7 +219,8 @@ int Main(int argc, char** argv) {
               << ": running trials were marked KILLED; run the same command again to resume\n";
     return 128 + r->signal;
   }
-  return c.finished == c.total() ? 0 : 3;
+  // Trials still running under another coordinator are that coordinator's to report.
+  return c.failed == 0 && c.killed == 0 && c.queued == 0 ? 0 : 3;
 }
 
 }  // namespace

@@ -214,7 +214,7 @@ class EngineTest : public CoordinatorTest {
   std::vector<std::string> Command(const Json& spec) {
     const std::string spec_path = dir_ + "/spec.json";
     std::ofstream(spec_path) << spec.dump();
-    return {Arg("sweep_engine"), "--spec=" + spec_path, "--trial_binary=" + Arg("fake_trial"),
+    return {Arg("sweep"), "--spec=" + spec_path, "--trial_binary=" + Arg("fake_trial"),
             "--db=" + options_.db_path, "--cores=2", "--workers=1", "--heartbeat_s=0.2",
             "--progress_interval_s=0.2"};
   }
@@ -324,14 +324,14 @@ TEST_F(EngineTest, TwoCoordinatorsShareASweepWithoutRunningATrialTwice) {
   EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM attempts"), "6;");
 }
 
-TEST_F(EngineTest, RequiresSpecAndTrialBinary) {
-  experiments_test::ProcResult r = experiments_test::RunProcess({Arg("sweep_engine")}, 30);
+TEST_F(EngineTest, RejectsStrayArgumentsAndBadSpecsWithoutWriting) {
+  experiments_test::ProcResult r = experiments_test::RunProcess({Arg("sweep"), "stray"}, 30);
   ASSERT_TRUE(WIFEXITED(r.wait_status));
   EXPECT_EQ(WEXITSTATUS(r.wait_status), 2);
-  EXPECT_NE(r.output.find("--trial_binary are required"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unexpected argument 'stray'"), std::string::npos) << r.output;
   const std::string spec = dir_ + "/bad.json";
   std::ofstream(spec) << R"({"name": "x", "params": {"NO_SUCH_KEY": [1]}})";
-  r = experiments_test::RunProcess({Arg("sweep_engine"), "--spec=" + spec,
+  r = experiments_test::RunProcess({Arg("sweep"), "--spec=" + spec,
                                     "--trial_binary=" + Arg("fake_trial"),
                                     "--db=" + options_.db_path},
                                    30);
