@@ -56,6 +56,8 @@ absl::StatusOr<Split> MakeSplit(const Dataset& ds, const SplitOptions& options) 
       auto [it, inserted] = first.emplace(ds.image_info(i).group, i);
       if (!inserted) parent[Find(&parent, i)] = Find(&parent, it->second);
     }
+    // One folder for everything (a flat JPEGImages/) is no grouping at all: split the images.
+    if (first.size() == 1) std::iota(parent.begin(), parent.end(), 0);
   } else if (options.group_by == SplitGroupBy::kNearDuplicate) {
     std::vector<uint64_t> hashes(n);
     for (int i = 0; i < n; ++i) {
@@ -80,8 +82,11 @@ absl::StatusOr<Split> MakeSplit(const Dataset& ds, const SplitOptions& options) 
   rng.Shuffle(&list);
   const int want_val = static_cast<int>(std::lround(options.val_fraction * n));
   Split split;
-  for (const auto& g : list) {
-    auto& side = static_cast<int>(split.val.size()) < want_val ? split.val : split.train;
+  for (size_t k = 0; k < list.size(); ++k) {
+    const std::vector<int>& g = list[k];
+    // The last group trains when nothing else does: a split never leaves training empty.
+    const bool last_for_train = k + 1 == list.size() && split.train.empty() && k > 0;
+    auto& side = static_cast<int>(split.val.size()) < want_val && !last_for_train ? split.val : split.train;
     side.insert(side.end(), g.begin(), g.end());
   }
   std::sort(split.train.begin(), split.train.end());

@@ -34,7 +34,9 @@ struct Split {
 };
 
 // Groups are shuffled with the seed and moved to val until val holds round(val_fraction * N) images
-// or more. Fails when an image cannot be read for near-duplicate grouping.
+// or more, except that with two or more groups the last one always trains. Folder grouping with a
+// single folder splits the images one by one. Fails when an image cannot be read for near-duplicate
+// grouping.
 absl::StatusOr<Split> MakeSplit(const Dataset& ds, const SplitOptions& options);
 absl::StatusOr<SplitGroupBy> ParseSplitGroupBy(const std::string& name);  // none | folder | near_duplicate
 

@@ -72,6 +72,45 @@ TEST(Split, FolderGroupsStayOnOneSide) {
   }
 }
 
+TEST(Split, OneFolderSplitsImagesAndTrainingIsNeverEmpty) {
+  Dataset flat;
+  ASSERT_TRUE(flat.AddClass("t", 1, "thing").ok());
+  for (int i = 0; i < 20; ++i) {
+    ImageInfo info;
+    info.source = "t";
+    info.id = absl::StrCat("img", i);  // a flat JPEGImages/: every image in group ""
+    info.width = info.height = 8;
+    flat.AddImage(info);
+  }
+  ASSERT_TRUE(flat.Prepare().ok());
+  SplitOptions opt;
+  opt.val_fraction = 0.2;
+  opt.group_by = SplitGroupBy::kFolder;
+  Split s = MakeSplit(flat, opt).value();
+  EXPECT_EQ(s.val.size(), 4u);
+  EXPECT_EQ(s.train.size(), 16u);
+  // Two folders of 5 and 15 with val_fraction 0.9: whichever comes first goes to val, and the other
+  // still trains rather than being swallowed by val.
+  Dataset two;
+  ASSERT_TRUE(two.AddClass("t", 1, "thing").ok());
+  for (int i = 0; i < 20; ++i) {
+    ImageInfo info;
+    info.source = "t";
+    info.group = i < 5 ? "a" : "b";
+    info.id = absl::StrCat(info.group, "/img", i);
+    info.width = info.height = 8;
+    two.AddImage(info);
+  }
+  ASSERT_TRUE(two.Prepare().ok());
+  opt.val_fraction = 0.9;
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    opt.seed = seed;
+    s = MakeSplit(two, opt).value();
+    EXPECT_FALSE(s.train.empty()) << "seed " << seed;
+    EXPECT_FALSE(s.val.empty()) << "seed " << seed;
+  }
+}
+
 TEST(Split, NearDuplicateFramesStayTogether) {
   const std::string dir = testing::MakeTempDir("neardup");
   Dataset ds;
