@@ -1,5 +1,7 @@
 #include "mrcnn/config/flags.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -39,6 +41,15 @@ std::vector<std::string> ExtractRepeatedFlag(const std::string& name, int* argc,
 
 absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags) {
   return BuildConfig(FLAGS_preset, FLAGS_config, set_flags);
+}
+
+absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::vector<std::string>& set_flags) {
+  std::error_code ec;
+  const std::string beside = (std::filesystem::path(weights).parent_path() / "config.json").string();
+  if (FLAGS_preset.empty() && FLAGS_config.empty() && std::filesystem::is_regular_file(beside, ec)) {
+    return BuildConfig("", beside, set_flags);
+  }
+  return ConfigFromFlags(set_flags);
 }
 
 std::string SetFlagHelp() {

@@ -28,6 +28,11 @@ std::vector<std::string> ExtractRepeatedFlag(const std::string& name, int* argc,
 // BuildConfig(FLAGS_preset, FLAGS_config, set_flags).
 absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags);
 
+// The config for a trained weight file: the run folder's config.json beside `weights` (what
+// //mrcnn:train wrote) when neither --preset nor --config is given, else ConfigFromFlags. --set
+// applies on top either way.
+absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::vector<std::string>& set_flags);
+
 // Help text for --set, listing every key.
 std::string SetFlagHelp();
 

@@ -82,13 +82,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage(
       "Detects objects in one image.\nUsage: detect --weights=W.pt --image=IMG [--out=OUT.png] "
-      "[--json] [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]\n" + mrcnn::SetFlagHelp());
+      "[--json] [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]\n"
+      "The config is the run folder's config.json beside the weights (a //mrcnn:train checkpoint) unless "
+      "--preset or --config is given.\n" + mrcnn::SetFlagHelp());
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (FLAGS_weights.empty() || FLAGS_image.empty()) {
     std::cerr << "detect: --weights and --image are required\n";
     return 2;
   }
-  absl::StatusOr<mrcnn::Config> config = mrcnn::ConfigFromFlags(sets);
+  absl::StatusOr<mrcnn::Config> config = mrcnn::ConfigForWeights(FLAGS_weights, sets);
   if (!config.ok()) {
     std::cerr << "detect: " << config.status().message() << "\n";
     return 1;

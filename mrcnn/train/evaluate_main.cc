@@ -63,9 +63,7 @@ int Main(int argc, char** argv) {
     weights = *last;
   }
   if (!std::filesystem::exists(weights)) return Fail(absl::NotFoundError(absl::StrCat(weights, ": no such file")));
-  const std::string beside = (std::filesystem::path(weights).parent_path() / "config.json").string();
-  const bool use_run_config = FLAGS_config.empty() && FLAGS_preset.empty() && std::filesystem::exists(beside);
-  absl::StatusOr<Config> config = use_run_config ? BuildConfig("", beside, sets) : ConfigFromFlags(sets);
+  absl::StatusOr<Config> config = ConfigForWeights(weights, sets);
   if (!config.ok()) return Fail(config.status());
 
   DataOptions d;
