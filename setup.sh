@@ -13,7 +13,7 @@ APT_PACKAGES=(
   # Without it LibTorch's matrix products run on the reference BLAS, about 30x slower.
   libopenblas0-openmp
   # Reference outputs for the tests (Debian's python3 with torch and torchvision).
-  python3-torch python3-torchvision python3-numpy
+  python3-torch python3-torchvision python3-numpy python3-pil
 )
 
 SUDO=""

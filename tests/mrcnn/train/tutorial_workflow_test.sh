@@ -1,0 +1,49 @@
+#!/bin/bash
+# The tutorial's workflow end to end on a dataset in its layout (JPEGImages/ + Segmentations/*.txt):
+# train with checkpoints, resume with --init_with=last, evaluate the newest checkpoint, detect on
+# one image. Budgets are tiny: this checks the plumbing, not the accuracy.
+#   tutorial_workflow_test.sh TRAIN EVALUATE DETECT WRITE_TUTORIAL_SHAPES_PY
+set -euo pipefail
+train=$1 evaluate=$2 detect=$3 writer=$4
+tmp=${TEST_TMPDIR:-$(mktemp -d)}
+data=$tmp/data logs=$tmp/logs
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+/usr/bin/python3 "$writer" "$data" --count 20 --seed 3
+classes=1=square,2=circle,3=triangle
+common=(--format=tutorial --dataset_dir="$data" --class_map="$classes" --threads=1)
+"$train" "${common[@]}" --preset=shapes --set STEPS_PER_EPOCH=3 --set VALIDATION_STEPS=1 --set NUM_CLASSES=4 \
+  --layers=all --epochs=2 --model_dir="$logs" --workers=1 > "$tmp/train1.txt" 2>&1 ||
+  { cat "$tmp/train1.txt"; fail "training"; }
+run=$(ls -d "$logs"/shapes* | head -1)
+for f in config.json mask_rcnn_shapes_0001.pt mask_rcnn_shapes_0002.pt; do
+  [[ -f $run/$f ]] || { ls -l "$run"; fail "no $f in the run folder"; }
+done
+grep -q "16 training and 4 validation images" "$tmp/train1.txt" || { cat "$tmp/train1.txt"; fail "split"; }
+
+# find_last(): resume the newest checkpoint up to epoch 3.
+"$train" "${common[@]}" --preset=shapes --set STEPS_PER_EPOCH=3 --set VALIDATION_STEPS=1 \
+  --layers=all --epochs=3 --init_with=last --model_dir="$logs" --workers=1 > "$tmp/train2.txt" 2>&1 ||
+  { cat "$tmp/train2.txt"; fail "resume"; }
+[[ -f $run/mask_rcnn_shapes_0003.pt ]] || { cat "$tmp/train2.txt"; ls -l "$run"; fail "resume wrote no epoch 3"; }
+[[ ! -f $run/mask_rcnn_shapes_0004.pt ]] || fail "resume trained past --epochs"
+
+"$evaluate" "${common[@]}" --weights=last --model_dir="$logs" --detections_out="$tmp/dets.json" \
+  > "$tmp/eval.txt" 2>&1 || { cat "$tmp/eval.txt"; fail "evaluate"; }
+grep -q "mask_rcnn_shapes_0003.pt on 4 images" "$tmp/eval.txt" || { cat "$tmp/eval.txt"; fail "evaluate did not use the newest checkpoint on the 4 validation images"; }
+[[ $(grep -c "Average Precision" "$tmp/eval.txt") == 12 ]] || { cat "$tmp/eval.txt"; fail "bbox and segm summaries"; }
+/usr/bin/python3 -c "import json, sys; json.load(open(sys.argv[1]))" "$tmp/dets.json" || fail "detections JSON"
+
+# detect takes the run folder's config.json beside the weights.
+image=$(ls "$data"/JPEGImages/*.png | head -1)
+"$detect" --weights="$run/mask_rcnn_shapes_0003.pt" --image="$image" --out="$tmp/out.png" --json \
+  --score_threshold=0 --class_names=BG,square,circle,triangle > "$tmp/detect.json" 2> "$tmp/detect.err" ||
+  { cat "$tmp/detect.err"; fail "detect"; }
+[[ -s $tmp/out.png ]] || fail "detect wrote no image"
+/usr/bin/python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+dets = d['detections'] if isinstance(d, dict) else d
+assert isinstance(dets, list), d
+" "$tmp/detect.json" || { cat "$tmp/detect.json"; fail "detect --json output"; }
+echo PASS
