@@ -59,12 +59,12 @@ constexpr char kDefaultSpec[] = R"({
   "name": "default",
   "description": "anchor stride x mini mask on synthetic shapes",
   "preset": "shapes",
-  "base": {"STEPS_PER_EPOCH": 100, "VALIDATION_STEPS": 2, "LEARNING_RATE_SCHEDULE": "cosine"},
+  "base": {"STEPS_PER_EPOCH": 100, "VALIDATION_STEPS": 2},
   "params": {"RPN_ANCHOR_STRIDE": [1, 2], "USE_MINI_MASK": [false, true]},
   "seeds": 1,
   "seed": 0,
   "trainer": {"format": "shapes", "shapes_train": 400, "shapes_val": 50, "layers": "all",
-              "epochs": 5, "workers": 1, "log_every": 5}
+              "epochs": 10, "workers": 1, "log_every": 5}
 })";
 
 bool IsExecutable(const std::string& path) {
