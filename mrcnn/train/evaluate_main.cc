@@ -16,20 +16,14 @@
 #include "mrcnn/config/flags.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
+#include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/evaluation.h"
 #include "mrcnn/train/trainer.h"
 #include "mrcnn/weights/weights.h"
 
 DEFINE_string(weights, "", "checkpoint or weight file; 'last' = the newest checkpoint under --model_dir");
 DEFINE_string(model_dir, "logs", "where --weights=last looks (run folders of //mrcnn:train)");
-DEFINE_string(dataset_dir, "", "dataset folder (formats tutorial, coco, labelme)");
-DEFINE_string(format, "shapes", "shapes | tutorial | coco | labelme");
-DEFINE_string(val_dir, "", "validation folder; default: the validation split of --dataset_dir");
-DEFINE_double(val_fraction, 0.2, "validation share of the split (use the training run's value)");
-DEFINE_string(class_map, "", "tutorial/labelme: CODE=NAME,... or a file");
 DEFINE_string(split, "val", "val (the training run's held-out images) | train");
-DEFINE_int32(shapes_val, 100, "shapes: validation images");
-DEFINE_int32(shapes_size, 128, "shapes: image height and width");
 DEFINE_int32(max_images, 0, "evaluate the first N images (0: all)");
 DEFINE_int32(threads, 0, "intra-op threads; 0: LibTorch's default");
 DEFINE_string(detections_out, "", "write the detections as a COCO results JSON file");
@@ -66,16 +60,8 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigForWeights(weights, sets);
   if (!config.ok()) return Fail(config.status());
 
-  DataOptions d;
-  d.format = FLAGS_format;
-  d.dir = FLAGS_dataset_dir;
-  d.val_dir = FLAGS_val_dir;
-  d.class_map = FLAGS_class_map;
-  d.val_fraction = FLAGS_val_fraction;
-  d.split_seed = static_cast<uint64_t>(config->SEED);
+  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
   d.shapes_train = 0;
-  d.shapes_val = FLAGS_shapes_val;
-  d.shapes_size = FLAGS_shapes_size;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());
   datasets::Dataset ds = FLAGS_split == "train" ? data->train : data->val;

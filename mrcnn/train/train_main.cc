@@ -17,18 +17,12 @@
 #include "mrcnn/config/flags.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
+#include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/init_weights.h"
 #include "mrcnn/train/progress.h"
 #include "mrcnn/train/trainer.h"
 
-DEFINE_string(dataset_dir, "", "dataset folder (formats tutorial, coco, labelme)");
-DEFINE_string(format, "shapes", "dataset format: shapes (synthetic, no folder) | tutorial | coco | labelme");
-DEFINE_string(val_dir, "", "validation folder in the same format; default: split --dataset_dir");
-DEFINE_double(val_fraction, 0.2, "share of images held out for validation when there is no --val_dir");
-DEFINE_string(class_map, "", "tutorial/labelme: CODE=NAME,... or a file of them; default: discover");
 DEFINE_int32(shapes_train, 500, "shapes: training images");
-DEFINE_int32(shapes_val, 100, "shapes: validation images");
-DEFINE_int32(shapes_size, 128, "shapes: image height and width");
 DEFINE_string(layers, "heads", "heads | all | 3+ | 4+ | 5+ (matterport's presets) or a regex over parameter names");
 DEFINE_int32(epochs, 1, "train until this epoch (counting resumed epochs, as matterport)");
 DEFINE_string(stages, "", "several stages LAYERS:EPOCHS[:LR_FACTOR],... e.g. heads:2,all:4:0.1 "
@@ -129,16 +123,8 @@ int Main(int argc, char** argv) {
     tlog.emplace(std::move(*l));
   }
 
-  DataOptions d;
-  d.format = FLAGS_format;
-  d.dir = FLAGS_dataset_dir;
-  d.val_dir = FLAGS_val_dir;
-  d.class_map = FLAGS_class_map;
-  d.val_fraction = FLAGS_val_fraction;
-  d.split_seed = static_cast<uint64_t>(config->SEED);
+  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
   d.shapes_train = FLAGS_shapes_train;
-  d.shapes_val = FLAGS_shapes_val;
-  d.shapes_size = FLAGS_shapes_size;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());
   if (!data->problems.empty()) std::cerr << data->problems << "\n";

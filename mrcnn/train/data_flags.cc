@@ -1,0 +1,28 @@
+#include "mrcnn/train/data_flags.h"
+
+DEFINE_string(format, "shapes", "dataset format: shapes (synthetic, no folder) | tutorial | coco | labelme");
+DEFINE_string(dataset_dir, "", "dataset folder (formats tutorial, coco, labelme)");
+DEFINE_string(val_dir, "", "validation folder in the same format; default: split --dataset_dir");
+DEFINE_double(val_fraction, 0.2,
+              "share of images held out for validation when there is no --val_dir (evaluate: use the "
+              "training run's value)");
+DEFINE_string(class_map, "", "tutorial/labelme: CODE=NAME,... or a file of them; default: discover");
+DEFINE_int32(shapes_val, 100, "shapes: validation images");
+DEFINE_int32(shapes_size, 128, "shapes: image height and width");
+
+namespace mrcnn {
+
+DataOptions DataOptionsFromFlags(uint64_t split_seed) {
+  DataOptions d;
+  d.format = FLAGS_format;
+  d.dir = FLAGS_dataset_dir;
+  d.val_dir = FLAGS_val_dir;
+  d.class_map = FLAGS_class_map;
+  d.val_fraction = FLAGS_val_fraction;
+  d.split_seed = split_seed;
+  d.shapes_val = FLAGS_shapes_val;
+  d.shapes_size = FLAGS_shapes_size;
+  return d;
+}
+
+}  // namespace mrcnn
