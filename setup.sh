@@ -14,6 +14,8 @@ APT_PACKAGES=(
   libopenblas0-openmp
   # Reference outputs for the tests (Debian's python3 with torch and torchvision).
   python3-torch python3-torchvision python3-numpy python3-pil
+  # The experiment report's rendering test (headless).
+  chromium
 )
 
 SUDO=""

@@ -188,7 +188,7 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
          "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
          "svg{border:1px solid #ddd;margin:4px}.axis{stroke:#444}.tick{font-size:11px}"
          ".label{font-size:13px}.curve,.pc{fill:none;stroke-width:1.5}pre{background:#f6f6f6;"
-         "padding:8px}</style></head><body>\n";
+         "padding:8px;white-space:pre-wrap;word-break:break-all}</style></head><body>\n";
   out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre>" << HtmlEscape(std::get<std::string>((*spec)[0][1]))
       << "</pre>\n";
   // Runs table.
@@ -295,8 +295,11 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     for (size_t j = 0; j < axes.size(); ++j) {
       out << absl::StrFormat(R"(<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)",
                              ax_x(j), Py(0), ax_x(j), Py(1))
-          << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="middle">%s</text>)",
-                             ax_x(j), kH - 12, HtmlEscape(axes[j].name));
+          // The outer axes' names run inwards so that long config keys stay inside the plot.
+          << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="%s">%s</text>)",
+                             j == 0 && axes.size() > 1 ? 4.0 : j + 1 == axes.size() && j > 0 ? w - 4.0 : ax_x(j),
+                             kH - 12, j == 0 && axes.size() > 1 ? "start" : j + 1 == axes.size() && j > 0 ? "end" : "middle",
+                             HtmlEscape(axes[j].name));
       for (const auto& [u, label] : axes[j].Ticks()) {
         out << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%.1f">%s</text>)", ax_x(j) + 4,
                                Py(u) + 4, HtmlEscape(label));

@@ -304,6 +304,49 @@ TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
   EXPECT_EQ(HtmlEscape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
 }
 
+// The report as a browser shows it: Debian's chromium, headless, parses every plot element (its DOM
+// after loading keeps all 4 plots, 24 marks and 24 lines) and paints every run's colour.
+TEST_F(CompareTest, HtmlReportRendersInHeadlessChromium) {
+  if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "no chromium installed (setup.sh installs it)";
+  if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 to read the screenshot";
+  absl::StatusOr<std::string> html = HtmlReport(db(), "default", ReportOptions());
+  ASSERT_TRUE(html.ok()) << html.status();
+  const std::string file = *dir_ + "/render.html", shot = *dir_ + "/render.png";
+  std::ofstream(file) << *html;
+  const std::vector<std::string> chromium = {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                             "--hide-scrollbars", "--user-data-dir=" + *dir_ + "/chromium",
+                                             "--window-size=1000,2600"};
+  std::vector<std::string> cmd = chromium;
+  cmd.push_back("--dump-dom");
+  cmd.push_back("file://" + file);
+  experiments_test::ProcResult r = experiments_test::RunProcess(cmd, 120);
+  ASSERT_TRUE(WIFEXITED(r.wait_status) && WEXITSTATUS(r.wait_status) == 0) << r.output;
+  EXPECT_EQ(Count(r.output, "<svg"), 4);
+  EXPECT_EQ(Count(r.output, "<circle "), 24);
+  EXPECT_EQ(Count(r.output, "<polyline "), 24);
+  cmd = chromium;
+  cmd.push_back("--screenshot=" + shot);
+  cmd.push_back("file://" + file);
+  r = experiments_test::RunProcess(cmd, 120);
+  ASSERT_TRUE(WIFEXITED(r.wait_status) && WEXITSTATUS(r.wait_status) == 0) << r.output;
+  // Each run's colour hsl((i * 137) % 360, 65%, 45%) must be painted somewhere (marks and lines).
+  r = experiments_test::RunProcess(
+      {"/usr/bin/python3", "-c",
+       "import colorsys, sys\n"
+       "from PIL import Image\n"
+       "im = Image.open(sys.argv[1]).convert('RGB')\n"
+       "px = set(im.getdata())\n"
+       "missing = []\n"
+       "for i in range(12):\n"
+       "    c = [round(255 * v) for v in colorsys.hls_to_rgb((i * 137 % 360) / 360, 0.45, 0.65)]\n"
+       "    if not any(max(abs(a - b) for a, b in zip(p, c)) <= 6 for p in px): missing.append(i)\n"
+       "print('missing', missing)\n",
+       shot},
+      60);
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 0) << r.output;
+  EXPECT_EQ(r.output, "missing []\n");
+}
+
 // The README's example queries, run by the sqlite3 shell: the first answers "which anchor stride gave
 // the best segm AP, averaged over seeds".
 TEST_F(CompareTest, ExampleQueriesAnswerInTheSqliteShell) {
