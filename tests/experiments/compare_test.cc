@@ -314,7 +314,8 @@ TEST_F(CompareTest, HtmlReportRendersInHeadlessChromium) {
   const std::string file = *dir_ + "/render.html", shot = *dir_ + "/render.png";
   std::ofstream(file) << *html;
   const std::vector<std::string> chromium = {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                                             "--hide-scrollbars", "--user-data-dir=" + *dir_ + "/chromium",
+                                             "--hide-scrollbars", "--disable-dev-shm-usage", "--disable-crash-reporter",
+                                             "--user-data-dir=" + *dir_ + "/chromium",
                                              "--window-size=1000,2600"};
   std::vector<std::string> cmd = chromium;
   cmd.push_back("--dump-dom");
