@@ -293,13 +293,14 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     out << absl::StrFormat(R"(<svg id="parallel" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
                            w, kH, w, kH);
     for (size_t j = 0; j < axes.size(); ++j) {
+      // The outer axes' names run inwards so that long config keys stay inside the plot.
+      const bool first = j == 0 && axes.size() > 1, last = j > 0 && j + 1 == axes.size();
+      const double label_x = first ? 4.0 : last ? w - 4.0 : ax_x(j);
+      const char* anchor = first ? "start" : last ? "end" : "middle";
       out << absl::StrFormat(R"(<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)",
                              ax_x(j), Py(0), ax_x(j), Py(1))
-          // The outer axes' names run inwards so that long config keys stay inside the plot.
-          << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="%s">%s</text>)",
-                             j == 0 && axes.size() > 1 ? 4.0 : j + 1 == axes.size() && j > 0 ? w - 4.0 : ax_x(j),
-                             kH - 12, j == 0 && axes.size() > 1 ? "start" : j + 1 == axes.size() && j > 0 ? "end" : "middle",
-                             HtmlEscape(axes[j].name));
+          << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="%s">%s</text>)", label_x,
+                             kH - 12, anchor, HtmlEscape(axes[j].name));
       for (const auto& [u, label] : axes[j].Ticks()) {
         out << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%.1f">%s</text>)", ax_x(j) + 4,
                                Py(u) + 4, HtmlEscape(label));
