@@ -8,6 +8,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -320,9 +321,29 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
     }
     return log;
   }
-  // WAL lets trials append metrics while the coordinator and readers work on the same file.
-  absl::StatusOr<SqlValue> mode = log.db_.QueryValue("PRAGMA journal_mode = WAL");
-  if (!mode.ok()) return mode.status();
+  // WAL lets trials append metrics while the coordinator and readers work on the same file. The mode
+  // is stored in the file, so only its first opener switches it; the switch needs an exclusive lock,
+  // for which SQLite may answer "locked" at once, without waiting, while another process has the new
+  // file open: retry every 50 ms for 30 s, as long as the busy timeout.
+  for (int attempt = 0;; ++attempt) {
+    absl::StatusOr<SqlValue> current = log.db_.QueryValue("PRAGMA journal_mode");
+    if (!current.ok()) return current.status();
+    const std::string* name = std::get_if<std::string>(&*current);
+    if (name != nullptr && absl::AsciiStrToLower(*name) == "wal") break;
+    absl::StatusOr<SqlValue> mode = log.db_.QueryValue("PRAGMA journal_mode = WAL");
+    if (mode.ok()) {
+      // A switch that could not happen answers with the mode the file stays in.
+      const std::string* now = std::get_if<std::string>(&*mode);
+      if (now != nullptr && absl::AsciiStrToLower(*now) == "wal") break;
+    } else if (!absl::StrContains(mode.status().message(), "locked")) {
+      return mode.status();
+    }
+    if (attempt >= 600) {
+      return mode.ok() ? absl::UnavailableError(absl::StrCat(path, ": could not switch the log to WAL mode"))
+                       : mode.status();
+    }
+    usleep(50 * 1000);
+  }
   if (*version < options.target_version) {
     absl::Status s = log.db_.Write([&](Db& d) -> absl::Status {
       // Re-read inside the write lock: another process may have migrated meanwhile.
