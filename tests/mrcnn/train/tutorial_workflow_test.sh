@@ -46,4 +46,17 @@ d = json.load(open(sys.argv[1]))
 dets = d['detections'] if isinstance(d, dict) else d
 assert isinstance(dets, list), d
 " "$tmp/detect.json" || { cat "$tmp/detect.json"; fail "detect --json output"; }
+
+# A run folder whose config.json is broken: the error names the file and the reason.
+mkdir -p "$tmp/broken"
+cp "$run/mask_rcnn_shapes_0003.pt" "$tmp/broken/"
+echo "{not json" > "$tmp/broken/config.json"
+if "$detect" --weights="$tmp/broken/mask_rcnn_shapes_0003.pt" --image="$image" > /dev/null 2> "$tmp/broken.err"; then
+  fail "detect accepted a broken config.json"
+fi
+grep -q "broken/config.json: not valid JSON" "$tmp/broken.err" || { cat "$tmp/broken.err"; fail "broken config.json message"; }
+if "$evaluate" "${common[@]}" --weights="$tmp/broken/mask_rcnn_shapes_0003.pt" > /dev/null 2> "$tmp/broken2.err"; then
+  fail "evaluate accepted a broken config.json"
+fi
+grep -q "broken/config.json: not valid JSON" "$tmp/broken2.err" || { cat "$tmp/broken2.err"; fail "evaluate's broken config.json message"; }
 echo PASS
