@@ -257,12 +257,6 @@ absl::StatusOr<int64_t> PragmaInt(Db& db, const std::string& pragma) {
 
 }  // namespace
 
-std::string ResolveUserPath(const std::string& path) {
-  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (path.empty() || path[0] == '/' || wd == nullptr || wd[0] == '\0') return path;
-  return absl::StrCat(wd, "/", path);
-}
-
 std::string ResolveDbPath(const std::string& db_flag) {
   if (!db_flag.empty()) return ResolveUserPath(db_flag);
   const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");

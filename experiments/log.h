@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "experiments/sqlite.h"
+#include "mrcnn/config/paths.h"
 #include "nlohmann/json.hpp"
 
 namespace experiments {
@@ -42,8 +43,8 @@ inline constexpr char kKilled[] = "KILLED";
 std::string ResolveDbPath(const std::string& db_flag);
 
 // A relative path the user typed, made relative to $BUILD_WORKING_DIRECTORY (where `bazel run` was
-// started) when that is set; unchanged otherwise.
-std::string ResolveUserPath(const std::string& path);
+// started) when that is set; unchanged otherwise (mrcnn/config/paths.h).
+using ::mrcnn::ResolveUserPath;
 
 // Seconds since the Unix epoch, with sub-second precision.
 double NowSeconds();

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       "Usage: config_tool [--preset=NAME] [--config=FILE.json] [--set KEY=VALUE ...] [--json]\n" +
       mrcnn::SetFlagHelp());
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ResolvePathFlags({});
   if (argc > 1) {
     std::cerr << "config_tool: unexpected argument '" << argv[1] << "'\n";
     return 2;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mrcnn/config/paths.h"
 
 DEFINE_string(preset, "",
               "Base config: matterport, torchvision or shapes. Default: the config file's \"preset\" "
@@ -50,6 +51,17 @@ absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::v
     return BuildConfig("", beside, set_flags);
   }
   return ConfigFromFlags(set_flags);
+}
+
+void ResolvePathFlags(const std::vector<std::string>& names) {
+  std::vector<std::string> all = names;
+  all.push_back("config");
+  for (const std::string& name : all) {
+    std::string value;
+    if (!gflags::GetCommandLineOption(name.c_str(), &value) || value.empty()) continue;
+    const std::string resolved = ResolveUserPath(value);
+    if (resolved != value) gflags::SetCommandLineOption(name.c_str(), resolved.c_str());
+  }
 }
 
 std::string SetFlagHelp() {

@@ -33,6 +33,10 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags
 // applies on top either way.
 absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::vector<std::string>& set_flags);
 
+// Takes each named path flag (already parsed) relative to where `bazel run` was started
+// (ResolveUserPath); --config is always included. Empty values stay empty.
+void ResolvePathFlags(const std::vector<std::string>& names);
+
 // Help text for --set, listing every key.
 std::string SetFlagHelp();
 

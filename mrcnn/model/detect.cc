@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
       "The config is the run folder's config.json beside the weights (a //mrcnn:train checkpoint) unless "
       "--preset or --config is given.\n" + mrcnn::SetFlagHelp());
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ResolvePathFlags({"weights", "image", "out"});
   if (FLAGS_weights.empty() || FLAGS_image.empty()) {
     std::cerr << "detect: --weights and --image are required\n";
     return 2;

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage("Writes a freshly initialised model's weights.\nUsage: init_weights "
                           "--out=W.pt [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ResolvePathFlags({"out"});
   if (FLAGS_out.empty()) {
     std::cerr << "init_weights: --out is required\n";
     return 2;

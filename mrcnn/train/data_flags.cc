@@ -1,5 +1,10 @@
 #include "mrcnn/train/data_flags.h"
 
+#include <filesystem>
+#include <string>
+
+#include "mrcnn/config/paths.h"
+
 DEFINE_string(format, "shapes", "dataset format: shapes (synthetic, no folder) | tutorial | coco | labelme");
 DEFINE_string(dataset_dir, "", "dataset folder (formats tutorial, coco, labelme)");
 DEFINE_string(val_dir, "", "validation folder in the same format; default: split --dataset_dir");
@@ -17,7 +22,10 @@ DataOptions DataOptionsFromFlags(uint64_t split_seed) {
   d.format = FLAGS_format;
   d.dir = FLAGS_dataset_dir;
   d.val_dir = FLAGS_val_dir;
-  d.class_map = FLAGS_class_map;
+  // A class map file typed relative to where `bazel run` started; "40=sign,..." stays as it is.
+  std::error_code ec;
+  const std::string file = ResolveUserPath(FLAGS_class_map);
+  d.class_map = std::filesystem::is_regular_file(file, ec) ? file : FLAGS_class_map;
   d.val_fraction = FLAGS_val_fraction;
   d.split_seed = split_seed;
   d.shapes_val = FLAGS_shapes_val;

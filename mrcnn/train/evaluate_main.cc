@@ -14,6 +14,7 @@
 #include "eval/coco_json.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/paths.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
@@ -45,6 +46,8 @@ int Main(int argc, char** argv) {
       "The config is the run folder's config.json beside the weights unless --preset/--config/--set are given (" +
       SetFlagHelp() + ").");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  ResolvePathFlags({"dataset_dir", "val_dir", "model_dir", "detections_out"});
+  if (FLAGS_weights != "last") FLAGS_weights = ResolveUserPath(FLAGS_weights);
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
   if (FLAGS_weights.empty()) return Fail(absl::InvalidArgumentError("--weights is required (a file or 'last')"));
 

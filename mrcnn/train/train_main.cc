@@ -98,6 +98,7 @@ int Main(int argc, char** argv) {
       "config.json; --init_with=last resumes the newest one. Trial mode (experiments): --config --seed "
       "--trial_dir --db --trial_id --attempt --threads.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  ResolvePathFlags({"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db"});
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
 
   absl::StatusOr<Config> config = ConfigFromFlags(sets);

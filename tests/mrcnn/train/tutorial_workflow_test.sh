@@ -4,7 +4,7 @@
 # one image. Budgets are tiny: this checks the plumbing, not the accuracy.
 #   tutorial_workflow_test.sh TRAIN EVALUATE DETECT WRITE_TUTORIAL_SHAPES_PY
 set -euo pipefail
-train=$1 evaluate=$2 detect=$3 writer=$4
+train=$(realpath "$1") evaluate=$(realpath "$2") detect=$(realpath "$3") writer=$(realpath "$4")
 tmp=${TEST_TMPDIR:-$(mktemp -d)}
 data=$tmp/data logs=$tmp/logs
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -59,4 +59,16 @@ if "$evaluate" "${common[@]}" --weights="$tmp/broken/mask_rcnn_shapes_0003.pt" >
   fail "evaluate accepted a broken config.json"
 fi
 grep -q "broken/config.json: not valid JSON" "$tmp/broken2.err" || { cat "$tmp/broken2.err"; fail "evaluate's broken config.json message"; }
+
+# Under `bazel run` the binaries start elsewhere; relative paths are taken from
+# BUILD_WORKING_DIRECTORY, where the user typed them.
+rel_run=${run#"$tmp/"}
+(cd / && BUILD_WORKING_DIRECTORY="$tmp" "$train" --format=tutorial --dataset_dir=data --class_map="$classes" \
+  --threads=1 --preset=shapes --set STEPS_PER_EPOCH=1 --set VALIDATION_STEPS=1 --layers=all --epochs=1 \
+  --nococo_eval --model_dir=rel_logs --workers=1) > "$tmp/rel_train.txt" 2>&1 || { cat "$tmp/rel_train.txt"; fail "train with relative paths"; }
+ls "$tmp"/rel_logs/shapes*/mask_rcnn_shapes_0001.pt > /dev/null || fail "relative --model_dir not under BUILD_WORKING_DIRECTORY"
+(cd / && BUILD_WORKING_DIRECTORY="$tmp" "$detect" --weights="$rel_run/mask_rcnn_shapes_0003.pt" \
+  --image="data/JPEGImages/$(basename "$image")" --out=rel_out.png) 2> "$tmp/rel_detect.err" ||
+  { cat "$tmp/rel_detect.err"; fail "detect with relative paths"; }
+[[ -s $tmp/rel_out.png ]] || fail "relative --out not under BUILD_WORKING_DIRECTORY"
 echo PASS
