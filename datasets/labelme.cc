@@ -172,12 +172,10 @@ absl::StatusOr<Dataset> LoadLabelme(const LabelmeOptions& options, ProblemLog* l
     files.push_back(std::move(lf));
   }
 
-  const ClassMap map = options.class_map.empty() ? DiscoverClassMap(labels) : options.class_map;
   Dataset ds;
-  for (int i = 0; i < map.size(); ++i) {
-    absl::Status s = ds.AddClass("labelme", i + 1, map.names[i]);
-    if (!s.ok()) return s;
-  }
+  absl::StatusOr<ClassMap> mapped = internal::AddMappedClasses("labelme", options.class_map, labels, &ds);
+  if (!mapped.ok()) return mapped.status();
+  const ClassMap& map = *mapped;
   for (LabelFile& lf : files) {
     const std::string image_name = lf.image_path.empty() ? lf.path + " (imageData)" : lf.image_path;
     absl::StatusOr<ImageHeader> header =

@@ -142,6 +142,16 @@ absl::Status AddCheckedAnnotation(Annotation a, const std::string& file, ImageIn
   return absl::OkStatus();
 }
 
+absl::StatusOr<ClassMap> AddMappedClasses(const std::string& source, const ClassMap& given,
+                                          const std::set<std::string>& codes, Dataset* ds) {
+  ClassMap map = given.empty() ? DiscoverClassMap(codes) : given;
+  for (int i = 0; i < map.size(); ++i) {
+    absl::Status s = ds->AddClass(source, i + 1, map.names[i]);
+    if (!s.ok()) return s;
+  }
+  return map;
+}
+
 std::string Reason(const absl::Status& status, const std::string& file) {
   const std::string msg(status.message());
   const std::string prefix = file + ": ";

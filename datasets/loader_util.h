@@ -3,10 +3,12 @@
 #ifndef DATASETS_LOADER_UTIL_H_
 #define DATASETS_LOADER_UTIL_H_
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "datasets/class_map.h"
 #include "datasets/dataset.h"
 #include "datasets/problems.h"
 #include "nlohmann/json.hpp"
@@ -35,6 +37,11 @@ absl::StatusOr<bool> CheckAnnotation(const Annotation& a, const std::string& fil
 // only in strict mode.
 absl::Status AddCheckedAnnotation(Annotation a, const std::string& file, ImageInfo* info,
                                   ProblemLog* log);
+
+// A folder loader's classes: `given` when it is not empty, else the map discovered from the codes
+// seen in the label files; added to `ds` as ids 1.. under `source`. Returns the map used.
+absl::StatusOr<ClassMap> AddMappedClasses(const std::string& source, const ClassMap& given,
+                                          const std::set<std::string>& codes, Dataset* ds);
 
 // The reason part of a status whose message starts with "FILE: " (the whole message otherwise).
 std::string Reason(const absl::Status& status, const std::string& file);

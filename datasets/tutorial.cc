@@ -149,12 +149,10 @@ absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog*
     parsed.push_back(std::move(out));
   }
 
-  const ClassMap map = options.class_map.empty() ? DiscoverClassMap(categories) : options.class_map;
   Dataset ds;
-  for (int i = 0; i < map.size(); ++i) {
-    absl::Status s = ds.AddClass("tutorial", i + 1, map.names[i]);
-    if (!s.ok()) return s;
-  }
+  absl::StatusOr<ClassMap> mapped = internal::AddMappedClasses("tutorial", options.class_map, categories, &ds);
+  if (!mapped.ok()) return mapped.status();
+  const ClassMap& map = *mapped;
   for (Parsed& p : parsed) {
     absl::StatusOr<ImageHeader> header = ReadImageHeader(p.files.image);
     if (!header.ok()) {
