@@ -1,6 +1,7 @@
 #include "datasets/shapes.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -11,15 +12,16 @@ namespace {
 
 constexpr const char* kNames[] = {"square", "circle", "triangle"};
 
-// One random shape with centre (x, y) and half-size s, as matterport's random_shape picks them but
-// scaled to the image: a margin keeps the centre inside, size up to a quarter of the short side.
+// One random shape with centre (x, y) and size s, picked as matterport's shapes tutorial does
+// (random_shape: buffer = 20, centre in [buffer, side - buffer - 1], s in [buffer, height / 4]) with
+// the buffer scaled by the short side / 128, so a 128 px image gets matterport's exact ranges.
 Annotation RandomShape(Rng* rng, int height, int width) {
   const int short_side = std::min(height, width);
-  const int margin = std::max(2, short_side / 8);
+  const int buffer = std::max(2, static_cast<int>(std::lround(short_side * 20.0 / 128.0)));
   const int kind = static_cast<int>(rng->UniformInt(0, 2));
-  const double x = rng->UniformInt(margin, std::max(margin, width - margin - 1));
-  const double y = rng->UniformInt(margin, std::max(margin, height - margin - 1));
-  const double s = rng->UniformInt(std::max(2, short_side / 16), std::max(3, short_side / 4));
+  const double x = rng->UniformInt(buffer, std::max(buffer, width - buffer - 1));
+  const double y = rng->UniformInt(buffer, std::max(buffer, height - buffer - 1));
+  const double s = rng->UniformInt(buffer, std::max(buffer, short_side / 4));
   Annotation a;
   a.class_id = kind + 1;
   a.category = kNames[kind];
@@ -28,11 +30,31 @@ Annotation RandomShape(Rng* rng, int height, int width) {
   } else if (kind == 1) {
     a.circles.push_back({{x, y}, s});
   } else {
-    // Equilateral triangle with circumradius s, pointing up.
-    const double h = s * std::sin(M_PI / 3);
-    a.polygons.push_back({{x, y - s}, {x - h, y + s / 2}, {x + h, y + s / 2}});
+    // matterport's triangle: apex s above the centre, base s below it and 2 s / sin(60 deg) wide.
+    const double half_base = s / std::sin(M_PI / 3);
+    a.polygons.push_back({{x, y - s}, {x - half_base, y + s}, {x + half_base, y + s}});
   }
   return a;
+}
+
+// The shape's box (x0, y0, x1, y1) before clipping to the image.
+std::array<double, 4> ShapeBox(const Annotation& a) {
+  if (!a.circles.empty()) {
+    const auto& c = a.circles[0];
+    return {c.centre.x - c.radius, c.centre.y - c.radius, c.centre.x + c.radius, c.centre.y + c.radius};
+  }
+  std::array<double, 4> b = {1e300, 1e300, -1e300, -1e300};
+  for (const auto& p : a.polygons[0]) {
+    b = {std::min(b[0], p.x), std::min(b[1], p.y), std::max(b[2], p.x), std::max(b[3], p.y)};
+  }
+  return b;
+}
+
+double BoxIou(const std::array<double, 4>& a, const std::array<double, 4>& b) {
+  const double w = std::max(0.0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
+  const double h = std::max(0.0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
+  const double inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
 }
 
 // Area visible of each annotation once all are drawn in order, divided by its own area.
@@ -70,6 +92,10 @@ Dataset MakeShapesDataset(const ShapesOptions& options) {
     for (int s = 0; s < count; ++s) {
       for (int attempt = 0; attempt < 20; ++attempt) {
         Annotation a = RandomShape(&rng, options.height, options.width);
+        // matterport keeps shapes whose boxes overlap by IoU <= 0.3 (its non_max_suppression).
+        bool overlaps = false;
+        for (const Annotation& b : info.annotations) overlaps |= BoxIou(ShapeBox(a), ShapeBox(b)) > 0.3;
+        if (overlaps) continue;
         a.source_index = static_cast<int>(info.annotations.size());
         info.annotations.push_back(a);
         const std::vector<double> visible = VisibleFractions(info.annotations, options.height, options.width);

@@ -1,7 +1,10 @@
 // Synthetic shapes: the tutorial's toy dataset and the sweep's embedded default. Each image has a
 // random background colour and 1 to 4 squares, circles and triangles of random colour, size and
-// position; later shapes lie on top of earlier ones and the earlier masks lose what is covered (a shape
-// that would keep less than a quarter of itself is redrawn elsewhere). Every image is drawn from its
+// position, drawn as matterport's shapes tutorial draws them (at 128 px: centres 20 px or more inside
+// the border, half-size 20 to 32 px, a shape whose box overlaps an earlier one's by IoU > 0.3 is
+// redrawn elsewhere; other sizes scale these by the short side / 128). Later shapes lie on top of
+// earlier ones and the earlier masks lose what is covered (a shape that would keep less than a quarter
+// of itself is also redrawn). Every image is drawn from its
 // own seed, so image k of a split is the same whatever the dataset size, and the validation set of a
 // seed is fixed.
 //
