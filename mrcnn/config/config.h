@@ -98,6 +98,9 @@ struct Config {
   double RPN_MIN_SIZE = 1e-3;          // proposals smaller than this (pixels) are dropped
   double ROI_POSITIVE_IOU = 0.5;       // proposals at or above are foreground ROIs
   double ROI_NEGATIVE_IOU = 0.5;       // proposals below are background ROIs
+  // "sgd" (SGD with LEARNING_MOMENTUM, matterport and torchvision) or "adamw" (AdamW, betas 0.9 and
+  // 0.999, WEIGHT_DECAY decoupled); both after GRADIENT_CLIP_NORM clipping.
+  std::string OPTIMIZER = "sgd";
   int WARMUP_STEPS = 0;                // linear learning-rate warmup
   // Learning rate after the warmup: "constant", "step" (times LEARNING_RATE_DECAY at each of
   // LEARNING_RATE_STEPS, counted in training steps) or "cosine" (from LEARNING_RATE down to 0 at the

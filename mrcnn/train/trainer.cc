@@ -28,7 +28,6 @@ namespace mrcnn {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr char kMomentumPrefix[] = "optimizer.momentum.";
 constexpr char kEpochKey[] = "trainer.epoch";
 constexpr char kStepKey[] = "trainer.step";
 // Loader passes of one epoch are numbered epoch * kPassesPerEpoch + k, so the data of an epoch depends
@@ -144,37 +143,12 @@ std::string Trainer::CheckpointPath(int epoch) const {
       .string();
 }
 
-void Trainer::SgdStep(double lr) {
-  torch::NoGradGuard no_grad;
-  const double m = config_.LEARNING_MOMENTUM, wd = config_.WEIGHT_DECAY;
+void Trainer::OptimizerStep(double lr) {
   std::vector<std::pair<std::string, torch::Tensor>> params;
   for (auto& item : model_->named_parameters(true)) {
-    if (item.value().requires_grad() && item.value().grad().defined()) params.emplace_back(item.key(), item.value());
+    if (item.value().requires_grad()) params.emplace_back(item.key(), item.value());
   }
-  if (config_.GRADIENT_CLIP_NORM > 0) {
-    // torch.nn.utils.clip_grad_norm_: one L2 norm over all gradients, scaled down when above the limit.
-    double total = 0;
-    for (auto& [n, p] : params) total += p.grad().pow(2).sum().item<double>();
-    total = std::sqrt(total);
-    const double coef = config_.GRADIENT_CLIP_NORM / (total + 1e-6);
-    if (coef < 1) {
-      for (auto& [n, p] : params) p.mutable_grad().mul_(coef);
-    }
-  }
-  for (auto& [name, p] : params) {
-    torch::Tensor g = p.grad();
-    if (wd != 0) g = g.add(p, wd);
-    torch::Tensor& buf = momentum_[name];
-    if (m != 0) {
-      if (!buf.defined()) {
-        buf = g.clone();
-      } else {
-        buf.mul_(m).add_(g);
-      }
-      g = buf;
-    }
-    p.add_(g, -lr);
-  }
+  optimizer_.Step(params, lr);
 }
 
 absl::StatusOr<std::map<std::string, double>> Trainer::ValidationLosses(const datasets::Dataset& val) {
@@ -221,7 +195,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
                             const TrainOptions& o) {
   absl::StatusOr<LayerSelection> sel = SelectLayers(*model_, o.layers);
   if (!sel.ok()) return sel.status();
-  for (const std::string& name : sel->frozen) momentum_.erase(name);
+  for (const std::string& name : sel->frozen) optimizer_.Forget(name);
   const double base_lr = o.learning_rate >= 0 ? o.learning_rate : config_.LEARNING_RATE;
   const int64_t total_steps = static_cast<int64_t>(o.epochs) * config_.STEPS_PER_EPOCH;
 
@@ -288,7 +262,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
                                                 "): loss is ", sr.losses["loss"],
                                                 "; lower LEARNING_RATE or raise WARMUP_STEPS"));
       }
-      SgdStep(lr);
+      OptimizerStep(lr);
       ++step_;
       ++done;
       Accumulate(sr.losses, &report.train_losses);
@@ -329,7 +303,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
 
 absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
   TensorMap t = StateDict(*model_);
-  for (const auto& [name, buf] : momentum_) t[kMomentumPrefix + name] = buf.detach().clone();
+  for (auto& [key, value] : optimizer_.State()) t[key] = value;
   t[kEpochKey] = torch::tensor(static_cast<int64_t>(epoch_));
   t[kStepKey] = torch::tensor(step_);
   // Write then rename, so an interrupted save never leaves a half-written checkpoint behind.
@@ -350,13 +324,9 @@ absl::Status Trainer::Resume(const std::string& path) {
         path, ": not a training checkpoint (no ", kEpochKey, " / ", kStepKey,
         "); to start from its weights use --weights=", path, " instead of resuming"));
   }
-  TensorMap model_tensors, momentum;
+  TensorMap model_tensors;
   for (auto& [k, v] : *t) {
-    if (absl::StartsWith(k, kMomentumPrefix)) {
-      momentum[k.substr(sizeof(kMomentumPrefix) - 1)] = v;
-    } else if (k != kEpochKey && k != kStepKey) {
-      model_tensors[k] = v;
-    }
+    if (!Optimizer::IsStateKey(k) && k != kEpochKey && k != kStepKey) model_tensors[k] = v;
   }
   LoadReport r = LoadStateDict(*model_, model_tensors, {});
   if (!r.complete() || !r.unused.empty()) {
@@ -365,15 +335,8 @@ absl::Status Trainer::Resume(const std::string& path) {
   }
   std::map<std::string, torch::Tensor> params;
   for (auto& item : model_->named_parameters(true)) params[item.key()] = item.value();
-  momentum_.clear();
-  for (auto& [name, buf] : momentum) {
-    auto it = params.find(name);
-    if (it == params.end() || !it->second.sizes().equals(buf.sizes())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": optimizer state for '", name, "' does not match any model parameter"));
-    }
-    momentum_[name] = buf.to(it->second.dtype()).clone();
-  }
+  absl::Status restored = optimizer_.Restore(*t, params, path);
+  if (!restored.ok()) return restored;
   epoch_ = static_cast<int>((*t)[kEpochKey].item<int64_t>());
   step_ = (*t)[kStepKey].item<int64_t>();
   return UseRunDir(fs::path(path).parent_path().string());

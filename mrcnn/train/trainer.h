@@ -1,10 +1,10 @@
 // Trainer: matterport's model.train(train_dataset, val_dataset, learning_rate, epochs, layers) for our
 // MaskRCNN, with checkpoints, resume, find_last() and COCO evaluation after every epoch.
 //
-// Optimisation is SGD with LEARNING_MOMENTUM and WEIGHT_DECAY (PyTorch's SGD: the decay is added to
-// the gradient, dampening 0), a linear warmup over WARMUP_STEPS, then LEARNING_RATE_SCHEDULE
-// (constant, step at LEARNING_RATE_STEPS times LEARNING_RATE_DECAY, or cosine to 0 at the last step),
-// and gradient clipping to a global L2 norm of GRADIENT_CLIP_NORM (0: off). An epoch is
+// Optimisation is OPTIMIZER (SGD with LEARNING_MOMENTUM, or AdamW; both with WEIGHT_DECAY and
+// gradient clipping to a global L2 norm of GRADIENT_CLIP_NORM, see optimizer.h), a linear warmup over
+// WARMUP_STEPS, then LEARNING_RATE_SCHEDULE (constant, step at LEARNING_RATE_STEPS times
+// LEARNING_RATE_DECAY, or cosine to 0 at the last step). An epoch is
 // STEPS_PER_EPOCH batches of BATCH_SIZE() images, then VALIDATION_STEPS batches of validation loss
 // (BatchNorm in eval mode, no gradients), then COCO bbox/segm evaluation on the validation set.
 // `epochs` is the epoch to train up to, as in matterport, so stages chain:
@@ -17,8 +17,8 @@
 // Randomness: the batch order and flips come from (SEED, epoch), ROI/anchor sampling from a generator
 // reseeded from (SEED, epoch) at every epoch, so a run resumed from a checkpoint continues exactly as
 // an uninterrupted one (same threads). Checkpoints hold the model's tensors under their own names (so
-// LoadWeights reads them), the optimizer's momentum buffers under "optimizer.momentum.<name>" and the
-// counters "trainer.epoch" / "trainer.step".
+// LoadWeights reads them), the optimizer's state under "optimizer.<slot>.<name>" (optimizer.h) and
+// the counters "trainer.epoch" / "trainer.step".
 #ifndef MRCNN_TRAIN_TRAINER_H_
 #define MRCNN_TRAIN_TRAINER_H_
 
@@ -36,6 +36,8 @@
 #include "mrcnn/config/config.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/evaluation.h"
+#include "mrcnn/train/optimizer.h"
+#include "mrcnn/weights/weights.h"
 
 namespace mrcnn {
 
@@ -96,7 +98,7 @@ class Trainer {
 
   absl::Status Train(const datasets::Dataset& train, const datasets::Dataset& val, const TrainOptions& options);
 
-  // Model, momentum buffers, epoch and step.
+  // Model, optimizer state, epoch and step.
   absl::Status SaveCheckpoint(const std::string& path) const;
   // Restores all of SaveCheckpoint's state (the model's tensors must all be present with the same
   // shapes); continues in the checkpoint's folder. Errors name the file and what is wrong with it.
@@ -109,15 +111,17 @@ class Trainer {
   int64_t global_step() const { return step_; }
   MaskRCNN& model() { return model_; }
   const Config& config() const { return config_; }
-  const std::map<std::string, torch::Tensor>& momentum() const { return momentum_; }
+  // The optimizer's state as checkpoints store it (Optimizer::State()).
+  TensorMap optimizer_state() const { return optimizer_.State(); }
 
  private:
-  Trainer(MaskRCNN model, Config config) : model_(std::move(model)), config_(std::move(config)) {}
-  void SgdStep(double lr);
+  Trainer(MaskRCNN model, Config config)
+      : model_(std::move(model)), config_(std::move(config)), optimizer_(config_) {}
+  void OptimizerStep(double lr);
 
   MaskRCNN model_;
   Config config_;
-  std::map<std::string, torch::Tensor> momentum_;  // trainable parameters only
+  Optimizer optimizer_;  // state for the trainable parameters only
   int epoch_ = 0;
   int64_t step_ = 0;
   std::string run_dir_;

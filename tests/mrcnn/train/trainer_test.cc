@@ -41,6 +41,7 @@ Config TinyConfig() {
   c.VALIDATION_STEPS = 2;
   c.WARMUP_STEPS = 2;
   c.LEARNING_RATE = 0.01;
+  c.OPTIMIZER = "sgd";
   return c;
 }
 
@@ -95,8 +96,12 @@ TEST(TrainerTest, ShortTrainingLowersEveryLoss) {
   EXPECT_EQ(reports[1].val_losses.size(), 6u);
 }
 
-TEST(TrainerTest, ResumeEqualsUninterruptedRun) {
-  const Config c = TinyConfig();
+class ResumeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ResumeTest, ResumeEqualsUninterruptedRun) {
+  Config c = TinyConfig();
+  c.OPTIMIZER = GetParam();
+  if (c.OPTIMIZER == "adamw") c.LEARNING_RATE = 1e-3;
   datasets::Dataset train = Shapes(5, "train");  // 2 batches per pass: epochs wrap around the data
   datasets::Dataset val = Shapes(2, "val");
   TrainOptions o;
@@ -104,12 +109,12 @@ TEST(TrainerTest, ResumeEqualsUninterruptedRun) {
   o.coco_eval = false;
 
   Trainer a = MakeTrainer(c);
-  ASSERT_TRUE(a.SetRunDir(TempDir("resume_a")).ok());
+  ASSERT_TRUE(a.SetRunDir(TempDir("resume_a_" + c.OPTIMIZER)).ok());
   o.epochs = 3;
   ASSERT_TRUE(a.Train(train, val, o).ok());
 
   Trainer b = MakeTrainer(c);
-  const std::string dir_b = TempDir("resume_b");
+  const std::string dir_b = TempDir("resume_b_" + c.OPTIMIZER);
   ASSERT_TRUE(b.SetRunDir(dir_b).ok());
   o.epochs = 1;
   ASSERT_TRUE(b.Train(train, val, o).ok());
@@ -134,11 +139,15 @@ TEST(TrainerTest, ResumeEqualsUninterruptedRun) {
   for (const auto& [name, v] : sa) {
     EXPECT_TRUE(torch::equal(v, sr.at(name))) << name;
   }
-  ASSERT_EQ(a.momentum().size(), r.momentum().size());
-  for (const auto& [name, v] : a.momentum()) EXPECT_TRUE(torch::equal(v, r.momentum().at(name))) << name;
+  const TensorMap oa = a.optimizer_state(), orr = r.optimizer_state();
+  ASSERT_EQ(oa.size(), orr.size());
+  EXPECT_GT(oa.size(), 0u);
+  for (const auto& [name, v] : oa) EXPECT_TRUE(torch::equal(v, orr.at(name))) << name;
   // The resumed run wrote epochs 2 and 3 beside epoch 1.
   EXPECT_EQ(EpochFromCheckpointName(FindLast(dir_b, "tiny").value()), 3);
 }
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, ResumeTest, ::testing::Values("sgd", "adamw"));
 
 TEST(TrainerTest, RunFolderCheckpointsAndFindLast) {
   const Config c = TinyConfig();
@@ -198,7 +207,9 @@ TEST(TrainerTest, FrozenParametersGetNoUpdateAndNoState) {
   datasets::Dataset train = Shapes(4, "train");
   ASSERT_TRUE(t.Train(train, train, o).ok());
   std::set<std::string> with_state;
-  for (const auto& [name, v] : t.momentum()) with_state.insert(name);
+  for (const auto& [key, v] : t.optimizer_state()) {
+    with_state.insert(key.substr(key.find('.', std::string("optimizer.").size()) + 1));  // optimizer.<slot>.<p>
+  }
   for (const auto& p : t.model()->named_parameters(true)) {
     const bool head = absl::StartsWith(p.key(), "rpn.") || absl::StartsWith(p.key(), "roi_heads.") ||
                       absl::StartsWith(p.key(), "backbone.fpn.");
