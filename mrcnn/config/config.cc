@@ -393,9 +393,10 @@ absl::StatusOr<Config> Config::Preset(const std::string& name) {
     c.DETECTION_MAX_INSTANCES = 20;
     c.STEPS_PER_EPOCH = 100;
     c.VALIDATION_STEPS = 5;
-    // From scratch on shapes, 600 steps at 0.01 reached segm AP50 0.38 where 0.02 reached about 0.2,
-    // 0.005 0.24 and 0.04 0.005 (README "Training").
-    c.LEARNING_RATE = 0.01;
+    // AdamW: from scratch on shapes it reached segm AP50 0.90 in 400 steps where SGD (best rate 0.01)
+    // had about 0.4; AdamW at 3e-4 was slower and 2e-3 no better (README "Training").
+    c.OPTIMIZER = "adamw";
+    c.LEARNING_RATE = 0.001;
     c.WARMUP_STEPS = 50;
     return c;
   }
