@@ -200,6 +200,7 @@ TEST(ConfigTest, EveryValidationError) {
       {"DETECTION_MAX_INSTANCES", "0", "DETECTION_MAX_INSTANCES: must be > 0"},
       {"MAX_GT_INSTANCES", "0", "MAX_GT_INSTANCES: must be > 0"},
       {"PROPOSAL_SELECTION", "random", "PROPOSAL_SELECTION: must be one of global, per_level"},
+      {"OPTIMIZER", "adam", "OPTIMIZER: must be one of sgd, adamw"},
       {"RPN_ANCHOR_CONVENTION", "detectron", "RPN_ANCHOR_CONVENTION: must be one of matterport"},
       {"NAME", "", "NAME: must not be empty"},
       {"SEED", "-1", "SEED: must be >= 0"},
