@@ -267,6 +267,13 @@ int Count(const std::string& s, const std::string& what) {
   return n;
 }
 
+// Runs `code` with Debian's python3 and `arg` as sys.argv[1]; it must exit 0 printing `expected`.
+void ExpectPythonPrints(const std::string& code, const std::string& arg, const std::string& expected) {
+  experiments_test::ProcResult r = experiments_test::RunProcess({"/usr/bin/python3", "-c", code, arg}, 60);
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 0) << r.output;
+  EXPECT_EQ(r.output, expected);
+}
+
 TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
   absl::StatusOr<std::string> html = HtmlReport(db(), "default", ReportOptions());
   ASSERT_TRUE(html.ok()) << html.status();
@@ -291,14 +298,10 @@ TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
   if (std::filesystem::exists("/usr/bin/python3")) {
     const std::string file = *dir_ + "/report.html";
     std::ofstream(file) << *html;
-    experiments_test::ProcResult r = experiments_test::RunProcess(
-        {"/usr/bin/python3", "-c",
-         "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); "
-         "print(len(t.findall('.//{http://www.w3.org/2000/svg}svg')))",
-         file},
-        30);
-    EXPECT_EQ(WEXITSTATUS(r.wait_status), 0) << r.output;
-    EXPECT_EQ(r.output, "4\n");
+    ExpectPythonPrints(
+        "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); "
+        "print(len(t.findall('.//{http://www.w3.org/2000/svg}svg')))",
+        file, "4\n");
   }
   EXPECT_EQ(HtmlReport(db(), "nope", ReportOptions()).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(HtmlEscape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
@@ -331,21 +334,17 @@ TEST_F(CompareTest, HtmlReportRendersInHeadlessChromium) {
   r = experiments_test::RunProcess(cmd, 120);
   ASSERT_TRUE(WIFEXITED(r.wait_status) && WEXITSTATUS(r.wait_status) == 0) << r.output;
   // Each run's colour hsl((i * 137) % 360, 65%, 45%) must be painted somewhere (marks and lines).
-  r = experiments_test::RunProcess(
-      {"/usr/bin/python3", "-c",
-       "import colorsys, sys\n"
-       "from PIL import Image\n"
-       "im = Image.open(sys.argv[1]).convert('RGB')\n"
-       "px = set(im.getdata())\n"
-       "missing = []\n"
-       "for i in range(12):\n"
-       "    c = [round(255 * v) for v in colorsys.hls_to_rgb((i * 137 % 360) / 360, 0.45, 0.65)]\n"
-       "    if not any(max(abs(a - b) for a, b in zip(p, c)) <= 6 for p in px): missing.append(i)\n"
-       "print('missing', missing)\n",
-       shot},
-      60);
-  EXPECT_EQ(WEXITSTATUS(r.wait_status), 0) << r.output;
-  EXPECT_EQ(r.output, "missing []\n");
+  ExpectPythonPrints(
+      "import colorsys, sys\n"
+      "from PIL import Image\n"
+      "im = Image.open(sys.argv[1]).convert('RGB')\n"
+      "px = set(im.getdata())\n"
+      "missing = []\n"
+      "for i in range(12):\n"
+      "    c = [round(255 * v) for v in colorsys.hls_to_rgb((i * 137 % 360) / 360, 0.45, 0.65)]\n"
+      "    if not any(max(abs(a - b) for a, b in zip(p, c)) <= 6 for p in px): missing.append(i)\n"
+      "print('missing', missing)\n",
+      shot, "missing []\n");
 }
 
 // The README's example queries, run by the sqlite3 shell: the first answers "which anchor stride gave
