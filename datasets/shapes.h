@@ -4,9 +4,8 @@
 // the border, half-size 20 to 32 px, a shape whose box overlaps an earlier one's by IoU > 0.3 is
 // redrawn elsewhere; other sizes scale these by the short side / 128). Later shapes lie on top of
 // earlier ones and the earlier masks lose what is covered (a shape that would keep less than a quarter
-// of itself is also redrawn). Every image is drawn from its
-// own seed, so image k of a split is the same whatever the dataset size, and the validation set of a
-// seed is fixed.
+// of itself is also redrawn). Every image is drawn from its own seed, so image k of a split is the same
+// whatever the dataset size, and the validation set of a seed is fixed.
 //
 //   Dataset train = MakeShapesDataset({.count = 500, .height = 128, .width = 128, .seed = 1});
 //   Dataset val = MakeShapesDataset({.count = 50, .height = 128, .width = 128, .seed = 1,

@@ -54,7 +54,7 @@ namespace experiments {
 namespace {
 
 // The default sweep. Budgets: 4 trials on 2 cores run as 2 workers x 1 thread, two trials at a time,
-// each 600 steps (about 4.5 minutes with its evaluations); see README "Experiments" for the measured
+// each 600 steps (about 3.5 minutes with its evaluations); see README "Experiments" for the measured
 // time and accuracy.
 constexpr char kDefaultSpec[] = R"({
   "name": "default",

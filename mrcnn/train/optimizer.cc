@@ -21,17 +21,16 @@ Optimizer::Optimizer(const Config& config)
 
 bool Optimizer::IsStateKey(const std::string& key) { return absl::StartsWith(key, kPrefix); }
 
-double Optimizer::Step(const std::vector<std::pair<std::string, torch::Tensor>>& params, double lr) {
+void Optimizer::Step(const std::vector<std::pair<std::string, torch::Tensor>>& params, double lr) {
   torch::NoGradGuard no_grad;
   std::vector<std::pair<const std::string*, torch::Tensor>> with_grad;
   for (const auto& [name, p] : params) {
     if (p.grad().defined()) with_grad.emplace_back(&name, p);
   }
-  double norm = 0;
   if (clip_norm_ > 0 && !with_grad.empty()) {
     std::vector<torch::Tensor> norms;
     for (auto& [n, p] : with_grad) norms.push_back(p.grad().norm().to(torch::kFloat64));
-    norm = torch::stack(norms).norm().item<double>();
+    const double norm = torch::stack(norms).norm().item<double>();
     const double coef = clip_norm_ / (norm + 1e-6);
     if (coef < 1) {
       for (auto& [n, p] : with_grad) p.mutable_grad().mul_(coef);
@@ -66,7 +65,6 @@ double Optimizer::Step(const std::vector<std::pair<std::string, torch::Tensor>>&
     }
     p.add_(d, -lr);
   }
-  return norm;
 }
 
 TensorMap Optimizer::State() const {

@@ -31,9 +31,8 @@ class Optimizer {
  public:
   explicit Optimizer(const Config& config);
 
-  // Clips and updates the parameters that have a gradient, in place. Returns the gradient norm
-  // before clipping when clipping is on, else 0.
-  double Step(const std::vector<std::pair<std::string, torch::Tensor>>& params, double lr);
+  // Clips and updates the parameters that have a gradient, in place.
+  void Step(const std::vector<std::pair<std::string, torch::Tensor>>& params, double lr);
 
   // Drops a parameter's state (it was frozen).
   void Forget(const std::string& name) { state_.erase(name); }
