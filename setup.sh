@@ -12,6 +12,9 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libxxhash-dev
   # Without it LibTorch's matrix products run on the reference BLAS, about 30x slower.
   libopenblas0-openmp
+  # tcmalloc, linked into every binary that uses LibTorch (glibc's malloc page-faults every large
+  # tensor afresh; see third_party/BUILD.bazel).
+  libtcmalloc-minimal4
   # Reference outputs for the tests (Debian's python3 with torch and torchvision).
   python3-torch python3-torchvision python3-numpy python3-pil
   # The experiment report's rendering test (headless).

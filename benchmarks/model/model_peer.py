@@ -10,11 +10,15 @@ Run from the repository root with Debian's python3 (torch 1.13, torchvision 0.14
 Cases, --preset torchvision (maskrcnn_resnet50_fpn on both sides):
   inference   one 640x480 uint8 image, resized to 800x1066, eval mode, score threshold 0.05
   train_step  two 512x512 images (resized to 800x800) with 3 instances each: forward, backward, SGD
+              (rate 1e-5, momentum 0.9, weight decay 1e-4 on both sides)
 --preset shapes: the same cases at 128x128 with the shapes preset's model (narrow ResNet-18 with
 trained batch norm, FPN 64), built in torchvision from its own modules.
 Weights are seeded random (batch norm frozen, as with pretrained weights), converted once with
 mrcnn/weights/convert_torchvision.py. Each case runs in fresh processes (one per side and round, so
-the peak RSS belongs to that case), alternating sides; the fastest round of each side is kept.
+the peak RSS belongs to that case), alternating sides; the fastest round of each side is kept (this
+machine's timings vary by up to 50% from run to run, so use --rounds 3 or more for figures).
+Our binaries link tcmalloc; torchvision runs with glibc's malloc as Python loads it, unless
+--torchvision-tcmalloc preloads tcmalloc there too.
 """
 import argparse
 import json
@@ -32,6 +36,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests", "mrcnn"))
 import torchvision_reference as ref  # noqa: E402  (seeded weights, frozen batch norm)
 
+
+# The allocator our binaries link (third_party/BUILD.bazel); --torchvision-tcmalloc preloads it into
+# torchvision's process too.
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"
 
 # Our side's flags per preset. For "shapes" the knobs torchvision cannot express are set to what
 # torchvision does (per-level proposals, RPN coder weights 1, full-size masks), so both run the same
@@ -116,7 +124,9 @@ def worker(args):
         targets = [{"boxes": d[f"train.boxes.{i}"], "labels": d[f"train.labels.{i}"],
                     "masks": d[f"train.masks.{i}"]} for i in range(2)]
         params = [p for p in model.parameters() if p.requires_grad]
-        sgd = torch.optim.SGD(params, lr=0.02, momentum=0.9, weight_decay=1e-4)
+        # The C++ side's settings; a small rate keeps the seeded random weights finite (at 0.02 the
+        # loss is NaN after the warm-up step, and a step on NaN weights times other work).
+        sgd = torch.optim.SGD(params, lr=1e-5, momentum=0.9, weight_decay=1e-4)
 
         def step():
             sgd.zero_grad()
@@ -146,6 +156,8 @@ def run_ours(args, name, work):
 
 def run_theirs(args, case, work):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    if args.torchvision_tcmalloc:
+        env["LD_PRELOAD"] = TCMALLOC
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", case, "--state", f"{work}/model.pth",
          "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset],
@@ -165,6 +177,9 @@ def main():
     parser.add_argument("--state")
     parser.add_argument("--inputs")
     parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--torchvision-tcmalloc", action="store_true",
+                        help="run torchvision with tcmalloc preloaded, the allocator our binaries link, "
+                             "to compare the models under the same allocator")
     args = parser.parse_args()
     if args.worker:
         worker(args)
@@ -174,7 +189,8 @@ def main():
         subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
                         f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
         make_inputs(f"{work}/inputs.pt", args.preset)
-        print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), {args.preset} preset")
+        print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), {args.preset} preset, "
+              f"torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}")
         print(f"{'case':12s} {'ours s':>9s} {'tv s':>9s} {'tv/ours':>8s} {'ours MB':>9s} {'tv MB':>9s}")
         names = {"inference": "BM_Inference", "train_step": "BM_TrainStep"}
         for case in args.cases.split(","):
