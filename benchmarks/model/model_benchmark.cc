@@ -23,6 +23,9 @@
 
 DEFINE_string(inputs, "", "Tensor file with infer.image and train.{image,boxes,labels,masks}.<i>.");
 DEFINE_string(weights, "", "Weight file for the model (empty: the seeded initial weights).");
+DEFINE_int32(iterations, 1,
+             "Timed iterations per benchmark after one warm-up (the reported time is their mean; the "
+             "peer script passes its --iterations).");
 DEFINE_string(profile, "",
               "Write LibTorch's operator profile of the timed iterations to this file (Chrome trace "
               "format; open it in chrome://tracing or Perfetto). Empty: no profile.");
@@ -66,7 +69,6 @@ void BM_Inference(benchmark::State& state) {
   state.counters["detections"] = detections;
   state.counters["peak_rss_mb"] = PeakRssMb();
 }
-BENCHMARK(BM_Inference)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 void BM_TrainStep(benchmark::State& state) {
   mrcnn::MaskRCNN model = LoadModel();
@@ -102,7 +104,6 @@ void BM_TrainStep(benchmark::State& state) {
   state.counters["loss"] = loss;
   state.counters["peak_rss_mb"] = PeakRssMb();
 }
-BENCHMARK(BM_TrainStep)->Unit(benchmark::kMillisecond)->UseRealTime()->MeasureProcessCPUTime();
 
 }  // namespace
 
@@ -122,6 +123,18 @@ int main(int argc, char** argv) {
   }
   g_config = new mrcnn::Config(*config);
   g_inputs = new mrcnn::TensorMap(*std::move(inputs));
+  if (FLAGS_iterations < 1) {
+    std::cerr << "model_benchmark: --iterations must be >= 1, got " << FLAGS_iterations << "\n";
+    return 1;
+  }
+  for (const auto& [name, function] : {std::pair{"BM_Inference", &BM_Inference},
+                                       std::pair{"BM_TrainStep", &BM_TrainStep}}) {
+    benchmark::RegisterBenchmark(name, function)
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(FLAGS_iterations)
+        ->UseRealTime()
+        ->MeasureProcessCPUTime();
+  }
   benchmark::RunSpecifiedBenchmarks();
   return 0;
 }

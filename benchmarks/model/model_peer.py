@@ -15,8 +15,10 @@ Cases, --preset torchvision (maskrcnn_resnet50_fpn on both sides):
 trained batch norm, FPN 64), built in torchvision from its own modules.
 Weights are seeded random (batch norm frozen, as with pretrained weights), converted once with
 mrcnn/weights/convert_torchvision.py. Each case runs in fresh processes (one per side and round, so
-the peak RSS belongs to that case), alternating sides; the fastest round of each side is kept (this
-machine's timings vary by up to 50% from run to run, so use --rounds 3 or more for figures).
+the peak RSS belongs to that case), alternating sides; each process times --iterations steps after a
+warm-up and reports their mean, and the fastest round of each side is kept (this machine's timings
+vary by up to 50% from run to run, so use --rounds 3 or more for figures, and --iterations 10 for the
+shapes preset's short steps).
 Our binaries link tcmalloc; torchvision runs with glibc's malloc as Python loads it, unless
 --torchvision-tcmalloc preloads tcmalloc there too.
 """
@@ -135,13 +137,12 @@ def worker(args):
             sgd.step()
             return loss.item()
     step()  # warm-up, as the C++ side
-    times = []
+    t0 = time.perf_counter()
     for _ in range(args.iterations):
-        t0 = time.perf_counter()
         step()
-        times.append(time.perf_counter() - t0)
+    seconds = (time.perf_counter() - t0) / args.iterations  # the mean, as Google Benchmark reports
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"seconds": min(times), "peak_rss_mb": peak}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
 
 
 def run_ours(args, name, work):
@@ -149,7 +150,7 @@ def run_ours(args, name, work):
     out = subprocess.run(
         [args.binary] + OUR_FLAGS[args.preset] + [f"--inputs={work}/inputs.pt",
          f"--weights={work}/weights.pt", f"--benchmark_filter=^{name}/", "--benchmark_format=json",
-         "--benchmark_min_time=0"], env=env, check=True, capture_output=True, text=True).stdout
+         f"--iterations={args.iterations}"], env=env, check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["benchmarks"][0]
     return b["real_time"] / 1000.0, b["peak_rss_mb"]
 
@@ -160,7 +161,8 @@ def run_theirs(args, case, work):
         env["LD_PRELOAD"] = TCMALLOC
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", case, "--state", f"{work}/model.pth",
-         "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset],
+         "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset,
+         "--iterations", str(args.iterations)],
         env=env, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["seconds"], r["peak_rss_mb"]
@@ -176,7 +178,8 @@ def main():
     parser.add_argument("--worker", choices=["inference", "train_step"])
     parser.add_argument("--state")
     parser.add_argument("--inputs")
-    parser.add_argument("--iterations", type=int, default=1)
+    parser.add_argument("--iterations", type=int, default=1,
+                        help="timed steps per process after one warm-up, averaged (both sides)")
     parser.add_argument("--torchvision-tcmalloc", action="store_true",
                         help="run torchvision with tcmalloc preloaded, the allocator our binaries link, "
                              "to compare the models under the same allocator")
