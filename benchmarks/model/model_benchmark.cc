@@ -13,6 +13,9 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/sgd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -28,7 +31,8 @@ DEFINE_int32(iterations, 1,
              "peer script passes its --iterations).");
 DEFINE_string(profile, "",
               "Write LibTorch's operator profile of the timed iterations to this file (Chrome trace "
-              "format; open it in chrome://tracing or Perfetto). Empty: no profile.");
+              "format; open it in chrome://tracing or Perfetto). Select one benchmark with "
+              "--benchmark_filter: each writes the file anew. Empty: no profile.");
 
 namespace {
 
@@ -111,6 +115,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   benchmark::Initialize(&argc, argv);
   gflags::ParseCommandLineFlags(&argc, &argv, true);
+  if (FLAGS_iterations < 1) {
+    std::cerr << "model_benchmark: --iterations must be >= 1, got " << FLAGS_iterations << "\n";
+    return 1;
+  }
   absl::StatusOr<mrcnn::Config> config = mrcnn::ConfigFromFlags(sets);
   if (!config.ok()) {
     std::cerr << "model_benchmark: " << config.status().message() << "\n";
@@ -121,12 +129,17 @@ int main(int argc, char** argv) {
     std::cerr << "model_benchmark: " << inputs.status().message() << "\n";
     return 1;
   }
+  if (!FLAGS_profile.empty()) {
+    // LibTorch writes the trace when the timed steps end and stays silent when it cannot; find out now.
+    std::ofstream probe(FLAGS_profile);
+    if (!probe) {
+      std::cerr << "model_benchmark: cannot write --profile file " << FLAGS_profile << ": "
+                << std::strerror(errno) << "\n";
+      return 1;
+    }
+  }
   g_config = new mrcnn::Config(*config);
   g_inputs = new mrcnn::TensorMap(*std::move(inputs));
-  if (FLAGS_iterations < 1) {
-    std::cerr << "model_benchmark: --iterations must be >= 1, got " << FLAGS_iterations << "\n";
-    return 1;
-  }
   for (const auto& [name, function] : {std::pair{"BM_Inference", &BM_Inference},
                                        std::pair{"BM_TrainStep", &BM_TrainStep}}) {
     benchmark::RegisterBenchmark(name, function)
