@@ -2,9 +2,10 @@
 // Mask R-CNN, on inputs and weights written by the peer script (model_peer.py), which times
 // torchvision's maskrcnn_resnet50_fpn on the same ones and prints the ratios.
 //
-//   /usr/bin/python3 benchmarks/model/model_peer.py --threads 2
+//   /usr/bin/python3 benchmarks/model/model_peer.py --threads 2 --rounds 4 --iterations 2
 //
 // Flags: --inputs=FILE (tensor file from the peer), --weights=FILE (converted torchvision weights),
+// --iterations=N (timed steps after one warm-up), --profile=FILE (LibTorch's operator trace of them),
 // --preset, --set as every binary. Each benchmark reports peak_rss_mb (the process's peak resident
 // set, so run one benchmark per process with --benchmark_filter to attribute it).
 #include <sys/resource.h>

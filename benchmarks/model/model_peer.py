@@ -5,7 +5,7 @@ the peak resident memory of each side.
 
 Run from the repository root with Debian's python3 (torch 1.13, torchvision 0.14):
     bazel build //benchmarks/model:model_benchmark
-    /usr/bin/python3 benchmarks/model/model_peer.py [--threads 2] [--rounds 1]
+    /usr/bin/python3 benchmarks/model/model_peer.py [--threads 2] [--rounds 4] [--iterations 2]
 
 Cases, --preset torchvision (maskrcnn_resnet50_fpn on both sides):
   inference   one 640x480 uint8 image, resized to 800x1066, eval mode, score threshold 0.05
@@ -16,9 +16,9 @@ trained batch norm, FPN 64), built in torchvision from its own modules.
 Weights are seeded random (batch norm frozen, as with pretrained weights), converted once with
 mrcnn/weights/convert_torchvision.py. Each case runs in fresh processes (one per side and round, so
 the peak RSS belongs to that case), alternating sides; each process times --iterations steps after a
-warm-up and reports their mean, and the fastest round of each side is kept (this machine's timings
-vary by up to 50% from run to run, so use --rounds 3 or more for figures, and --iterations 10 for the
-shapes preset's short steps).
+warm-up and reports their mean, and the fastest round of each side is kept (this machine's speed
+drifts by up to 30% within an hour, so use --rounds 3 or more for figures, and --iterations 10 for
+the shapes preset's short steps).
 Our binaries link tcmalloc; torchvision runs with glibc's malloc as Python loads it, unless
 --torchvision-tcmalloc preloads tcmalloc there too.
 """
