@@ -184,6 +184,8 @@ def main():
                         help="run torchvision with tcmalloc preloaded, the allocator our binaries link, "
                              "to compare the models under the same allocator")
     args = parser.parse_args()
+    if args.iterations < 1 or args.rounds < 1:
+        parser.error(f"--iterations and --rounds must be >= 1, got {args.iterations} and {args.rounds}")
     if args.worker:
         worker(args)
         return
