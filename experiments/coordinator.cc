@@ -250,6 +250,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
   ClaimPolicy policy;
   policy.host = Hostname();
   policy.coordinator_pid = getpid();
+  policy.scheduler = plan.scheduler;
   policy.retries = options.retries;
   policy.stale_after_s = options.stale_after_s;
   policy.git_commit = options.git_commit;
@@ -259,6 +260,15 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x " << *threads
       << " thread(s), log " << options.db_path << "\n  trial binary: " << options.trial_binary
       << "\n";
+  if (plan.scheduler) {
+    const SchedulerSpec& sc = *plan.scheduler;
+    out << "  scheduler: " << sc.TypeName() << " on " << sc.metric << " (" << sc.mode << "), eta "
+        << sc.eta << ", rungs at epochs";
+    for (int b = 0; b < sc.NumBrackets(); ++b) {
+      out << (b > 0 ? " |" : "") << " " << absl::StrJoin(sc.Rungs(b), ", ");
+    }
+    out << "\n";
+  }
 
   SignalScope signals;
   std::vector<Running> running;
@@ -296,9 +306,20 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       const std::string tail = Tail(r.log_path, 10);
       if (!tail.empty()) absl::StrAppend(&error, "; last lines of ", r.log_path, ":\n", tail);
     }
-    absl::Status s = FinishAttempt(db, r.claim.trial_id, r.claim.attempt, status, code, error);
-    if (!s.ok()) return s;
-    if (status == kFinished) durations.push_back(elapsed);
+    std::string rung_note;
+    if (status == kFinished && plan.scheduler) {
+      // The scheduler decides what a clean exit means: a rung result (PAUSED, PRUNED, FINISHED), or
+      // FAILED when the trial did not report the metric.
+      absl::StatusOr<std::string> decided =
+          FinishRung(db, r.claim.trial_id, r.claim.attempt, *plan.scheduler, &rung_note);
+      if (!decided.ok()) return decided.status();
+      status = *decided;
+      if (status == kFailed) error = rung_note;
+    } else {
+      absl::Status s = FinishAttempt(db, r.claim.trial_id, r.claim.attempt, status, code, error);
+      if (!s.ok()) return s;
+    }
+    if (status != kFailed && status != kKilled) durations.push_back(elapsed);
     std::string metric;
     absl::StatusOr<Progress> p = ReadProgress(db, r, options.progress_metric);
     if (p.ok() && p->metric) metric = absl::StrFormat(", %s %.4g", options.progress_metric, *p->metric);
@@ -309,7 +330,9 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
     }
     out << "trial #" << r.claim.trial_id << " (" << r.claim.point << " seed=" << r.claim.seed
         << ") attempt " << r.claim.attempt << " " << status << " after " << FormatDuration(elapsed)
-        << metric << (first_line.empty() ? "" : ": ") << first_line << "\n";
+        << metric << (first_line.empty() ? "" : ": ") << first_line
+        << (rung_note.empty() || status == kFailed ? "" : "; ") << (status == kFailed ? "" : rung_note)
+        << "\n";
     out.flush();
     return absl::OkStatus();
   };
@@ -357,11 +380,20 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
     }
     // Start trials.
     while (!stopping && !drained && static_cast<int>(running.size()) < options.workers) {
-      absl::StatusOr<std::optional<Claim>> claim = ClaimNext(db, outcome.sweep_id, policy);
+      std::vector<std::string> events;
+      absl::StatusOr<std::optional<Claim>> claim = ClaimNext(db, outcome.sweep_id, policy, &events);
       if (!claim.ok()) {
         fatal = claim.status();
         g_signal = SIGTERM;
         break;
+      }
+      if (!events.empty()) {
+        if (tty && progress_lines > 0) {
+          out << "\033[" << progress_lines << "F\033[J";
+          progress_lines = 0;
+        }
+        for (const std::string& e : events) out << e << "\n";
+        out.flush();
       }
       if (!claim->has_value()) {
         drained = true;
@@ -382,6 +414,8 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       args.trial_id = r.claim.trial_id;
       args.attempt = r.claim.attempt;
       args.threads = *threads;
+      args.stop_at_epoch = r.claim.stop_at_epoch;
+      args.resume = r.claim.resume_path;
       std::string spawn_error;
       {
         std::ofstream cfg(args.config_path, std::ios::trunc);
@@ -460,10 +494,13 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
         }
         double work = 0;
         for (double rem : remaining) work += std::isfinite(rem) ? rem : per_trial;
-        const int pending = counts->queued + counts->killed;
+        const int pending = counts->queued + counts->killed + counts->paused;
         work += pending * per_trial;
         block << "sweep " << plan.name << ": " << counts->finished << "/" << counts->total()
-              << " finished, " << counts->failed << " failed, " << running.size()
+              << " finished, " << counts->failed << " failed, "
+              << (plan.scheduler ? absl::StrCat(counts->paused, " paused, ", counts->pruned, " pruned, ")
+                                 : "")
+              << running.size()
               << " running, " << pending << " waiting; ETA "
               << FormatDuration(work / std::max<size_t>(1, running.size())) << "\n";
         ++lines;

@@ -162,6 +162,78 @@ absl::Status MigrateToV2(Db& db) {
   return absl::OkStatus();
 }
 
+// Version 2 -> 3: the scheduler's statuses and tables. SQLite cannot change a CHECK constraint in
+// place, so `trials` is rebuilt (create, copy, drop, rename, as SQLite's documentation prescribes);
+// the views that read it are dropped first and recreated by EnsureViews.
+absl::Status MigrateToV3(Db& db) {
+  for (const char* view : {"runs", "coco_last", "metric_last", "trial_params"}) {
+    absl::Status s = db.Exec(absl::StrCat("DROP VIEW IF EXISTS ", view));
+    if (!s.ok()) return s;
+  }
+  const std::string columns =
+      "id, sweep_id, ordinal, seed, config_json, config_hash, point_hash, status, attempts, "
+      "failures, heartbeat_at, host, pid, coordinator_pid, started_at, finished_at, exit_code, error, "
+      "trial_dir, total_steps, git_commit, git_dirty, compilation_mode, libtorch_version, "
+      "cuda_version, dataset_name, dataset_hash";
+  return db.Exec(absl::StrCat(R"sql(
+CREATE TABLE trials_v3 (
+  id INTEGER PRIMARY KEY,
+  sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+  ordinal INTEGER NOT NULL,
+  seed INTEGER NOT NULL,
+  config_json TEXT NOT NULL,
+  config_hash TEXT NOT NULL,
+  point_hash TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'QUEUED'
+      CHECK (status IN ('QUEUED', 'RUNNING', 'FINISHED', 'FAILED', 'KILLED', 'PAUSED', 'PRUNED')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  heartbeat_at REAL,
+  host TEXT,
+  pid INTEGER,
+  coordinator_pid INTEGER,
+  started_at REAL,
+  finished_at REAL,
+  exit_code INTEGER,
+  error TEXT,
+  trial_dir TEXT,
+  total_steps INTEGER,
+  git_commit TEXT,
+  git_dirty INTEGER,
+  compilation_mode TEXT,
+  libtorch_version TEXT,
+  cuda_version TEXT,
+  dataset_name TEXT,
+  dataset_hash TEXT,
+  target_rung INTEGER NOT NULL DEFAULT 0,  -- scheduler: the rung the trial runs, or will run, to
+  rung INTEGER,                            -- scheduler: the highest rung it reported a result at
+  epochs_trained INTEGER,                  -- scheduler: epochs of training its lineage holds
+  UNIQUE (sweep_id, config_hash, seed)
+);
+INSERT INTO trials_v3 ()sql",
+                              columns, ") SELECT ", columns, R"sql( FROM trials;
+DROP TABLE trials;
+ALTER TABLE trials_v3 RENAME TO trials;
+-- An attempt that continues an earlier one from its checkpoint (promotions, retries under a
+-- scheduler): the earlier attempt's rows up to resume_step belong to this attempt's curve.
+ALTER TABLE attempts ADD COLUMN resumed_from INTEGER;
+ALTER TABLE attempts ADD COLUMN resume_step INTEGER;
+ALTER TABLE attempts ADD COLUMN stop_at_epoch INTEGER;
+CREATE TABLE rung_results (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  rung INTEGER NOT NULL,             -- 0-based rung index of the trial's bracket
+  epoch INTEGER NOT NULL,            -- the rung's epoch
+  attempt INTEGER NOT NULL,          -- the attempt that reached it
+  metric TEXT NOT NULL,
+  value REAL NOT NULL,
+  recorded_at REAL NOT NULL,
+  decision TEXT CHECK (decision IN ('promoted', 'pruned', 'final')),  -- NULL: not decided yet
+  decided_at REAL,
+  PRIMARY KEY (trial_id, rung)
+);
+)sql"));
+}
+
 struct Migration {
   int to_version;
   std::function<absl::Status(Db&)> apply;
@@ -171,6 +243,7 @@ const std::vector<Migration>& Migrations() {
   static const std::vector<Migration>* m = new std::vector<Migration>{
       {1, [](Db& db) { return db.Exec(kSchemaV1); }},
       {2, MigrateToV2},
+      {3, MigrateToV3},
   };
   return *m;
 }
@@ -339,6 +412,10 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
     usleep(50 * 1000);
   }
   if (*version < options.target_version) {
+    // Rebuilding a table (version 3) needs foreign keys off; the pragma is a no-op inside a
+    // transaction, so it is switched around it, and the rebuilt schema is checked before commit.
+    absl::Status fk = log.db_.Exec("PRAGMA foreign_keys = OFF");
+    if (!fk.ok()) return fk;
     absl::Status s = log.db_.Write([&](Db& d) -> absl::Status {
       // Re-read inside the write lock: another process may have migrated meanwhile.
       absl::StatusOr<int64_t> v = PragmaInt(d, "user_version");
@@ -352,11 +429,19 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
                                                       ": ", ms.message()));
         }
       }
+      absl::StatusOr<std::vector<std::vector<SqlValue>>> broken = d.QueryAll("PRAGMA foreign_key_check");
+      if (!broken.ok()) return broken.status();
+      if (!broken->empty()) {
+        return absl::DataLossError(absl::StrCat(
+            d.path(), ": migration left ", broken->size(), " rows whose trial or sweep is missing"));
+      }
       absl::Status ps = d.Exec(absl::StrCat("PRAGMA application_id = ", kApplicationId));
       if (!ps.ok()) return ps;
       return d.Exec(absl::StrCat("PRAGMA user_version = ", options.target_version));
     });
+    absl::Status fk_on = log.db_.Exec("PRAGMA foreign_keys = ON");
     if (!s.ok()) return s;
+    if (!fk_on.ok()) return fk_on;
   }
   if (options.target_version == kSchemaVersion) {
     absl::Status s = EnsureViews(log.db_);

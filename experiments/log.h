@@ -28,7 +28,8 @@ namespace experiments {
 inline constexpr int32_t kApplicationId = 0x4D524358;
 // Version 1: sweeps, trials, attempts, params, metrics. Version 2: COCO results, per-class AP,
 // checkpoints and the per-metric summary (best/last), back-filled from existing metric rows.
-inline constexpr int kSchemaVersion = 2;
+// Version 3: the scheduler (PAUSED / PRUNED trials, rungs, attempts that resume earlier ones).
+inline constexpr int kSchemaVersion = 3;
 
 // The trial statuses, as stored.
 inline constexpr char kQueued[] = "QUEUED";
@@ -36,6 +37,8 @@ inline constexpr char kRunning[] = "RUNNING";
 inline constexpr char kFinished[] = "FINISHED";
 inline constexpr char kFailed[] = "FAILED";
 inline constexpr char kKilled[] = "KILLED";
+inline constexpr char kPaused[] = "PAUSED";  // scheduler: stopped at a rung checkpoint
+inline constexpr char kPruned[] = "PRUNED";  // scheduler: its rung closed without promoting it
 
 // --db when given, else $BUILD_WORKSPACE_DIRECTORY/experiments.sqlite under `bazel run` (which changes
 // the working directory), else ./experiments.sqlite.

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "experiments/trial.h"
 
 namespace experiments {
 namespace {
@@ -79,7 +80,7 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   if (!spec_in.is_object()) return Bad(source, "a sweep spec must be a JSON object");
   static const std::set<std::string> kKnown = {"name",   "description", "preset", "base",
                                                "search", "params",      "seeds",  "seed",
-                                               "trials", "trainer"};
+                                               "trials", "trainer", "scheduler"};
   for (auto it = spec_in.begin(); it != spec_in.end(); ++it) {
     if (!kKnown.count(it.key())) {
       return Bad(source, absl::StrCat("unknown field \"", it.key(), "\" (expected one of ",
@@ -221,12 +222,33 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
       plan.trials.push_back(std::move(t));
     }
   }
+  // The scheduler; its budget is the trainer's epochs.
+  if (spec.contains("scheduler")) {
+    if (spec.contains("trainer") && !spec["trainer"].is_object()) {
+      return Bad(source, "\"trainer\" must be an object of FLAG: value");
+    }
+    const Json trainer = spec.value("trainer", Json::object());
+    const bool coco = !trainer.contains("coco_eval") ||
+                      (trainer["coco_eval"] != false && trainer["coco_eval"] != "false");
+    absl::StatusOr<SchedulerSpec> sched =
+        ParseScheduler(spec["scheduler"], source, EpochMetricNames(coco, base->VALIDATION_STEPS > 0));
+    if (!sched.ok()) return sched.status();
+    if (trainer.contains("epochs") &&
+        (!trainer["epochs"].is_number_integer() || trainer["epochs"].get<int64_t>() != sched->max_epochs)) {
+      return Bad(source, absl::StrCat("trainer.epochs (", trainer["epochs"].dump(),
+                                      ") differs from scheduler.max_epochs (", sched->max_epochs,
+                                      "): the scheduler's max_epochs is the trials' budget"));
+    }
+    spec["trainer"]["epochs"] = sched->max_epochs;
+    plan.scheduler = *sched;
+  }
   // Trial binary flags.
   if (spec.contains("trainer")) {
     const Json& t = spec["trainer"];
     if (!t.is_object()) return Bad(source, "\"trainer\" must be an object of FLAG: value");
-    static const std::set<std::string> kProtocol = {"config", "seed",    "trial_dir", "db",
-                                                    "trial_id", "attempt", "threads"};
+    static const std::set<std::string> kProtocol = {"config",  "seed",    "trial_dir", "db",
+                                                    "trial_id", "attempt", "threads",   "resume",
+                                                    "stop_at_epoch"};
     for (auto it = t.begin(); it != t.end(); ++it) {
       const std::string& flag = it.key();
       const bool identifier =

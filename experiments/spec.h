@@ -10,7 +10,8 @@
 //     "params": {"RPN_ANCHOR_STRIDE": [1, 2], "USE_MINI_MASK": [false, true]},
 //     "seeds": 2,                              // repeats of every point (--seeds overrides); default 1
 //     "seed": 0,                               // base seed: trial seeds are seed, seed+1, ...
-//     "trainer": {"epochs": 3, "layers": "all"}  // flags for the trial binary, the same for every trial
+//     "trainer": {"epochs": 3, "layers": "all"}, // flags for the trial binary, the same for every trial
+//     "scheduler": {"type": "asha", "metric": "segm_AP", "min_epochs": 1, "max_epochs": 8, "eta": 2}
 //   }
 // Random search takes "trials": N and draws each param from its list, or from a range
 // {"min": a, "max": b, "scale": "linear"|"log", "type": "real"|"int"}, with a generator seeded by
@@ -18,6 +19,8 @@
 // "trainer" holds the trial binary's own flags that are not config keys (budgets such as epochs, the
 // dataset: format, dataset_dir, ...); each becomes --KEY=VALUE after the trial protocol's flags. They are
 // part of the stored spec, so resuming a sweep always trains on the same data with the same budget.
+// "scheduler" (optional; scheduler.h) runs the trials rung by rung and stops the worse ones early; its
+// max_epochs is the trainer's "epochs" (filled in when absent, an error when different).
 #ifndef EXPERIMENTS_SPEC_H_
 #define EXPERIMENTS_SPEC_H_
 
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "experiments/scheduler.h"
 #include "mrcnn/config/config.h"
 #include "nlohmann/json.hpp"
 
@@ -46,6 +50,7 @@ struct SweepPlan {
   std::vector<std::string> swept_keys;
   std::vector<PlannedTrial> trials;  // points in order, each repeated for seeds seed..seed+seeds-1
   std::vector<std::string> trainer_args;  // "--KEY=VALUE" from the spec's "trainer", sorted by KEY
+  std::optional<SchedulerSpec> scheduler;
 };
 
 // `source` names the spec (its file) in errors. `seeds_override` (--seeds) and `name_override`

@@ -9,7 +9,10 @@
 //
 // A claim is one BEGIN IMMEDIATE transaction that first marks lost RUNNING trials KILLED (heartbeat
 // older than the grace period, or a coordinator on this host that no longer exists) and then moves
-// the first eligible trial to RUNNING: QUEUED, KILLED, or FAILED with failures <= retries.
+// the first eligible trial to RUNNING: QUEUED, KILLED, or FAILED with failures <= retries. With a
+// scheduler, the same transaction first prunes the trials of closed rungs, then picks: a promoted or
+// interrupted trial that continues from its checkpoint (highest rung first), else the trial that the
+// scheduler promotes now, else a new or retried trial at its first rung (scheduler.h).
 #ifndef EXPERIMENTS_STORE_H_
 #define EXPERIMENTS_STORE_H_
 
@@ -20,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "experiments/scheduler.h"
 #include "experiments/sqlite.h"
 #include "experiments/spec.h"
 
@@ -30,6 +34,8 @@ namespace experiments {
 absl::StatusOr<int64_t> MaterializeSweep(Db& db, const SweepPlan& plan);
 
 struct ClaimPolicy {
+  // Set for a sweep with a "scheduler": claims promote, resume and prune trials (scheduler.h).
+  std::optional<SchedulerSpec> scheduler;
   std::string host;
   int64_t coordinator_pid = 0;
   int retries = 2;               // a FAILED trial is re-run while failures <= retries
@@ -45,9 +51,17 @@ struct Claim {
   int64_t ordinal = 0;
   std::string config_json;
   std::string point;  // "KEY=value KEY=value" of the swept keys
+  // Scheduler only: the rung this attempt trains to and its epoch (the trial stops there), and the
+  // checkpoint it continues from (empty: a fresh start) with that checkpoint's step.
+  int target_rung = 0;
+  int stop_at_epoch = 0;
+  std::string resume_path;
+  int64_t resume_step = 0;
 };
 
-absl::StatusOr<std::optional<Claim>> ClaimNext(Db& db, int64_t sweep_id, const ClaimPolicy& policy);
+// `events` (optional) receives what the claim decided on the way (promotions, prunes), a line each.
+absl::StatusOr<std::optional<Claim>> ClaimNext(Db& db, int64_t sweep_id, const ClaimPolicy& policy,
+                                               std::vector<std::string>* events = nullptr);
 
 // Marks lost RUNNING trials of the sweep KILLED; returns how many. ClaimNext calls it.
 absl::StatusOr<int> ReapLost(Db& db, int64_t sweep_id, const ClaimPolicy& policy);
@@ -60,9 +74,26 @@ absl::Status Heartbeat(Db& db, const std::vector<std::pair<int64_t, int>>& trial
 absl::Status FinishAttempt(Db& db, int64_t trial_id, int attempt, const std::string& status,
                            std::optional<int> exit_code, const std::string& error);
 
+// Scheduler only: records how a trial's attempt that exited 0 ended. Reads the scheduler's metric at
+// the epoch of the rung the attempt trained to (from the attempt and the attempts it continues);
+// without it the attempt is FAILED. Otherwise the result is stored and the trial becomes FINISHED
+// (last rung), PAUSED (asha, hyperband: waiting for a decision), or at once promoted or PRUNED
+// (median). Returns the trial's new status; `event` describes it.
+absl::StatusOr<std::string> FinishRung(Db& db, int64_t trial_id, int attempt,
+                                       const SchedulerSpec& scheduler, std::string* event);
+
+// The value of `key` at `epoch` (the last one logged in that epoch) in the curve of the trial's
+// `attempt`: its own rows and those of the attempts it continues, up to where it took over.
+absl::StatusOr<std::optional<double>> CurveValueAtEpoch(Db& db, int64_t trial_id, int attempt,
+                                                       const std::string& key, int64_t epoch);
+
+// (step, value) of `key` along the curve of the trial's `attempt` (see CurveValueAtEpoch), by step.
+absl::StatusOr<std::vector<std::pair<int64_t, double>>> Curve(Db& db, int64_t trial_id, int attempt,
+                                                              const std::string& key);
+
 struct SweepCounts {
-  int queued = 0, running = 0, finished = 0, failed = 0, killed = 0;
-  int total() const { return queued + running + finished + failed + killed; }
+  int queued = 0, running = 0, finished = 0, failed = 0, killed = 0, paused = 0, pruned = 0;
+  int total() const { return queued + running + finished + failed + killed + paused + pruned; }
 };
 absl::StatusOr<SweepCounts> CountTrials(Db& db, int64_t sweep_id);
 

@@ -11,10 +11,31 @@
 namespace experiments {
 
 std::vector<std::string> TrialArgs::ToArgs() const {
-  return {absl::StrCat("--config=", config_path), absl::StrCat("--seed=", seed),
-          absl::StrCat("--trial_dir=", trial_dir), absl::StrCat("--db=", db_path),
-          absl::StrCat("--trial_id=", trial_id),   absl::StrCat("--attempt=", attempt),
-          absl::StrCat("--threads=", threads)};
+  std::vector<std::string> args = {
+      absl::StrCat("--config=", config_path), absl::StrCat("--seed=", seed),
+      absl::StrCat("--trial_dir=", trial_dir), absl::StrCat("--db=", db_path),
+      absl::StrCat("--trial_id=", trial_id),   absl::StrCat("--attempt=", attempt),
+      absl::StrCat("--threads=", threads)};
+  if (stop_at_epoch > 0) args.push_back(absl::StrCat("--stop_at_epoch=", stop_at_epoch));
+  if (!resume.empty()) args.push_back(absl::StrCat("--resume=", resume));
+  return args;
+}
+
+std::set<std::string> EpochMetricNames(bool coco_eval, bool validation) {
+  const std::vector<std::string> losses = {"loss",           "rpn_class_loss",  "rpn_bbox_loss",
+                                           "mrcnn_class_loss", "mrcnn_bbox_loss", "mrcnn_mask_loss"};
+  std::set<std::string> names = {"learning_rate", "train_seconds"};
+  for (const std::string& l : losses) {
+    names.insert(l);
+    names.insert("epoch_" + l);
+    if (validation) names.insert("val_" + l);
+  }
+  if (coco_eval) {
+    for (const char* type : {"bbox_", "segm_"}) {
+      for (const std::string& s : CocoStatNames()) names.insert(type + s);
+    }
+  }
+  return names;
 }
 
 absl::StatusOr<TrialArgs> ParseTrialArgs(const std::vector<std::string>& args) {
@@ -63,6 +84,20 @@ absl::StatusOr<TrialArgs> ParseTrialArgs(const std::vector<std::string>& args) {
   }
   t.attempt = static_cast<int>(attempt);
   t.threads = static_cast<int>(threads);
+  if (auto it = values.find("stop_at_epoch"); it != values.end()) {
+    int64_t e = 0;
+    if (!absl::SimpleAtoi(it->second, &e) || e < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("trial argument --stop_at_epoch='", it->second, "': not an integer >= 1"));
+    }
+    t.stop_at_epoch = static_cast<int>(e);
+    values.erase(it);
+  }
+  if (auto it = values.find("resume"); it != values.end()) {
+    if (it->second.empty()) return absl::InvalidArgumentError("trial argument --resume is empty");
+    t.resume = it->second;
+    values.erase(it);
+  }
   if (t.threads < 1) return absl::InvalidArgumentError("trial argument --threads must be >= 1");
   if (!values.empty()) {
     return absl::InvalidArgumentError(

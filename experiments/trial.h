@@ -3,7 +3,10 @@
 //
 // The coordinator starts the trial binary as
 //   TRIAL --config=DIR/config.json --seed=S --trial_dir=DIR --db=LOG --trial_id=ID --attempt=A --threads=T
-// with OMP_NUM_THREADS=T. The trial reads its config, trains, and logs:
+//         [--stop_at_epoch=E] [--resume=CHECKPOINT]
+// with OMP_NUM_THREADS=T. Under a scheduler (scheduler.h) the trial trains only up to epoch E (its
+// learning-rate schedule still spans the whole budget), and an attempt that continues an earlier one
+// starts from the checkpoint the earlier one logged. The trial reads its config, trains, and logs:
 //
 //   absl::StatusOr<TrialArgs> args = ParseTrialArgs(argc, argv);
 //   absl::StatusOr<TrialLog> log = TrialLog::Open(*args);
@@ -23,6 +26,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,13 +45,21 @@ struct TrialArgs {
   int64_t trial_id = 0;
   int attempt = 0;
   int threads = 1;
+  int stop_at_epoch = 0;  // > 0: stop after this epoch, its checkpoint written and logged
+  std::string resume;     // non-empty: continue from this checkpoint (logged by an earlier attempt)
 
   std::vector<std::string> ToArgs() const;  // without argv[0]
 };
 
-// Parses the flags above (all required; "--flag=value" form); unknown flags are errors.
+// Parses the flags above ("--flag=value" form; all but stop_at_epoch and resume required); unknown
+// flags are errors.
 absl::StatusOr<TrialArgs> ParseTrialArgs(const std::vector<std::string>& args);
 absl::StatusOr<TrialArgs> ParseTrialArgs(int argc, char** argv);
+
+// The metrics the trainer (//mrcnn:train) logs with an epoch, so that a scheduler can read them at the
+// end of a rung: the step losses and learning rate, epoch_<loss>, val_<loss> (with validation steps),
+// train_seconds, and with COCO evaluation bbox_* and segm_* (CocoStatNames()).
+std::set<std::string> EpochMetricNames(bool coco_eval, bool validation);
 
 struct BuildInfo {
   std::string compilation_mode;  // Bazel's: opt, dbg, fastbuild

@@ -44,6 +44,10 @@ DEFINE_string(trial_dir, "", "trial mode: folder for checkpoints (replaces --mod
 DEFINE_int64(trial_id, 0, "trial mode: trial id");
 DEFINE_int32(attempt, 0, "trial mode: attempt number");
 DEFINE_int64(seed, -1, "SEED override (trial mode passes it); -1: the config's SEED");
+DEFINE_int32(stop_at_epoch, 0, "stop after this epoch, its checkpoint written, while the learning-rate "
+             "schedule still spans --epochs (a sweep scheduler's rung); 0: train to --epochs");
+DEFINE_string(resume, "", "continue from this checkpoint (model, optimizer, epoch and step), in its run "
+              "folder; the sweep scheduler passes it when it promotes or retries a trial");
 
 namespace mrcnn {
 namespace {
@@ -98,7 +102,7 @@ int Main(int argc, char** argv) {
       "config.json; --init_with=last resumes the newest one. Trial mode (experiments): --config --seed "
       "--trial_dir --db --trial_id --attempt --threads.");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
-  ResolvePathFlags({"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db"});
+  ResolvePathFlags({"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db", "resume"});
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
 
   absl::StatusOr<Config> config = ConfigFromFlags(sets);
@@ -140,12 +144,19 @@ int Main(int argc, char** argv) {
   if (!trainer.ok()) return Fail(trainer.status());
 
   const std::string model_dir = trial ? FLAGS_trial_dir : FLAGS_model_dir;
-  if (FLAGS_init_with == "last") {
-    absl::StatusOr<std::string> last = FindLast(model_dir, config->NAME);
-    if (!last.ok()) return Fail(last.status());
-    absl::Status s = trainer->Resume(*last);
+  if (FLAGS_stop_at_epoch < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--stop_at_epoch must be >= 0, got ", FLAGS_stop_at_epoch)));
+  }
+  if (!FLAGS_resume.empty() || FLAGS_init_with == "last") {
+    std::string last = FLAGS_resume;
+    if (last.empty()) {
+      absl::StatusOr<std::string> found = FindLast(model_dir, config->NAME);
+      if (!found.ok()) return Fail(found.status());
+      last = *found;
+    }
+    absl::Status s = trainer->Resume(last);
     if (!s.ok()) return Fail(s);
-    std::cerr << "resumed " << *last << " at epoch " << trainer->epoch() << "\n";
+    std::cerr << "resumed " << last << " at epoch " << trainer->epoch() << "\n";
   } else {
     if (FLAGS_init_with != "none" || !FLAGS_weights.empty()) {
       const std::string kind = FLAGS_init_with == "none" ? "file" : FLAGS_init_with;
@@ -159,7 +170,8 @@ int Main(int argc, char** argv) {
   }
   std::cerr << "run folder " << trainer->run_dir() << "\n";
 
-  const int final_epochs = stages->back().epochs;
+  const int final_epochs = FLAGS_stop_at_epoch > 0 ? std::min(FLAGS_stop_at_epoch, stages->back().epochs)
+                                                 : stages->back().epochs;
   if (tlog) {
     absl::Status s = tlog->SetTotalSteps(static_cast<int64_t>(final_epochs) * config->STEPS_PER_EPOCH);
     if (s.ok()) s = tlog->SetBuild({"opt", TORCH_VERSION, "none"});
@@ -177,6 +189,7 @@ int Main(int argc, char** argv) {
     o.num_workers = FLAGS_workers;
     o.coco_eval = FLAGS_coco_eval;
     o.coco_max_images = FLAGS_coco_images;
+    o.stop_at_epoch = FLAGS_stop_at_epoch;
     absl::Status step_error;
     o.on_step = [&](const StepReport& r) {
       progress.Step(r.epoch, r.step_in_epoch, r.losses.at("loss"), r.images, r.seconds);

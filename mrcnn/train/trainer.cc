@@ -200,7 +200,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
   const int64_t total_steps = static_cast<int64_t>(o.epochs) * config_.STEPS_PER_EPOCH;
 
   std::optional<ModelEvaluator> evaluator;
-  if (o.coco_eval && o.epochs > epoch_) {
+  if (o.coco_eval && o.epochs > epoch_ && (o.stop_at_epoch <= 0 || o.stop_at_epoch > epoch_)) {
     absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(val, o.coco_max_images);
     if (!ev.ok()) return ev.status();
     evaluator.emplace(std::move(*ev));
@@ -217,7 +217,8 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
     return absl::InvalidArgumentError("training dataset has no images");
   }
 
-  while (epoch_ < o.epochs) {
+  const int last_epoch = o.stop_at_epoch > 0 ? std::min(o.epochs, o.stop_at_epoch) : o.epochs;
+  while (epoch_ < last_epoch) {
     const int epoch = epoch_ + 1;
     at::Generator gen = ops::MakeGenerator(datasets::DeriveSeed(config_.SEED, "sampling", epoch));
     int pass = 0;

@@ -73,6 +73,9 @@ struct EpochReport {
 struct TrainOptions {
   std::string layers = "heads";
   int epochs = 1;                // train until this epoch (matterport's semantics)
+  // > 0: return after this epoch (checkpoint written, on_epoch called) although the learning-rate
+  // schedule spans `epochs`: a scheduler's rung. Resuming later continues the same run exactly.
+  int stop_at_epoch = 0;
   double learning_rate = -1;     // < 0: config.LEARNING_RATE
   bool augment = true;           // random horizontal flips
   int num_workers = 2;           // image preparation threads

@@ -11,9 +11,20 @@
 // Tokens in the config's NAME (joined by '+') make it misbehave: fail (exit 3 after step 0), crash
 // (SIGSEGV after step 0), hang (sleep forever after step 0), fail_attempt1 / hang_attempt1 (only on
 // attempt 1), slow (sleep 50 ms per step).
+//
+// With --epochs=N (a scheduler's budget; the trainer's flag) it runs epochs 1..N of STEPS_PER_EPOCH
+// steps instead, as the trainer does under a scheduler: step g (1-based, global) logs loss = 1 / g;
+// the end of epoch e logs a COCO result whose segm_AP is the scripted curve
+//            segm_AP(e) = RPN_NMS_THRESHOLD + DETECTION_NMS_THRESHOLD * (1 - 1 / e)
+// (start level, gain: curves can cross), writes the checkpoint file ckpt_<e>.txt ("epoch step") and
+// logs it. --stop_at_epoch=E stops after epoch E; --resume=FILE continues after the checkpoint's epoch
+// (a checkpoint that cannot be read is an error, exit 4). More tokens: timed (each step sleeps
+// DETECTION_MAX_INSTANCES ms), no_metric (logs no COCO result), fail_epoch2 (exit 3 after epoch 2's
+// checkpoint, on attempts that started before epoch 2).
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -33,8 +44,65 @@ int Fail(const absl::Status& s) {
 
 }  // namespace
 
+// The scheduler mode described above.
+int RunEpochs(const experiments::TrialArgs& args, const mrcnn::Config& config,
+              const std::set<std::string>& tokens, int epochs, experiments::TrialLog& log) {
+  int64_t start_epoch = 0, step = 0;
+  if (!args.resume.empty()) {
+    std::ifstream in(args.resume);
+    if (!(in >> start_epoch >> step)) {
+      std::cerr << "fake_trial: " << args.resume << ": not a checkpoint\n";
+      return 4;
+    }
+  }
+  const int last = args.stop_at_epoch > 0 ? std::min(args.stop_at_epoch, epochs) : epochs;
+  const int64_t steps = config.STEPS_PER_EPOCH;
+  absl::Status s = log.SetTotalSteps(last * steps);
+  if (s.ok()) s = log.SetBuild({"fake-trial", "none (fake trial)", "none"});
+  if (s.ok()) s = log.SetDataset("fake", "A");
+  if (!s.ok()) return Fail(s);
+  std::cout << "fake_trial: trial " << args.trial_id << " attempt " << args.attempt << ", epochs "
+            << start_epoch + 1 << ".." << last << " of " << epochs << "\n";
+  for (int64_t e = start_epoch + 1; e <= last; ++e) {
+    for (int64_t i = 0; i < steps; ++i) {
+      ++step;
+      s = log.LogMetrics(step, e, {{"loss", 1.0 / static_cast<double>(step), ""}});
+      if (!s.ok()) return Fail(s);
+      if (tokens.count("timed")) usleep(static_cast<useconds_t>(config.DETECTION_MAX_INSTANCES) * 1000);
+    }
+    if (!tokens.count("no_metric")) {
+      experiments::CocoResult coco;
+      coco.segm.emplace();
+      coco.segm->stats[0] = config.RPN_NMS_THRESHOLD +
+                            config.DETECTION_NMS_THRESHOLD * (1.0 - 1.0 / static_cast<double>(e));
+      s = log.LogCoco(step, e, coco);
+      if (!s.ok()) return Fail(s);
+    }
+    const std::string ckpt = absl::StrCat(args.trial_dir, "/ckpt_", e, ".txt");
+    std::ofstream(ckpt) << e << " " << step << "\n";
+    s = log.LogCheckpoint(step, "last", ckpt);
+    if (!s.ok()) return Fail(s);
+    if (e == 2 && start_epoch < 2 && tokens.count("fail_epoch2")) {
+      std::cerr << "fake_trial: failing after epoch 2 as told by NAME=" << config.NAME << "\n";
+      return 3;
+    }
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
-  absl::StatusOr<experiments::TrialArgs> args = experiments::ParseTrialArgs(argc, argv);
+  // --epochs is the trainer's flag, not the protocol's: take it out before parsing the protocol.
+  std::vector<std::string> rest;
+  int epochs = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--epochs=", 0) == 0) {
+      epochs = std::atoi(a.c_str() + 9);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  absl::StatusOr<experiments::TrialArgs> args = experiments::ParseTrialArgs(rest);
   if (!args.ok()) return Fail(args.status());
   std::ifstream in(args->config_path);
   const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
@@ -45,6 +113,7 @@ int main(int argc, char** argv) {
   const bool first = args->attempt == 1;
   absl::StatusOr<experiments::TrialLog> log = experiments::TrialLog::Open(*args);
   if (!log.ok()) return Fail(log.status());
+  if (epochs > 0) return RunEpochs(*args, *config, tokens, epochs, *log);
 
   const int64_t steps = config->STEPS_PER_EPOCH;
   const double stride = config->RPN_ANCHOR_STRIDE;

@@ -126,7 +126,7 @@ TEST(LogTest, MigratesVersion1KeepingRowsAndBackfillsSummary) {
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path);
   ASSERT_TRUE(log.ok()) << log.status();
   Db& db = log->db();
-  EXPECT_EQ(Int(db, "PRAGMA user_version"), 2);
+  EXPECT_EQ(Int(db, "PRAGMA user_version"), kSchemaVersion);
   EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM metrics"), 6);
   // By hand: loss is minimised (best 1.0 at step 1), acc maximised (best 0.9 at step 1); last at step 2.
   EXPECT_EQ(Text(db, "SELECT goal || ' ' || n || ' ' || last_value || ' ' || last_step || ' ' || "
@@ -136,6 +136,46 @@ TEST(LogTest, MigratesVersion1KeepingRowsAndBackfillsSummary) {
                      "best_value || ' ' || best_step FROM metric_summary WHERE key = 'acc'"),
             "max 3 0.5 2 0.9 1");
   EXPECT_EQ(Text(db, "SELECT status FROM runs WHERE trial_id = 7"), "FINISHED");
+}
+
+TEST(LogTest, MigratesVersion2ToSchedulerStatusesKeepingRows) {
+  const std::string path = NewTempDir("log") + "/v2.sqlite";
+  {
+    ExperimentLog::Options o;
+    o.target_version = 2;
+    absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path, o);
+    ASSERT_TRUE(log.ok()) << log.status();
+  }
+  RawExec(path,
+          "INSERT INTO sweeps VALUES (1, 's', '{}', 0, 1, 0);"
+          "INSERT INTO trials (id, sweep_id, ordinal, seed, config_json, config_hash, point_hash, "
+          "status, attempts, failures, error, dataset_hash) VALUES (7, 1, 0, 3, '{}', 'h', 'p', "
+          "'FAILED', 2, 1, 'boom', 'D');"
+          "INSERT INTO attempts (trial_id, attempt, status, started_at) VALUES (7, 1, 'FAILED', 1);"
+          "INSERT INTO metrics VALUES (7, 1, 'loss', 0, 0, 3.0, 1);"
+          "INSERT INTO checkpoints (trial_id, attempt, step, tag, path, wall_time) "
+          "VALUES (7, 1, 0, 'last', '/c.pt', 1);");
+  // A v2 file refuses the scheduler's statuses.
+  {
+    absl::StatusOr<Db> raw = Db::Open(path, Db::kReadWrite);
+    ASSERT_TRUE(raw.ok()) << raw.status();
+    EXPECT_FALSE(raw->Exec("UPDATE trials SET status = 'PAUSED' WHERE id = 7").ok());
+  }
+  absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  Db& db = log->db();
+  EXPECT_EQ(Int(db, "PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(Text(db, "SELECT status || ' ' || attempts || ' ' || failures || ' ' || seed || ' ' || "
+                     "error || ' ' || dataset_hash || ' ' || target_rung FROM trials WHERE id = 7"),
+            "FAILED 2 1 3 boom D 0");
+  EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM metrics WHERE trial_id = 7"), 1);
+  EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM checkpoints WHERE trial_id = 7"), 1);
+  EXPECT_EQ(Int(db, "PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+  ASSERT_TRUE(db.Exec("UPDATE trials SET status = 'PAUSED' WHERE id = 7").ok());
+  ASSERT_TRUE(db.Exec("UPDATE trials SET status = 'PRUNED' WHERE id = 7").ok());
+  EXPECT_FALSE(db.Exec("UPDATE trials SET status = 'SLEEPING' WHERE id = 7").ok());
+  EXPECT_EQ(Text(db, "SELECT status FROM runs WHERE trial_id = 7"), "PRUNED");
 }
 
 TEST(LogTest, RejectsSqliteFileThatIsNotOurs) {
