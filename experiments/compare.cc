@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "experiments/store.h"
 
 namespace experiments {
 namespace {
@@ -31,6 +32,9 @@ struct TrialInfo {
   std::map<std::string, SqlValue> params;
   std::set<std::string> swept;
   std::map<std::string, std::string> provenance;  // dataset and build fields compared by ablations
+  int attempts = 0;
+  SqlValue rung, epochs;  // scheduler: highest rung reached and epochs trained (NULL otherwise)
+  SqlValue error;
 };
 
 const std::vector<std::string>& ProvenanceColumns() {
@@ -50,7 +54,8 @@ absl::Status CheckValue(const std::string& value) {
 absl::StatusOr<std::vector<TrialInfo>> LoadTrials(Db& db, const std::vector<std::string>& sweeps,
                                                   bool finished_only) {
   std::string sql = absl::StrCat(
-      "SELECT t.id, s.name, t.status, t.seed, t.point_hash, ",
+      "SELECT t.id, s.name, t.status, t.seed, t.point_hash, t.attempts, t.rung, t.epochs_trained, "
+      "t.error, ",
       absl::StrJoin(ProvenanceColumns(), ", ",
                     [](std::string* out, const std::string& c) { absl::StrAppend(out, "t.", c); }),
       " FROM trials t JOIN sweeps s ON s.id = t.sweep_id");
@@ -77,8 +82,12 @@ absl::StatusOr<std::vector<TrialInfo>> LoadTrials(Db& db, const std::vector<std:
     t.status = std::get<std::string>(r[2]);
     t.seed = std::get<int64_t>(r[3]);
     t.point_hash = std::get<std::string>(r[4]);
+    t.attempts = static_cast<int>(std::get<int64_t>(r[5]));
+    t.rung = r[6];
+    t.epochs = r[7];
+    t.error = r[8];
     for (size_t i = 0; i < ProvenanceColumns().size(); ++i) {
-      t.provenance[ProvenanceColumns()[i]] = SqlValueText(r[5 + i]);
+      t.provenance[ProvenanceColumns()[i]] = SqlValueText(r[9 + i]);
     }
     absl::StatusOr<std::vector<std::vector<SqlValue>>> ps =
         db.QueryAll("SELECT key, value, swept FROM params WHERE trial_id = ?", {t.id});
@@ -240,7 +249,8 @@ absl::StatusOr<Table> ListSweeps(Db& db) {
       "COUNT(t.id) AS trials, "
       "SUM(t.status = 'FINISHED') AS finished, SUM(t.status = 'FAILED') AS failed, "
       "SUM(t.status = 'KILLED') AS killed, SUM(t.status = 'RUNNING') AS running, "
-      "SUM(t.status = 'QUEUED') AS queued "
+      "SUM(t.status = 'QUEUED') AS queued, SUM(t.status = 'PAUSED') AS paused, "
+      "SUM(t.status = 'PRUNED') AS pruned "
       "FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id GROUP BY s.id ORDER BY s.id",
       {}, &t.columns);
   if (!rows.ok()) return rows.status();
@@ -260,16 +270,20 @@ absl::StatusOr<Table> ListRuns(Db& db, const std::string& sweep,
     return absl::NotFoundError(absl::StrCat(db.path(), ": no sweep named '", sweep, "'"));
   }
   const std::vector<std::string> keys = SweptKeys(*trials);
+  const bool scheduled = std::any_of(trials->begin(), trials->end(), [](const TrialInfo& tr) {
+    return !std::holds_alternative<std::monostate>(tr.epochs);
+  });
   Table t;
-  t.columns = {"trial_id", "sweep", "status", "attempts", "SEED"};
+  t.columns = {"trial_id", "sweep", "status", "attempts"};
+  if (scheduled) t.columns.insert(t.columns.end(), {"rung", "epochs"});
+  t.columns.push_back("SEED");
   t.columns.insert(t.columns.end(), keys.begin(), keys.end());
   t.columns.insert(t.columns.end(), metrics.begin(), metrics.end());
   t.columns.push_back("error");
   for (const TrialInfo& tr : *trials) {
-    absl::StatusOr<std::vector<std::vector<SqlValue>>> extra =
-        db.QueryAll("SELECT attempts, error FROM trials WHERE id = ?", {tr.id});
-    if (!extra.ok()) return extra.status();
-    std::vector<SqlValue> row = {tr.id, tr.sweep, tr.status, (*extra)[0][0], tr.seed};
+    std::vector<SqlValue> row = {tr.id, tr.sweep, tr.status, static_cast<int64_t>(tr.attempts)};
+    if (scheduled) row.insert(row.end(), {tr.rung, tr.epochs});
+    row.push_back(tr.seed);
     for (const std::string& k : keys) {
       auto it = tr.params.find(k);
       row.push_back(it == tr.params.end() ? SqlValue() : it->second);
@@ -279,10 +293,124 @@ absl::StatusOr<Table> ListRuns(Db& db, const std::string& sweep,
       if (!v.ok()) return v.status();
       row.push_back(*v ? SqlValue(**v) : SqlValue());
     }
-    row.push_back((*extra)[0][1]);
+    row.push_back(tr.error);
     t.rows.push_back(row);
   }
+  if (!sweep.empty()) {
+    absl::StatusOr<std::optional<SweepBudget>> b = BudgetOf(db, sweep);
+    if (!b.ok()) return b.status();
+    if (*b) t.notes.push_back((*b)->Text());
+  }
   return t;
+}
+
+absl::StatusOr<std::optional<SchedulerSpec>> SchedulerOf(Db& db, const std::string& sweep) {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows =
+      db.QueryAll("SELECT spec FROM sweeps WHERE name = ?", {sweep});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return absl::NotFoundError(absl::StrCat(db.path(), ": no sweep named '", sweep, "'"));
+  const Json spec = Json::parse(SqlValueText(rows->at(0)[0]), nullptr, false);
+  if (spec.is_discarded() || !spec.is_object() || !spec.contains("scheduler")) {
+    return std::optional<SchedulerSpec>();
+  }
+  absl::StatusOr<SchedulerSpec> s =
+      ParseScheduler(spec["scheduler"], absl::StrCat(db.path(), ": sweep '", sweep, "'"), {});
+  if (!s.ok()) return s.status();
+  return std::optional<SchedulerSpec>(*s);
+}
+
+std::string SweepBudget::Text() const {
+  return absl::StrFormat(
+      "budget: %d of %d epochs (%.1f%%), %d of %d training steps, if every trial had trained all %d "
+      "epochs (%s)",
+      epochs, full_epochs, full_epochs > 0 ? 100.0 * epochs / full_epochs : 0.0, steps, full_steps,
+      max_epochs, scheduler);
+}
+
+absl::StatusOr<std::optional<SweepBudget>> BudgetOf(Db& db, const std::string& sweep) {
+  absl::StatusOr<std::optional<SchedulerSpec>> sched = SchedulerOf(db, sweep);
+  if (!sched.ok()) return sched.status();
+  if (!sched->has_value()) return std::optional<SweepBudget>();
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(
+      "SELECT COUNT(*), TOTAL(t.epochs_trained), TOTAL(t.epochs_trained * p.value), TOTAL(p.value) "
+      "FROM trials t JOIN sweeps s ON s.id = t.sweep_id LEFT JOIN params p ON p.trial_id = t.id "
+      "AND p.key = 'STEPS_PER_EPOCH' WHERE s.name = ?",
+      {sweep});
+  if (!rows.ok()) return rows.status();
+  const std::vector<SqlValue>& r = rows->at(0);
+  SweepBudget b;
+  b.scheduler = absl::StrCat((*sched)->TypeName(), " on ", (*sched)->metric, ", eta ", (*sched)->eta);
+  b.max_epochs = (*sched)->max_epochs;
+  b.trials = std::get<int64_t>(r[0]);
+  b.epochs = static_cast<int64_t>(std::get<double>(r[1]));
+  b.steps = static_cast<int64_t>(std::get<double>(r[2]));
+  b.full_epochs = b.trials * b.max_epochs;
+  b.full_steps = static_cast<int64_t>(std::get<double>(r[3])) * b.max_epochs;
+  return std::optional<SweepBudget>(b);
+}
+
+absl::StatusOr<Table> RungRanking(Db& db, const std::string& sweep, const std::string& metric,
+                                  const std::vector<std::string>& metrics, int top) {
+  absl::StatusOr<std::optional<SchedulerSpec>> sched = SchedulerOf(db, sweep);
+  if (!sched.ok()) return sched.status();
+  if (!sched->has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep, "' has no scheduler"));
+  }
+  absl::StatusOr<std::vector<TrialInfo>> trials = LoadTrials(db, {sweep}, false);
+  if (!trials.ok()) return trials.status();
+  absl::StatusOr<std::string> goal = GoalOf(db, metric);
+  if (!goal.ok()) return goal.status();
+  struct Ranked {
+    const TrialInfo* trial;
+    int64_t epochs;
+    std::optional<double> value;
+  };
+  std::vector<Ranked> ranked;
+  for (const TrialInfo& t : *trials) {
+    Ranked r{&t, 0, std::nullopt};
+    if (std::holds_alternative<int64_t>(t.epochs)) {
+      r.epochs = std::get<int64_t>(t.epochs);
+      absl::StatusOr<std::optional<double>> v = CurveValueAtEpoch(db, t.id, t.attempts, metric, r.epochs);
+      if (!v.ok()) return v.status();
+      r.value = *v;
+    }
+    ranked.push_back(r);
+  }
+  // More epochs first; then the better value; trials without a value last; then by id.
+  std::stable_sort(ranked.begin(), ranked.end(), [&](const Ranked& a, const Ranked& b) {
+    if (a.epochs != b.epochs) return a.epochs > b.epochs;
+    if (a.value.has_value() != b.value.has_value()) return a.value.has_value();
+    if (a.value && *a.value != *b.value) return *goal == "min" ? *a.value < *b.value : *a.value > *b.value;
+    return false;
+  });
+  const std::vector<std::string> keys = SweptKeys(*trials);
+  const std::string at_rung = absl::StrCat(metric, "@rung");
+  Table table;
+  table.columns = {"rank", "trial_id", "status", "rung", "epochs", "SEED"};
+  table.columns.insert(table.columns.end(), keys.begin(), keys.end());
+  table.columns.push_back(at_rung);
+  table.columns.insert(table.columns.end(), metrics.begin(), metrics.end());
+  table.columns.push_back("error");
+  for (size_t i = 0; i < ranked.size() && (top <= 0 || static_cast<int>(i) < top); ++i) {
+    const TrialInfo& t = *ranked[i].trial;
+    std::vector<SqlValue> row = {static_cast<int64_t>(i + 1), t.id, t.status, t.rung, t.epochs, t.seed};
+    for (const std::string& k : keys) row.push_back(Param(t.params, k));
+    row.push_back(ranked[i].value ? SqlValue(*ranked[i].value) : SqlValue());
+    for (const std::string& m : metrics) {
+      absl::StatusOr<std::optional<double>> v = MetricOf(db, t.id, m, "last");
+      if (!v.ok()) return v.status();
+      row.push_back(*v ? SqlValue(**v) : SqlValue());
+    }
+    row.push_back(t.error);
+    table.rows.push_back(row);
+  }
+  table.notes.push_back(absl::StrCat(
+      "ranked by ", metric, " (", *goal, ") at the highest rung each trial reached (", at_rung,
+      "); trials that reached more epochs rank first. The other metrics are each trial's last values."));
+  absl::StatusOr<std::optional<SweepBudget>> b = BudgetOf(db, sweep);
+  if (!b.ok()) return b.status();
+  if (*b) table.notes.push_back((*b)->Text());
+  return table;
 }
 
 absl::StatusOr<Table> ExportRuns(Db& db, const std::string& sweep) {
@@ -520,6 +648,18 @@ absl::StatusOr<Table> BestRuns(Db& db, const std::string& sweep, const std::stri
                                const std::string& value, int top) {
   absl::Status vs = CheckValue(value);
   if (!vs.ok()) return vs;
+  if (!sweep.empty()) {
+    absl::StatusOr<std::optional<SchedulerSpec>> sched = SchedulerOf(db, sweep);
+    if (!sched.ok()) return sched.status();
+    if (sched->has_value()) {
+      if (value != "last") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "sweep '", sweep, "' ran under a scheduler: its runs are ranked by the metric at the "
+            "highest rung each reached; --value=best does not apply"));
+      }
+      return RungRanking(db, sweep, metric, {}, top);
+    }
+  }
   absl::StatusOr<std::string> goal = GoalOf(db, metric);
   if (!goal.ok()) return goal.status();
   absl::StatusOr<std::vector<TrialInfo>> trials =

@@ -13,11 +13,13 @@
 #define EXPERIMENTS_COMPARE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "experiments/scheduler.h"
 #include "experiments/sqlite.h"
 #include "mrcnn/config/config.h"
 #include "nlohmann/json.hpp"
@@ -69,9 +71,29 @@ absl::StatusOr<Table> SeedStats(Db& db, const std::string& sweep, const std::str
                                 const std::string& value);
 
 // The best FINISHED run by a metric (its goal from the log: min for losses, max otherwise), with its
-// swept params; `top` rows.
+// swept params; `top` rows. For a sweep run under a scheduler: RungRanking (rung first, then metric).
 absl::StatusOr<Table> BestRuns(Db& db, const std::string& sweep, const std::string& metric,
                                const std::string& value, int top);
+
+// A sweep run under a scheduler (scheduler.h): its scheduler, as stored with its spec; none for a
+// sweep without one. NotFound when there is no such sweep.
+absl::StatusOr<std::optional<SchedulerSpec>> SchedulerOf(Db& db, const std::string& sweep);
+
+// What a scheduled sweep's trials trained, against every trial trained to max_epochs.
+struct SweepBudget {
+  std::string scheduler;  // "asha on segm_AP, eta 2"
+  int max_epochs = 0;
+  int64_t trials = 0, epochs = 0, full_epochs = 0, steps = 0, full_steps = 0;
+  std::string Text() const;  // "budget: 40 of 128 epochs (31.3%), ..."
+};
+absl::StatusOr<std::optional<SweepBudget>> BudgetOf(Db& db, const std::string& sweep);
+
+// The runs of a scheduled sweep ranked by `metric` at the highest rung each reached: trials that
+// reached more epochs first, then by the metric's goal. Columns: rank, trial_id, status, rung, epochs,
+// SEED, the swept keys, "<metric>@rung", `metrics` (last values), error; notes say how it ranks and
+// the budget spent. `top` <= 0: every trial.
+absl::StatusOr<Table> RungRanking(Db& db, const std::string& sweep, const std::string& metric,
+                                  const std::vector<std::string>& metrics, int top);
 
 // Mean and sample standard deviation (n - 1; 0 for a single value).
 std::pair<double, double> MeanStd(const std::vector<double>& v);

@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "experiments/compare.h"
+#include "experiments/store.h"
 
 namespace experiments {
 namespace {
@@ -22,6 +24,7 @@ struct Run {
   std::map<std::string, SqlValue> params;  // swept keys only
   std::optional<double> metric;
   std::vector<std::pair<double, double>> curve;  // (step, value)
+  SqlValue rung, epochs;                         // scheduler: highest rung reached, epochs trained
 };
 
 std::optional<double> AsNumber(const SqlValue& v) {
@@ -150,8 +153,12 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
   if (!keys_rows.ok()) return keys_rows.status();
   std::vector<std::string> keys;
   for (const auto& r : *keys_rows) keys.push_back(std::get<std::string>(r[0]));
+  absl::StatusOr<std::optional<SweepBudget>> budget = BudgetOf(db, sweep);
+  if (!budget.ok()) return budget.status();
   absl::StatusOr<std::vector<std::vector<SqlValue>>> trial_rows = db.QueryAll(
-      "SELECT id, status, seed, attempts FROM trials WHERE sweep_id = ? ORDER BY id", {sweep_id});
+      "SELECT id, status, seed, attempts, rung, epochs_trained FROM trials WHERE sweep_id = ? "
+      "ORDER BY id",
+      {sweep_id});
   if (!trial_rows.ok()) return trial_rows.status();
   std::vector<Run> runs;
   for (const auto& tr : *trial_rows) {
@@ -159,6 +166,8 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     r.id = std::get<int64_t>(tr[0]);
     r.status = std::get<std::string>(tr[1]);
     r.seed = std::get<int64_t>(tr[2]);
+    r.rung = tr[4];
+    r.epochs = tr[5];
     for (const std::string& k : keys) {
       absl::StatusOr<std::vector<std::vector<SqlValue>>> v =
           db.QueryAll("SELECT value FROM params WHERE trial_id = ? AND key = ?", {r.id, k});
@@ -169,14 +178,12 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
         "SELECT last_value FROM metric_last WHERE trial_id = ? AND key = ?", {r.id, o.metric});
     if (!m.ok()) return m.status();
     if (!m->empty()) r.metric = AsNumber((*m)[0][0]);
-    absl::StatusOr<std::vector<std::vector<SqlValue>>> c = db.QueryAll(
-        "SELECT step, value FROM metrics WHERE trial_id = ? AND attempt = ? AND key = ? "
-        "ORDER BY step, rowid",
-        {r.id, tr[3], o.curve});
+    // The curve across the attempts a promoted or resumed trial continued from.
+    absl::StatusOr<std::vector<std::pair<int64_t, double>>> c =
+        Curve(db, r.id, static_cast<int>(std::get<int64_t>(tr[3])), o.curve);
     if (!c.ok()) return c.status();
-    for (const auto& p : *c) {
-      std::optional<double> s = AsNumber(p[0]), v = AsNumber(p[1]);
-      if (s && v && std::isfinite(*v)) r.curve.emplace_back(*s, *v);
+    for (const auto& [step, value] : *c) {
+      if (std::isfinite(value)) r.curve.emplace_back(static_cast<double>(step), value);
     }
     runs.push_back(std::move(r));
   }
@@ -192,13 +199,18 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
   out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre>" << HtmlEscape(std::get<std::string>((*spec)[0][1]))
       << "</pre>\n";
   // Runs table.
-  out << "<h2>Runs</h2>\n<table><tr><th>trial</th><th>status</th><th>SEED</th>";
+  out << "<h2>Runs</h2>\n";
+  if (*budget) out << "<p id=\"budget\">" << HtmlEscape((*budget)->Text()) << "</p>\n";
+  out << "<table><tr><th>trial</th><th>status</th>";
+  if (*budget) out << "<th>rung</th><th>epochs</th>";
+  out << "<th>SEED</th>";
   for (const std::string& k : keys) out << "<th>" << HtmlEscape(k) << "</th>";
   out << "<th>" << HtmlEscape(o.metric) << "</th></tr>\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const Run& r = runs[i];
-    out << "<tr><td style=\"color:" << Color(i) << "\">" << r.id << "</td><td>" << r.status
-        << "</td><td>" << r.seed << "</td>";
+    out << "<tr><td style=\"color:" << Color(i) << "\">" << r.id << "</td><td>" << r.status << "</td>";
+    if (*budget) out << "<td>" << SqlValueText(r.rung) << "</td><td>" << SqlValueText(r.epochs) << "</td>";
+    out << "<td>" << r.seed << "</td>";
     for (const std::string& k : keys) out << "<td>" << HtmlEscape(SqlValueText(r.params.at(k))) << "</td>";
     out << "<td>" << (r.metric ? absl::StrFormat("%.4g", *r.metric) : "") << "</td></tr>\n";
   }

@@ -48,7 +48,8 @@ DEFINE_string(runs_dir, "", "Folder for trial folders (default: experiments_runs
 DEFINE_string(progress_metric, "loss", "Metric shown on the progress lines.");
 DEFINE_double(progress_interval_s, 0, "Progress refresh period (0: 0.5 s on a terminal, 10 s else).");
 DEFINE_string(metrics, "segm_AP50,segm_AP,bbox_AP50,bbox_AP,loss,train_seconds",
-              "Metrics in the final table.");
+              "Metrics in the final table (last values). A sweep with a \"scheduler\" ranks its table "
+              "by the scheduler's metric at the highest rung each trial reached.");
 
 namespace experiments {
 namespace {
@@ -204,7 +205,12 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const std::vector<std::string> metrics = absl::StrSplit(FLAGS_metrics, ',', absl::SkipEmpty());
-  absl::StatusOr<Table> t = ListRuns(log->db(), plan->name, metrics, "last");
+  // Under a scheduler the trials stopped at different rungs: the table ranks them by the scheduler's
+  // metric at the highest rung each reached, and says what the search spent.
+  absl::StatusOr<Table> t =
+      plan->scheduler && r->counts.total() > r->counts.queued
+          ? RungRanking(log->db(), plan->name, plan->scheduler->metric, metrics, 0)
+          : ListRuns(log->db(), plan->name, metrics, "last");
   if (!t.ok()) {
     std::cerr << "sweep: " << t.status().message() << "\n";
     return 1;
@@ -212,8 +218,10 @@ int Main(int argc, char** argv) {
   std::cout << "\n" << FormatTable(*t, "table").value();
   const SweepCounts& c = r->counts;
   std::cout << "\nsweep '" << plan->name << "': " << c.finished << " finished, " << c.failed
-            << " failed, " << c.killed << " killed, " << c.running << " running elsewhere, "
-            << c.queued << " queued; " << r->trials_started << " attempt(s) started in this run\n"
+            << " failed, " << c.killed << " killed, "
+            << (plan->scheduler ? absl::StrCat(c.pruned, " pruned, ", c.paused, " paused, ") : "")
+            << c.running << " running elsewhere, " << c.queued << " queued; " << r->trials_started
+            << " attempt(s) started in this run\n"
             << "log: " << o.db_path << "\n";
   if (r->interrupted) {
     std::cout << "interrupted by " << strsignal(r->signal)
@@ -221,7 +229,7 @@ int Main(int argc, char** argv) {
     return 128 + r->signal;
   }
   // Trials still running under another coordinator are that coordinator's to report.
-  return c.failed == 0 && c.killed == 0 && c.queued == 0 ? 0 : 3;
+  return c.failed == 0 && c.killed == 0 && c.queued == 0 && c.paused == 0 ? 0 : 3;
 }
 
 }  // namespace

@@ -9,8 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
+#include "absl/strings/str_join.h"
+#include "experiments/compare.h"
 #include "experiments/coordinator.h"
+#include "experiments/report.h"
 #include "experiments/log.h"
 #include "experiments/store.h"
 #include "gtest/gtest.h"
@@ -149,6 +153,41 @@ TEST_F(ScheduledSweepTest, AshaPromotesAndPrunesExactlyAsWorkedOutByHand) {
   EXPECT_EQ(Text(db, "SELECT n, round(best_value, 6), last_step FROM metric_summary WHERE trial_id = 4 "
                      "AND attempt = 3 AND key = 'segm_AP'"),
             "4|0.95|8;");
+  // compare: ranked by the metric at the highest rung reached (more epochs first), with the budget.
+  absl::StatusOr<Table> ranked = BestRuns(db, "asha", "segm_AP", "last", 3);
+  ASSERT_TRUE(ranked.ok()) << ranked.status();
+  ASSERT_EQ(ranked->rows.size(), 3u);
+  EXPECT_EQ(absl::StrJoin(ranked->columns, ","),
+            "rank,trial_id,status,rung,epochs,SEED,DETECTION_NMS_THRESHOLD,RPN_NMS_THRESHOLD,"
+            "segm_AP@rung,error");
+  // #4 reached epoch 4 (0.95), #2 epoch 2 (0.55), then #1 and #3 at epoch 1 (0.3, tie: by id).
+  const std::vector<std::tuple<int64_t, std::string, int64_t, double>> want = {
+      {4, "FINISHED", 4, 0.95}, {2, "PRUNED", 2, 0.55}, {1, "PRUNED", 1, 0.3}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    const std::vector<SqlValue>& row = ranked->rows[i];
+    EXPECT_EQ(std::get<int64_t>(row[1]), std::get<0>(want[i])) << i;
+    EXPECT_EQ(std::get<std::string>(row[2]), std::get<1>(want[i])) << i;
+    EXPECT_EQ(std::get<int64_t>(row[4]), std::get<2>(want[i])) << i;
+    EXPECT_NEAR(std::get<double>(row[8]), std::get<3>(want[i]), 1e-12) << i;
+  }
+  const std::string notes = absl::StrJoin(ranked->notes, "\n");
+  EXPECT_NE(notes.find("at the highest rung each trial reached"), std::string::npos) << notes;
+  EXPECT_NE(notes.find("budget: 8 of 16 epochs (50.0%), 16 of 32 training steps"), std::string::npos)
+      << notes;
+  EXPECT_FALSE(BestRuns(db, "asha", "segm_AP", "best", 3).ok());
+  absl::StatusOr<Table> runs = ListRuns(db, "asha", {"segm_AP"}, "last");
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(absl::StrJoin(runs->columns, ","),
+            "trial_id,sweep,status,attempts,rung,epochs,SEED,DETECTION_NMS_THRESHOLD,RPN_NMS_THRESHOLD,"
+            "segm_AP,error");
+  ReportOptions ro;
+  ro.metric = "segm_AP";
+  ro.curve = "loss";
+  absl::StatusOr<std::string> html = HtmlReport(db, "asha", ro);
+  ASSERT_TRUE(html.ok()) << html.status();
+  EXPECT_NE(html->find("budget: 8 of 16 epochs"), std::string::npos);
+  EXPECT_NE(html->find("<th>rung</th><th>epochs</th>"), std::string::npos);
+
   // The same sweep again decides nothing new and runs nothing.
   const std::string before = Text(db, "SELECT * FROM rung_results ORDER BY trial_id, rung");
   absl::StatusOr<SweepOutcome> again = RunSweep(Plan(Spec("asha")), options_);

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "experiments/log.h"
+#include "experiments/store.h"
 #include "gtest/gtest.h"
 #include "tests/experiments/test_util.h"
 
@@ -120,6 +122,74 @@ TEST(SweepTest, RealTrainerSweepLogsCocoAndARerunTrainsNothing) {
                                     60);
   EXPECT_TRUE(WIFEXITED(bad.wait_status) && WEXITSTATUS(bad.wait_status) == 1) << bad.output;
   EXPECT_NE(bad.output.find("no_such_trainer: not an executable file"), std::string::npos) << bad.output;
+}
+
+// The same two points under ASHA (rungs at epochs 1 and 2) and trained straight through 2 epochs.
+std::string SchedulerSpecs(const std::string& dir) {
+  const std::string points = R"(
+  "preset": "shapes",
+  "base": {"STEPS_PER_EPOCH": 2, "VALIDATION_STEPS": 1, "IMAGES_PER_GPU": 2},
+  "params": {"RPN_ANCHOR_STRIDE": [1, 2]},)";
+  const std::string trainer = R"(
+  "trainer": {"format": "shapes", "shapes_train": 4, "shapes_val": 2, "workers": 1, "log_every": 1,
+              "coco_images": 2)";
+  std::ofstream(dir + "/asha.json") << "{\"name\": \"asha\"," << points << trainer << R"(},
+  "scheduler": {"type": "asha", "metric": "epoch_loss", "min_epochs": 1, "max_epochs": 2, "eta": 2}})";
+  std::ofstream(dir + "/straight.json") << "{\"name\": \"straight\"," << points << trainer
+                                        << R"(, "epochs": 2}})";
+  return dir;
+}
+
+// (step, value) rows of `key` as text, for a trial given by its sweep and stride: the straight trial's
+// own rows, or the promoted trial's curve across its attempts.
+std::string CurveText(Db& db, const std::string& sweep, int stride, const std::string& key) {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> t = db.QueryAll(
+      "SELECT t.id, t.attempts FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN params p "
+      "ON p.trial_id = t.id AND p.key = 'RPN_ANCHOR_STRIDE' WHERE s.name = ? AND p.value = ?",
+      {sweep, static_cast<int64_t>(stride)});
+  EXPECT_TRUE(t.ok() && t->size() == 1);
+  if (!t.ok() || t->size() != 1) return "";
+  absl::StatusOr<std::vector<std::pair<int64_t, double>>> c =
+      Curve(db, std::get<int64_t>(t->at(0)[0]), static_cast<int>(std::get<int64_t>(t->at(0)[1])), key);
+  EXPECT_TRUE(c.ok());
+  std::string out;
+  for (const auto& [step, value] : *c) absl::StrAppend(&out, step, ":", absl::StrFormat("%.17g", value), " ");
+  return out;
+}
+
+TEST(SweepTest, PromotedTrialContinuesExactlyAsIfTrainedStraightThrough) {
+  const std::string dir = SchedulerSpecs(NewTempDir("promote"));
+  const std::string db_path = dir + "/log.sqlite";
+  for (const char* spec : {"asha", "straight"}) {
+    const ProcResult r = RunProcess({Arg("sweep"), absl::StrCat("--spec=", dir, "/", spec, ".json"),
+                                     "--db=" + db_path, "--cores=1", "--progress_interval_s=1"},
+                                    300);
+    ASSERT_TRUE(WIFEXITED(r.wait_status) && WEXITSTATUS(r.wait_status) == 0) << r.output;
+  }
+  absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(db_path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  Db& db = log->db();
+  // One trial reached epoch 2 through a promotion (2 attempts, the second resumed from the first's
+  // checkpoint at step 2); the other was pruned at epoch 1.
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE "
+                      "s.name = 'asha' AND t.status = 'FINISHED' AND t.attempts = 2"),
+            1);
+  EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM attempts a JOIN trials t ON t.id = a.trial_id JOIN sweeps s "
+                      "ON s.id = t.sweep_id WHERE s.name = 'asha' AND a.attempt = 2 AND "
+                      "a.resumed_from = 1 AND a.resume_step = 2"),
+            1);
+  absl::StatusOr<SqlValue> promoted = db.QueryValue(
+      "SELECT p.value FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN params p ON p.trial_id = t.id "
+      "AND p.key = 'RPN_ANCHOR_STRIDE' WHERE s.name = 'asha' AND t.status = 'FINISHED'");
+  ASSERT_TRUE(promoted.ok() && std::holds_alternative<int64_t>(*promoted));
+  const int stride = static_cast<int>(std::get<int64_t>(*promoted));
+  // Value for value: every step loss, the epoch losses and the COCO AP of both epochs.
+  for (const char* key : {"loss", "mrcnn_mask_loss", "epoch_loss", "segm_AP", "bbox_AP50"}) {
+    const std::string promoted_curve = CurveText(db, "asha", stride, key);
+    EXPECT_FALSE(promoted_curve.empty()) << key;
+    EXPECT_EQ(promoted_curve, CurveText(db, "straight", stride, key)) << key;
+  }
+  EXPECT_EQ(CurveText(db, "asha", stride, "loss").substr(0, 2), "1:");
 }
 
 TEST(SweepTest, DefaultSpecPlansTheStrideByMiniMaskGrid) {
