@@ -201,10 +201,9 @@ int Main(int argc, char** argv) {
         if (!s.ok() && step_error.ok()) step_error = s;
       }
     };
-    double train_seconds = 0;
     o.on_epoch = [&](const EpochReport& r) -> absl::Status {
       if (!step_error.ok()) return step_error;
-      train_seconds += r.train_seconds;
+      const double train_seconds = r.total_train_seconds;
       std::string line = absl::StrFormat("epoch %d: loss %.4f", r.epoch, r.train_losses.at("loss"));
       if (!r.val_losses.empty()) absl::StrAppendFormat(&line, "  val_loss %.4f", r.val_losses.at("loss"));
       absl::StrAppend(&line, "\n  ");

@@ -30,6 +30,9 @@ namespace {
 
 constexpr char kEpochKey[] = "trainer.epoch";
 constexpr char kStepKey[] = "trainer.step";
+// Seconds spent training (without validation and COCO evaluation) up to the checkpoint; optional, as
+// checkpoints written before it lack it.
+constexpr char kTrainSecondsKey[] = "trainer.train_seconds";
 // Loader passes of one epoch are numbered epoch * kPassesPerEpoch + k, so the data of an epoch depends
 // only on (seed, epoch) even when an epoch needs several passes over a small dataset.
 constexpr int kPassesPerEpoch = 1000;
@@ -276,6 +279,8 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       if (o.on_step) o.on_step(sr);
     }
     report.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    train_seconds_ += report.train_seconds;
+    report.total_train_seconds = train_seconds_;
     Divide(&report.train_losses, done);
     epoch_ = epoch;
     report.global_step = step_;
@@ -307,6 +312,7 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
   for (auto& [key, value] : optimizer_.State()) t[key] = value;
   t[kEpochKey] = torch::tensor(static_cast<int64_t>(epoch_));
   t[kStepKey] = torch::tensor(step_);
+  t[kTrainSecondsKey] = torch::tensor(train_seconds_, torch::kFloat64);
   // Write then rename, so an interrupted save never leaves a half-written checkpoint behind.
   const std::string tmp = path + ".tmp";
   absl::Status s = WriteTensorFile(tmp, t);
@@ -327,7 +333,9 @@ absl::Status Trainer::Resume(const std::string& path) {
   }
   TensorMap model_tensors;
   for (auto& [k, v] : *t) {
-    if (!Optimizer::IsStateKey(k) && k != kEpochKey && k != kStepKey) model_tensors[k] = v;
+    if (!Optimizer::IsStateKey(k) && k != kEpochKey && k != kStepKey && k != kTrainSecondsKey) {
+      model_tensors[k] = v;
+    }
   }
   LoadReport r = LoadStateDict(*model_, model_tensors, {});
   if (!r.complete() || !r.unused.empty()) {
@@ -340,6 +348,7 @@ absl::Status Trainer::Resume(const std::string& path) {
   if (!restored.ok()) return restored;
   epoch_ = static_cast<int>((*t)[kEpochKey].item<int64_t>());
   step_ = (*t)[kStepKey].item<int64_t>();
+  train_seconds_ = t->count(kTrainSecondsKey) ? (*t)[kTrainSecondsKey].item<double>() : 0.0;
   return UseRunDir(fs::path(path).parent_path().string());
 }
 

@@ -18,7 +18,7 @@
 // reseeded from (SEED, epoch) at every epoch, so a run resumed from a checkpoint continues exactly as
 // an uninterrupted one (same threads). Checkpoints hold the model's tensors under their own names (so
 // LoadWeights reads them), the optimizer's state under "optimizer.<slot>.<name>" (optimizer.h) and
-// the counters "trainer.epoch" / "trainer.step".
+// the counters "trainer.epoch" / "trainer.step" and the run's training time "trainer.train_seconds".
 #ifndef MRCNN_TRAIN_TRAINER_H_
 #define MRCNN_TRAIN_TRAINER_H_
 
@@ -67,7 +67,8 @@ struct EpochReport {
   std::map<std::string, double> val_losses;    // means over VALIDATION_STEPS ("val_" not prefixed)
   std::optional<ModelEvaluation> coco;
   std::string checkpoint;  // path written, or empty
-  double train_seconds = 0;
+  double train_seconds = 0;        // this epoch
+  double total_train_seconds = 0;  // the whole run, resumed epochs included (kept in checkpoints)
 };
 
 struct TrainOptions {
@@ -127,6 +128,7 @@ class Trainer {
   Optimizer optimizer_;  // state for the trainable parameters only
   int epoch_ = 0;
   int64_t step_ = 0;
+  double train_seconds_ = 0;  // training time of the whole run (saved in checkpoints)
   std::string run_dir_;
 };
 

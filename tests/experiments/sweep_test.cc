@@ -190,6 +190,15 @@ TEST(SweepTest, PromotedTrialContinuesExactlyAsIfTrainedStraightThrough) {
     EXPECT_EQ(promoted_curve, CurveText(db, "straight", stride, key)) << key;
   }
   EXPECT_EQ(CurveText(db, "asha", stride, "loss").substr(0, 2), "1:");
+  // Training time counts the whole run: the resumed attempt continues from the checkpoint's total.
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> seconds = db.QueryAll(
+      "SELECT m.attempt, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON "
+      "s.id = t.sweep_id WHERE s.name = 'asha' AND t.status = 'FINISHED' AND m.key = 'train_seconds' "
+      "ORDER BY m.step",
+      {});
+  ASSERT_TRUE(seconds.ok() && seconds->size() == 2u);
+  EXPECT_EQ(std::get<int64_t>(seconds->at(1)[0]), 2);
+  EXPECT_GT(std::get<double>(seconds->at(1)[1]), std::get<double>(seconds->at(0)[1]));
 }
 
 TEST(SweepTest, DefaultSpecPlansTheStrideByMiniMaskGrid) {
