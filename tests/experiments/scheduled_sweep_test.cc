@@ -263,6 +263,37 @@ TEST_F(ScheduledSweepTest, MedianRulePrunesAtOnceBelowTheRunningMedian) {
             "FINISHED;FINISHED;PRUNED;");
 }
 
+TEST_F(ScheduledSweepTest, HyperbandDealsTrialsToBracketsThatStartAtDifferentBudgets) {
+  Json spec = Spec("hyperband");
+  spec["scheduler"] = {{"type", "hyperband"}, {"metric", "segm_AP"}, {"min_epochs", 1}, {"max_epochs", 2},
+                       {"eta", 2}};
+  absl::StatusOr<SweepOutcome> r = RunSweep(Plan(spec), options_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  Db& db = OpenDb();
+  // Two brackets: ordinals 0 and 2 start at epoch 1 (rungs 1, 2), ordinals 1 and 3 train straight to
+  // epoch 2. In bracket 0, #1 and #3 tie at 0.3 after epoch 1: #1 goes on by order, #3 is pruned
+  // (although its curve would have passed #1's: that is the price of deciding at epoch 1).
+  EXPECT_EQ(Text(db, "SELECT trial_id, attempt, stop_at_epoch FROM attempts ORDER BY started_at"),
+            "1|1|1;2|1|2;3|1|1;1|2|2;4|1|2;");
+  EXPECT_EQ(Text(db, "SELECT id, status, epochs_trained FROM trials ORDER BY id"),
+            "1|FINISHED|2;2|FINISHED|2;3|PRUNED|1;4|FINISHED|2;");
+}
+
+TEST_F(ScheduledSweepTest, BadSchedulerSpecIsRefusedBeforeTheLogIsWritten) {
+  Json spec = Spec("bad");
+  spec["scheduler"]["eta"] = 1;
+  experiments_test::ProcResult r = experiments_test::RunProcess(Command(spec), 30);
+  ASSERT_TRUE(WIFEXITED(r.wait_status));
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 1);
+  EXPECT_NE(r.output.find("scheduler.eta: must be an integer >= 2, got 1"), std::string::npos) << r.output;
+  spec["scheduler"]["eta"] = 2;
+  spec["scheduler"]["metric"] = "segm_mAP";
+  r = experiments_test::RunProcess(Command(spec), 30);
+  EXPECT_NE(r.output.find("scheduler.metric: no trial reports \"segm_mAP\""), std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(options_.db_path));
+}
+
 bool WaitFor(const std::string& db_path, const std::string& sql, const std::string& want,
              double timeout_s = 60) {
   const double start = NowSeconds();
