@@ -25,7 +25,8 @@ DEFINE_string(metric, "segm_AP", "Metric for ablate, seeds and best.");
 DEFINE_string(metrics, "loss,bbox_AP,segm_AP,segm_AP50", "Metrics shown by runs.");
 DEFINE_string(value, "last", "last (the run's final value) or best (its best value).");
 DEFINE_string(axis, "", "Config key of the ablation.");
-DEFINE_int32(top, 1, "Rows of best.");
+DEFINE_int32(top, 1, "Rows of best. best --sweep=S of a sweep run under a scheduler ranks its runs by "
+             "the metric at the highest rung each reached (more epochs first).");
 DEFINE_string(curve, "loss", "report: the metric drawn over steps.");
 DEFINE_bool(all, false, "diff: show every key, not only those that differ.");
 
