@@ -494,7 +494,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
         }
         double work = 0;
         for (double rem : remaining) work += std::isfinite(rem) ? rem : per_trial;
-        const int pending = counts->queued + counts->killed + counts->paused;
+        const int pending = counts->queued + counts->killed;
         work += pending * per_trial;
         block << "sweep " << plan.name << ": " << counts->finished << "/" << counts->total()
               << " finished, " << counts->failed << " failed, "
