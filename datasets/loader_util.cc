@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "mrcnn/config/untrusted.h"
 
 namespace mrcnn::datasets::internal {
 
@@ -43,11 +44,7 @@ absl::StatusOr<nlohmann::json> ParseJsonLenient(const std::string& text, const s
     }
     if (!replaced) fixed += c;
   }
-  try {
-    return nlohmann::json::parse(fixed);
-  } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(file, ": malformed JSON: ", e.what()));
-  }
+  return ParseUntrustedJson(fixed, file);
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "mrcnn/config/untrusted.h"
 
 namespace mrcnn::eval {
 namespace {
@@ -24,11 +25,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 absl::StatusOr<json> ParseJson(const std::string& text, const std::string& source) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": malformed JSON: ", e.what()));
-  }
+  return ::mrcnn::ParseUntrustedJson(text, source);
 }
 
 // Errors below carry only the reason; callers prefix "<source>: <item>: ".

@@ -347,6 +347,19 @@ TEST(CocoEvalErrorTest, MalformedJson) {
   r = ParseCocoResults(R"({"image_id": 10})", "dt.json", c.gt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ErrorOf(r.status()), "dt.json: results must be a JSON list");
+  // A number beyond a double's range is an error naming the file and where it stands (pycocotools'
+  // json module would read it as inf).
+  r = ParseCocoResults(
+      "[{\"image_id\": 10, \"category_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": 0.5},\n"
+      " {\"image_id\": 10, \"category_id\": 1, \"bbox\": [1, 2, 3, 4], \"score\": 1e999}]",
+      "dt.json", c.gt);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(ErrorOf(r.status()),
+            "dt.json: [1].score: the number 1e999 overflows a double (line 2, column 68)");
+  gt = ParseCocoGroundTruth(R"({"images": [{"id": 1, "width": 1e999, "height": 10}]})", "gt.json");
+  ASSERT_FALSE(gt.ok());
+  EXPECT_EQ(ErrorOf(gt.status()),
+            "gt.json: images[0].width: the number 1e999 overflows a double (line 1, column 32)");
   r = ParseCocoResults(R"([{"image_id": 10, "category_id": 1, "bbox": [1,2,3,4]}])", "dt.json",
                        c.gt);
   ASSERT_FALSE(r.ok());

@@ -32,6 +32,11 @@ if "$tool" --gt=$d/gt_a_tiny.json --results="$TEST_TMPDIR/bad.json" 2> "$out"; t
   echo "malformed JSON accepted"; exit 1
 fi
 grep -q "bad.json: malformed JSON" "$out"
+echo '[{"image_id": 10, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 1e999}]' > "$TEST_TMPDIR/big.json"
+if "$tool" --gt=$d/gt_a_tiny.json --results="$TEST_TMPDIR/big.json" 2> "$out"; then
+  echo "overflowing score accepted"; exit 1
+fi
+grep -qF "big.json: [0].score: the number 1e999 overflows a double" "$out"
 if "$tool" --gt=$d/gt_a_tiny.json --results=$d/dt_a_tiny.json --iou_type=keypoints 2> "$out"; then
   echo "keypoints accepted"; exit 1
 fi
