@@ -13,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "mrcnn/config/untrusted.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -260,6 +261,9 @@ absl::StatusOr<Json> ParseText(const Field& f, const std::string& raw) {
   };
   Json j;
   if (std::holds_alternative<std::string Config::*>(f.member)) {
+    // The value goes into JSON (config.json, the experiment log, the config hash), which holds UTF-8.
+    absl::Status utf8 = CheckUtf8(text, f.name);
+    if (!utf8.ok()) return utf8;
     if (!text.empty() && text.front() == '"') {
       if (!parse(text, &j)) return bad();
       return j;
@@ -469,7 +473,19 @@ absl::Status Config::Validate() const {
     }
   };
 
-  if (NAME.empty()) fail("NAME", "must not be empty");
+  // NAME names run folders (<model_dir>/<name><timestamp>) and checkpoints (mask_rcnn_<name>_0001.pt).
+  if (NAME.empty()) {
+    fail("NAME", "must not be empty");
+  } else if (NAME.size() > kMaxNameBytes) {
+    fail("NAME", absl::StrCat("is ", NAME.size(), " bytes long; at most ", kMaxNameBytes,
+                              " (it names run folders and checkpoint files)"));
+  } else if (NAME.find_first_of(std::string("/\\\0", 3)) != std::string::npos || NAME.front() == '.' ||
+             std::any_of(NAME.begin(), NAME.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; })) {
+    fail("NAME", absl::StrCat("'", NAME, "' cannot name a folder: no '/', '\\', control characters or "
+                              "leading '.'"));
+  } else if (!IsValidUtf8(NAME)) {
+    fail("NAME", "is not valid UTF-8");
+  }
   positive("GPU_COUNT", GPU_COUNT);
   positive("IMAGES_PER_GPU", IMAGES_PER_GPU);
   positive("STEPS_PER_EPOCH", STEPS_PER_EPOCH);

@@ -25,6 +25,10 @@
 
 namespace mrcnn {
 
+// NAME's longest form in bytes: it names run folders and checkpoint files, whose names must stay under
+// the file system's 255 bytes with the timestamp and epoch added.
+inline constexpr size_t kMaxNameBytes = 100;
+
 struct Config {
   // --- matterport's Config, with its defaults ---
   std::string NAME = "mrcnn";

@@ -203,6 +203,10 @@ TEST(ConfigTest, EveryValidationError) {
       {"OPTIMIZER", "adam", "OPTIMIZER: must be one of sgd, adamw"},
       {"RPN_ANCHOR_CONVENTION", "detectron", "RPN_ANCHOR_CONVENTION: must be one of matterport"},
       {"NAME", "", "NAME: must not be empty"},
+      // NAME names run folders and checkpoint files: nothing that leaves the folder or is too long.
+      {"NAME", "../../../x", "NAME: '../../../x' cannot name a folder"},
+      {"NAME", "a/b", "NAME: 'a/b' cannot name a folder"},
+      {"NAME", std::string(300, 'n'), "NAME: is 300 bytes long; at most 100"},
       {"SEED", "-1", "SEED: must be >= 0"},
       {"BACKBONE_BASE_WIDTH", "0", "BACKBONE_BASE_WIDTH: must be > 0"},
   };
@@ -211,6 +215,19 @@ TEST(ConfigTest, EveryValidationError) {
     ASSERT_TRUE(c.Set(tc.key, tc.value).ok()) << tc.key << "=" << tc.value << ": " << c.Set(tc.key, tc.value);
     EXPECT_THAT(ErrorOf(c), HasSubstr(tc.expected)) << tc.key << "=" << tc.value;
   }
+}
+
+TEST(ConfigTest, StringValuesMustBeUtf8) {
+  Config c = Valid();
+  const absl::Status s = c.Set("NAME", "bad\xff");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "NAME: not valid UTF-8 (byte 0xff at offset 3)");
+  EXPECT_EQ(c.NAME, Valid().NAME);  // unchanged
+  c.NAME = "caf\xc3\xa9";  // valid UTF-8 names are fine, and hash
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_FALSE(c.Hash().empty());
+  c.NAME = "caf\xe9";  // Latin-1 set directly, not through Set: Validate catches it
+  EXPECT_THAT(ErrorOf(c), HasSubstr("NAME: is not valid UTF-8"));
 }
 
 TEST(ConfigTest, ModeSpecificImageChecks) {

@@ -26,4 +26,6 @@ check bad_key 1 "unknown config key 'MINI_MASK'" -- --set MINI_MASK=1
 echo '{"NUM_CLASSES": 3, "FOO": 1}' > "$cfg"
 check bad_file_key 1 "$cfg: unknown config key 'FOO'" -- --config="$cfg"
 check bad_arg 2 "unexpected argument 'extra'" -- extra
+check bad_utf8 1 "NAME: not valid UTF-8 (byte 0xff at offset 0)" -- --set NAME=$'\xff'
+check bad_name 1 "NAME: '../../x' cannot name a folder" -- --set NAME=../../x
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
