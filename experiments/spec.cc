@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "experiments/trial.h"
+#include "mrcnn/config/untrusted.h"
 
 namespace experiments {
 namespace {
@@ -95,6 +96,13 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
     return Bad(source, "the sweep needs a \"name\" (or pass --name)");
   }
   plan.name = spec["name"].get<std::string>();
+  // The name is stored as JSON and names the sweep's folder of trial folders.
+  absl::Status name_ok = mrcnn::CheckUtf8(plan.name, "the sweep's name");
+  if (!name_ok.ok()) return Bad(source, std::string(name_ok.message()));
+  if (plan.name.size() > kMaxSweepNameBytes) {
+    return Bad(source, absl::StrCat("the sweep's name is ", plan.name.size(), " bytes long; at most ",
+                                    kMaxSweepNameBytes, " (it names the folder of its trial folders)"));
+  }
   // Seeds.
   if (seeds_override) spec["seeds"] = *seeds_override;
   if (!spec.contains("seeds")) spec["seeds"] = 1;

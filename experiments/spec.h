@@ -36,6 +36,9 @@
 
 namespace experiments {
 
+// A sweep name's longest form in bytes (it names the folder that holds its trial folders).
+inline constexpr size_t kMaxSweepNameBytes = 200;
+
 struct PlannedTrial {
   mrcnn::Config config;  // effective config; its SEED is `seed`
   int64_t seed = 0;

@@ -22,6 +22,7 @@
 #include "experiments/coordinator.h"
 #include "experiments/log.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/untrusted.h"
 #include "nlohmann/json.hpp"
 
 DEFINE_string(spec, "", "Sweep spec file (JSON; see experiments/spec.h); default: the embedded default "
@@ -138,6 +139,20 @@ int Main(int argc, char** argv) {
     spec = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
     if (spec.is_discarded()) {
       std::cerr << "sweep: " << source << ": not valid JSON\n";
+      return 1;
+    }
+  }
+  // Flags stored in the spec's JSON must be UTF-8. Paths are bytes on Linux, but the log cannot hold a
+  // path it cannot write as JSON text.
+  for (const auto& [flag, value] : {std::pair<const char*, const std::string*>{"--dataset_dir", &FLAGS_dataset_dir},
+                                    {"--format", &FLAGS_format},
+                                    {"--name", &FLAGS_name}}) {
+    absl::Status s = mrcnn::CheckUtf8(*value, flag);
+    if (!s.ok()) {
+      std::cerr << "sweep: " << s.message()
+                << "; the sweep stores it in the experiment log as JSON text, which must be UTF-8"
+                << (std::string(flag) == "--dataset_dir" ? " (rename the folder, or pass a symbolic link with a UTF-8 name)" : "")
+                << "\n";
       return 1;
     }
   }

@@ -339,6 +339,20 @@ TEST_F(EngineTest, RejectsStrayArgumentsAndBadSpecsWithoutWriting) {
   EXPECT_EQ(WEXITSTATUS(r.wait_status), 1);
   EXPECT_NE(r.output.find("NO_SUCH_KEY"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(options_.db_path));  // a bad spec writes nothing
+  // Flags that go into the stored spec must be UTF-8; names that make unusable folders are refused.
+  const std::vector<std::pair<std::string, std::string>> bad_flags = {
+      {"--name=a\xff", "--name: not valid UTF-8 (byte 0xff at offset 1)"},
+      {"--dataset_dir=/tmp/\xff", "--dataset_dir: not valid UTF-8 (byte 0xff at offset 5)"},
+      {"--name=" + std::string(5000, 'n'), "the sweep's name is 5000 bytes long; at most 200"}};
+  for (const auto& [flag, message] : bad_flags) {
+    r = experiments_test::RunProcess({Arg("sweep"), flag, "--trial_binary=" + Arg("fake_trial"),
+                                      "--db=" + options_.db_path},
+                                     30);
+    ASSERT_TRUE(WIFEXITED(r.wait_status));
+    EXPECT_EQ(WEXITSTATUS(r.wait_status), 1) << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(options_.db_path)) << flag;
+  }
 }
 
 }  // namespace
