@@ -1,5 +1,7 @@
 #include "mrcnn/train/data.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <utility>
 
@@ -104,15 +106,31 @@ absl::StatusOr<TrainValData> LoadTrainVal(const DataOptions& o) {
     datasets::SplitOptions so;
     so.val_fraction = o.val_fraction;
     so.seed = o.split_seed;
-    so.group_by = datasets::SplitGroupBy::kFolder;
+    absl::StatusOr<datasets::SplitGroupBy> group = datasets::ParseSplitGroupBy(o.split_group_by);
+    if (!group.ok()) return group.status();
+    so.group_by = *group;
     absl::StatusOr<datasets::Split> split = datasets::MakeSplit(*all, so);
     if (!split.ok()) return split.status();
     d.train = all->Subset(split->train);
     d.val = all->Subset(split->val);
+    d.split_note = SplitNote(o, split->val.size(), all->num_images());
   }
   if (log.num_errors() + log.num_warnings() > 0) d.problems = log.Report();
   d.content_hash = ContentHash(d.train, d.val);
   return d;
+}
+
+std::string SplitNote(const DataOptions& o, size_t val, size_t total) {
+  if (total == 0) return "";
+  const double got = static_cast<double>(val) / static_cast<double>(total);
+  // One image either way is the rounding a ratio split cannot avoid.
+  if (std::fabs(got - o.val_fraction) <= std::max(0.1, 1.0 / static_cast<double>(total))) return "";
+  return absl::StrFormat(
+      "split: --val_fraction=%g asked for about %d of %d images for validation, but %d (%.2f) went there "
+      "because --split_group_by=%s keeps each group on one side; use --split_group_by=none, more "
+      "groups, or --val_dir",
+      o.val_fraction, static_cast<int>(std::lround(o.val_fraction * static_cast<double>(total))),
+      static_cast<int>(total), static_cast<int>(val), got, o.split_group_by);
 }
 
 absl::Status CheckClasses(const datasets::Dataset& ds, const Config& config, const std::string& what) {

@@ -23,6 +23,7 @@ struct DataOptions {
   std::string val_dir;            // optional: validation in its own folder (same format)
   std::string class_map;          // tutorial / labelme: "40=sign,51=sign_back" or a file; empty: discover
   double val_fraction = 0.2;      // when there is no val_dir
+  std::string split_group_by = "none";  // none | folder | near_duplicate (datasets/split.h)
   uint64_t split_seed = 0;
   int shapes_train = 500;         // shapes: image counts and size
   int shapes_val = 100;
@@ -36,11 +37,17 @@ struct TrainValData {
   std::string name;          // "shapes" or the folder
   std::string content_hash;  // 16 hex digits over the image ids, sizes and annotation counts
   std::string problems;      // the loaders' report ("" when clean)
+  // A split far from the asked fraction (grouping keeps whole folders or near-duplicates on one
+  // side), said in words; "" otherwise.
+  std::string split_note;
 };
 
 absl::StatusOr<TrainValData> LoadTrainVal(const DataOptions& options);
 
 // The checks of a dataset against a config: its class count must equal NUM_CLASSES.
+// The note TrainValData::split_note holds for `val` of `total` images held out; "" when close enough.
+std::string SplitNote(const DataOptions& o, size_t val, size_t total);
+
 absl::Status CheckClasses(const datasets::Dataset& ds, const Config& config, const std::string& what);
 
 }  // namespace mrcnn

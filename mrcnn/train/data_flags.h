@@ -16,6 +16,7 @@ DECLARE_string(format);
 DECLARE_string(dataset_dir);
 DECLARE_string(val_dir);
 DECLARE_double(val_fraction);
+DECLARE_string(split_group_by);
 DECLARE_string(class_map);
 DECLARE_int32(shapes_val);
 DECLARE_int32(shapes_size);

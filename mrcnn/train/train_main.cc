@@ -133,6 +133,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());
   if (!data->problems.empty()) std::cerr << data->problems << "\n";
+  if (!data->split_note.empty()) std::cerr << data->split_note << "\n";
   absl::Status cs = CheckClasses(data->train, *config, "training data");
   if (!cs.ok()) return Fail(cs);
   std::cerr << absl::StrFormat("data: %d training and %d validation images, %d classes\n",
