@@ -35,6 +35,10 @@ struct Circle {
 
 // Sets to `value` every pixel of `mask` (CV_8UC1) whose centre lies inside `polygon` (even-odd).
 void FillPolygon(const Polygon& polygon, cv::Mat* mask, uint8_t value = 1);
+
+// The part of `polygon` inside the rectangle [x0, x1] x [y0, y1] (Sutherland-Hodgman); exact and
+// overflow-free for any finite coordinates. May return fewer than 3 points when nothing is inside.
+Polygon ClipPolygon(const Polygon& polygon, double x0, double y0, double x1, double y1);
 // Sets to `value` every pixel whose centre is within `circle.radius` of the centre.
 void FillCircle(const Circle& circle, cv::Mat* mask, uint8_t value = 1);
 

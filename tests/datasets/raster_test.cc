@@ -45,6 +45,47 @@ TEST(FillPolygon, ClipsToTheImage) {
   EXPECT_EQ(cv::countNonZero(far), 0);
 }
 
+// Even-odd membership of a point by a ray to +x, computed in long double (an independent check).
+bool InsideByRay(const Polygon& poly, double px, double py) {
+  bool inside = false;
+  for (size_t i = 0, j = poly.size() - 1; i < poly.size(); j = i++) {
+    const long double xi = poly[i].x, yi = poly[i].y, xj = poly[j].x, yj = poly[j].y;
+    if ((yi > py) != (yj > py)) {
+      const long double x = xi + (py - yi) * (xj - xi) / (yj - yi);
+      if (px < x) inside = !inside;
+    }
+  }
+  return inside;
+}
+
+TEST(FillPolygon, HugeCoordinatesFillWhatCoversTheImage) {
+  // A square around the image at 1e12 (and 1e300): every pixel. Before, coordinates beyond int's range
+  // left the mask empty and the instance was dropped as "empty mask".
+  for (double big : {1e9, 1e12, 1e300}) {
+    cv::Mat m = Zeros(5, 7);
+    FillPolygon({{-big, -big}, {big, -big}, {big, big}, {-big, big}}, &m);
+    EXPECT_EQ(cv::countNonZero(m), 35) << big;
+  }
+  // Far vertices on a mix of sides: clipped filling equals the pixel-centre rule by ray casting.
+  const std::vector<Polygon> polys = {
+      {{-5000, 10}, {60, -7000}, {9000, 9000}},
+      {{-1e12, 20}, {30, 1e11}, {31, 2}, {1e12, 25}, {10, -3e11}},
+      {{-1e12, -1e12}, {50, 40}, {1e12, -1e12}, {20, 1e12}}};
+  for (const Polygon& poly : polys) {
+    cv::Mat m = Zeros(48, 64);
+    FillPolygon(poly, &m);
+    int differ = 0;
+    for (int y = 0; y < 48; ++y) {
+      for (int x = 0; x < 64; ++x) differ += (m.at<uint8_t>(y, x) != 0) != InsideByRay(poly, x + 0.5, y + 0.5);
+    }
+    EXPECT_EQ(differ, 0);
+    EXPECT_GT(cv::countNonZero(m), 0);
+  }
+  cv::Mat c = Zeros(4, 4);
+  FillCircle({{2, 2}, 1e300}, &c);
+  EXPECT_EQ(cv::countNonZero(c), 16);
+}
+
 TEST(FillPolygon, BowTieUsesEvenOdd) {
   // A(0,0) B(6,6) C(6,0) D(0,6): left and right triangles meeting at (3, 3).
   const Polygon bow = {{0, 0}, {6, 6}, {6, 0}, {0, 6}};

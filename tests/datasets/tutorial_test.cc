@@ -134,5 +134,26 @@ TEST(LoadTutorial, FlatLabelFolderMatchesByName) {
   EXPECT_EQ(log.num_errors(), 0) << log.Report();
 }
 
+TEST(LoadTutorial, SquareFarBeyondTheImageCoversIt) {
+  // Coordinates of 1e12 and 1e300 were dropped as "empty mask" (1e9 worked).
+  const std::string root = testing::MakeTempDir("tutorial_far");
+  testing::WriteImage(root + "/JPEGImages/x.png", 40, 30);
+  testing::WriteText(root + "/Segmentations/x.json",
+                     R"([{"category":"40","points":[[-1e12,-1e12],[1e12,-1e12],[1e12,1e12],[-1e12,1e12]]},
+                         {"category":"40","points":[[-1e300,5],[1e300,5],[1e300,10],[-1e300,10]]}])");
+  ProblemLog log;
+  TutorialOptions opt;
+  opt.root = root;
+  opt.class_map = TutorialClassMap();
+  absl::StatusOr<Dataset> ds = LoadTutorial(opt, &log);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  ASSERT_EQ(ds->num_images(), 1) << log.Report();
+  absl::StatusOr<InstanceMasks> masks = ds->LoadMask(0);
+  ASSERT_TRUE(masks.ok()) << masks.status() << log.Report();
+  ASSERT_EQ(masks->class_ids.size(), 2u) << log.Report();
+  EXPECT_EQ(cv::countNonZero(masks->masks[0]), 40 * 30);
+  EXPECT_EQ(cv::countNonZero(masks->masks[1]), 40 * 5);  // rows 5..9 whole
+}
+
 }  // namespace
 }  // namespace mrcnn::datasets
