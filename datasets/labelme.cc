@@ -6,6 +6,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "datasets/image_io.h"
@@ -152,7 +153,9 @@ absl::StatusOr<Dataset> LoadLabelme(const LabelmeOptions& options, ProblemLog* l
           sh.group = e["group_id"].get<long>();
         }
         if (sh.label == "__ignore__") continue;
-        if (sh.type != "polygon" && sh.type != "rectangle" && sh.type != "circle") {
+        if (absl::StripAsciiWhitespace(sh.label).empty()) {
+          why = "empty \"label\": every shape needs a class name (\"__ignore__\" skips a shape)";
+        } else if (sh.type != "polygon" && sh.type != "rectangle" && sh.type != "circle") {
           why = absl::StrCat("unsupported shape_type \"", sh.type, "\" (polygon, rectangle and circle make masks)");
         } else {
           why = internal::ReadPointPairs(e.contains("points") ? e["points"] : nlohmann::json(), &sh.points);

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "datasets/image_io.h"
 #include "datasets/loader_util.h"
 
@@ -74,6 +75,22 @@ absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog*
   }
   for (const auto& [stem, paths] : labels) label_by_name[fs::path(stem).filename().string()].push_back(stem);
 
+  // A label found by its bare name (a flat Segmentations/ for nested JPEGImages/) belongs to one image
+  // only: images in two sub-folders with the same name cannot tell which label is theirs.
+  const auto by_name = [&](const std::string& stem) -> std::string {
+    if (labels.count(stem)) return "";
+    const auto it = label_by_name.find(fs::path(stem).filename().string());
+    if (it != label_by_name.end() && it->second.size() == 1 && !images.count(it->second[0])) {
+      return it->second[0];
+    }
+    return "";
+  };
+  std::map<std::string, std::vector<std::string>> claimants;  // label stem -> images matching it by name
+  for (const auto& [stem, paths] : images) {
+    const std::string l = by_name(stem);
+    if (!l.empty()) claimants[l].push_back(paths[0]);
+  }
+
   std::set<std::string> used_labels;
   struct Pending {
     std::string stem, image, label;
@@ -90,10 +107,18 @@ absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog*
       continue;
     }
     std::string label_stem = stem;
-    if (!labels.count(stem)) {
-      const auto it = label_by_name.find(fs::path(stem).filename().string());
-      if (it != label_by_name.end() && it->second.size() == 1 && !images.count(it->second[0])) {
-        label_stem = it->second[0];
+    if (const std::string l = by_name(stem); !l.empty()) {
+      label_stem = l;
+      const std::vector<std::string>& rivals = claimants[l];
+      if (rivals.size() > 1) {
+        used_labels.insert(l);
+        absl::Status s = log->Error(
+            paths[0], -1,
+            absl::StrCat("ambiguous label: ", labels[l][0], " matches ", rivals.size(), " images by name (",
+                         absl::StrJoin(rivals, ", "), "); put each label in the image's sub-folder under ",
+                         options.labels_dir, "/ (skipped)"));
+        if (!s.ok()) return s;
+        continue;
       }
     }
     const auto lit = labels.find(label_stem);

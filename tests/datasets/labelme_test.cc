@@ -81,6 +81,24 @@ TEST(LoadLabelme, ShapesGroupsAndTypes) {
   EXPECT_EQ(cv::countNonZero(m->masks[3]), 12);
 }
 
+TEST(LoadLabelme, EmptyLabelIsAProblemNotAClassWithoutAName) {
+  const std::string dir = testing::MakeTempDir("labelme_empty_label");
+  testing::WriteImage(dir + "/img.png", 40, 30);
+  const json shapes = {Shape("", {{1, 1}, {5, 1}, {5, 5}}, "polygon"),
+                       Shape("  ", {{1, 1}, {5, 1}, {5, 5}}, "polygon"),
+                       Shape("dog", {{10, 10}, {14, 10}, {14, 14}}, "polygon")};
+  testing::WriteText(dir + "/img.json", File(shapes, "img.png", 40, 30).dump());
+  ProblemLog log;
+  LabelmeOptions opt;
+  opt.dir = dir;
+  absl::StatusOr<Dataset> ds = LoadLabelme(opt, &log);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_THAT(ds->class_names(), ElementsAre("BG", "dog"));
+  ASSERT_EQ(log.problems().size(), 2u) << log.Report();
+  EXPECT_TRUE(log.Has("img.json: instance 0", "empty \"label\"")) << log.Report();
+  EXPECT_TRUE(log.Has("img.json: instance 1", "empty \"label\"")) << log.Report();
+}
+
 TEST(LoadLabelme, ImagePathsAndImageData) {
   const std::string dir = testing::MakeTempDir("labelme_paths");
   const json one = json::array({Shape("a", {{1, 1}, {8, 1}, {8, 8}}, "polygon")});

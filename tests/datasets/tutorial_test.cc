@@ -134,6 +134,30 @@ TEST(LoadTutorial, FlatLabelFolderMatchesByName) {
   EXPECT_EQ(log.num_errors(), 0) << log.Report();
 }
 
+TEST(LoadTutorial, OneFlatLabelForTwoImagesOfTheSameNameIsAnError) {
+  // JPEGImages/a/x.png and JPEGImages/b/x.png with one Segmentations/x.txt: which image is it for?
+  const std::string root = testing::MakeTempDir("tutorial_ambiguous");
+  testing::WriteImage(root + "/JPEGImages/a/x.png", 40, 30);
+  testing::WriteImage(root + "/JPEGImages/b/x.png", 40, 30);
+  testing::WriteImage(root + "/JPEGImages/b/y.png", 40, 30);
+  testing::WriteText(root + "/Segmentations/x.txt", R"([{"category":"40","points":[[1,1],[20,1],[20,20]]}])");
+  testing::WriteText(root + "/Segmentations/y.txt", R"([{"category":"40","points":[[1,1],[20,1],[20,20]]}])");
+  ProblemLog log;
+  TutorialOptions opt;
+  opt.root = root;
+  opt.class_map = TutorialClassMap();
+  absl::StatusOr<Dataset> ds = LoadTutorial(opt, &log);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  ASSERT_EQ(ds->num_images(), 1) << log.Report();  // only b/y, whose name is unique
+  EXPECT_EQ(ds->image_info(0).id, "b/y");
+  EXPECT_EQ(log.num_errors(), 2) << log.Report();
+  EXPECT_NE(log.Report().find("ambiguous label: " + root + "/Segmentations/x.txt matches 2 images by name"),
+            std::string::npos)
+      << log.Report();
+  ProblemLog strict(/*strict=*/true);
+  EXPECT_FALSE(LoadTutorial(opt, &strict).ok());
+}
+
 TEST(LoadTutorial, SquareFarBeyondTheImageCoversIt) {
   // Coordinates of 1e12 and 1e300 were dropped as "empty mask" (1e9 worked).
   const std::string root = testing::MakeTempDir("tutorial_far");
