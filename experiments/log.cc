@@ -368,9 +368,9 @@ absl::StatusOr<ExperimentLog> ExperimentLog::Open(const std::string& path, Optio
   const bool empty = std::get<int64_t>(*tables) == 0 && *app_id == 0 && *version == 0;
   if (!empty && *app_id != kApplicationId) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: not an experiment log (SQLite application_id is 0x%08x, expected 0x%08x); refusing to "
-        "write to a database that is not ours",
-        path, static_cast<uint32_t>(*app_id), static_cast<uint32_t>(kApplicationId)));
+        "%s: not an experiment log (SQLite application_id is 0x%08x, expected 0x%08x)%s", path,
+        static_cast<uint32_t>(*app_id), static_cast<uint32_t>(kApplicationId),
+        options.mode == Db::kReadWrite ? "; refusing to write to a database that is not ours" : ""));
   }
   if (*version > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(

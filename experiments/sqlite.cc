@@ -1,11 +1,14 @@
 #include "experiments/sqlite.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace experiments {
 
@@ -63,6 +66,25 @@ Stmt::~Stmt() {
 }
 
 namespace {
+
+absl::Status ReadOnlyFile(const std::string& path) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      path, ": the database file is read-only (check its permissions); the experiment log needs write "
+            "access"));
+}
+
+// Percent-escapes what a SQLite URI filename cannot hold literally ('%', '?', '#').
+std::string UriEscape(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 absl::Status BindStatus(sqlite3_stmt* st, int rc, int i, const std::string& where) {
   if (rc == SQLITE_OK) return absl::OkStatus();
   return absl::InternalError(absl::StrCat(where, ": binding parameter ", i, ": ",
@@ -142,9 +164,33 @@ SqlValue Stmt::Column(int i) const {
 absl::StatusOr<Db> Db::Open(const std::string& path, Mode mode, int busy_timeout_ms) {
   Db db;
   db.path_ = path;
-  const int flags = mode == kReadWrite ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
-                                       : SQLITE_OPEN_READONLY;
-  const int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": is a folder; give the log's file path, e.g. ", (fs::path(path) / "experiments.sqlite").string()));
+  }
+  // A WAL-mode log needs its -wal and -shm files beside it: writers (and readers, unless the files
+  // exist) must be able to create them in the log's folder.
+  const fs::path folder = fs::absolute(fs::path(path), ec).parent_path();
+  const bool folder_writable = access(folder.c_str(), W_OK) == 0;
+  const bool side_files = fs::exists(path + "-wal", ec) && fs::exists(path + "-shm", ec);
+  if (mode == kReadWrite && fs::exists(path, ec) && access(path.c_str(), W_OK) != 0) {
+    return ReadOnlyFile(path);
+  }
+  if (mode == kReadWrite && !folder_writable && !side_files) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        path, ": its folder ", folder.string(), " cannot be written, and the experiment log (SQLite in WAL "
+        "mode) keeps its -wal and -shm files beside it; make the folder writable or use another --db"));
+  }
+  int flags = mode == kReadWrite ? (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) : SQLITE_OPEN_READONLY;
+  std::string name = path;
+  if (mode == kReadOnly && !folder_writable && !side_files) {
+    // Nobody can be writing it (a writer would need those files), so read it as it stands.
+    flags |= SQLITE_OPEN_URI;
+    name = absl::StrCat("file:", UriEscape(fs::absolute(fs::path(path), ec).string()), "?immutable=1");
+  }
+  const int rc = sqlite3_open_v2(name.c_str(), &db.db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     absl::Status s = SqlError(db.db_, path, "cannot open database");
     return s;
@@ -152,11 +198,7 @@ absl::StatusOr<Db> Db::Open(const std::string& path, Mode mode, int busy_timeout
   sqlite3_extended_result_codes(db.db_, 1);
   // SQLite silently falls back to read-only when the OS refuses writes; the log must say so up front
   // instead of failing at the first write.
-  if (mode == kReadWrite && sqlite3_db_readonly(db.db_, "main") == 1) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        path, ": the database file is read-only (check its permissions); the experiment log needs "
-              "write access"));
-  }
+  if (mode == kReadWrite && sqlite3_db_readonly(db.db_, "main") == 1) return ReadOnlyFile(path);
   sqlite3_busy_timeout(db.db_, busy_timeout_ms);
   absl::Status s = db.Exec("PRAGMA foreign_keys = ON");
   if (!s.ok()) return s;

@@ -1,5 +1,6 @@
 #include "mrcnn/weights/weights.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -25,16 +26,43 @@ std::map<std::string, torch::Tensor> ModuleTensors(const torch::nn::Module& modu
   return out;
 }
 
+// A whole zip archive ends with its end-of-central-directory record ("PK\5\6" or, zip64, "PK\6\6"),
+// at most 64 KiB of comment before the end.
+bool HasZipDirectory(const std::vector<char>& bytes) {
+  const size_t window = std::min<size_t>(bytes.size(), 22 + 65535 + 56 + 20);
+  for (size_t i = bytes.size() - window; i + 4 <= bytes.size(); ++i) {
+    if (bytes[i] == 'P' && bytes[i + 1] == 'K' && ((bytes[i + 2] == 5 && bytes[i + 3] == 6) ||
+                                                   (bytes[i + 2] == 6 && bytes[i + 3] == 6))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 absl::StatusOr<TensorMap> ReadTensorFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open weight file"));
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
+  if (bytes.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a zip archive written by torch.save (legacy pickle files are not readable "
-              "from C++; re-save with mrcnn/weights/convert_torchvision.py)"));
+        path, ": empty file (0 bytes); a weight file or checkpoint that was never written whole"));
+  }
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
+    // Python's legacy torch.save format is a pickle stream: protocol 2+ opens with byte 0x80.
+    if (static_cast<unsigned char>(bytes[0]) == 0x80) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": a legacy (pre-1.6, non-zip) torch.save pickle, which LibTorch cannot read; re-save it "
+                "with mrcnn/weights/convert_torchvision.py"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": not a weight file (neither a zip archive written by torch.save nor a legacy pickle)"));
+  }
+  if (!HasZipDirectory(bytes)) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": truncated: the zip archive ends before its directory (", bytes.size(),
+        " bytes; an interrupted copy or download?)"));
   }
   c10::IValue value;
   try {

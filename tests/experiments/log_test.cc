@@ -267,6 +267,75 @@ TEST(LogTest, RejectsReadOnlyFile) {
                                        "reason or the path";
 }
 
+TEST(LogTest, LogInAFolderThatCannotBeWrittenSaysSoAndReadsStillWork) {
+  char tmpl[] = "/tmp/exp_rodir_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/log.sqlite";
+  {
+    absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path);  // a WAL-mode log
+    ASSERT_TRUE(log.ok()) << log.status();
+    MakeSweep(log->db(), "kept", 2);
+  }  // the last connection removes the -wal and -shm files
+  ASSERT_FALSE(std::filesystem::exists(path + "-shm"));
+  ASSERT_EQ(chmod(dir.c_str(), 0755), 0);
+  ASSERT_EQ(chmod(path.c_str(), 0666), 0);  // the file may be written, its folder may not
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(10);
+    std::string report;
+    absl::StatusOr<ExperimentLog> rw = ExperimentLog::Open(path);
+    report += rw.ok() ? "rw opened" : std::string(rw.status().message());
+    report += "\n";
+    absl::StatusOr<ExperimentLog> ro = ExperimentLog::Open(path, {Db::kReadOnly});
+    if (ro.ok()) {
+      absl::StatusOr<SqlValue> n = ro->db().QueryValue("SELECT COUNT(*) FROM trials");
+      report += n.ok() ? "ro trials " + SqlValueText(*n) : std::string(n.status().message());
+    } else {
+      report += std::string(ro.status().message());
+    }
+    ssize_t ignored = write(fds[1], report.data(), report.size());
+    (void)ignored;
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string report;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) report.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 10) GTEST_SKIP() << "running as root and cannot drop privileges";
+  // Writing: the reason is the folder (SQLite keeps -wal and -shm there), not "not an experiment log".
+  EXPECT_NE(report.find(path + ": its folder " + dir + " cannot be written"), std::string::npos) << report;
+  EXPECT_EQ(report.find("not an experiment log"), std::string::npos) << report;
+  // Reading (compare) works all the same.
+  EXPECT_NE(report.find("ro trials 2"), std::string::npos) << report;
+}
+
+TEST(LogTest, FoldersAndForeignDatabasesGetClearMessages) {
+  const std::string dir = NewTempDir("msgs");
+  absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(dir);
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().message(), dir + ": is a folder; give the log's file path, e.g. " + dir +
+                                        "/experiments.sqlite");
+  log = ExperimentLog::Open(dir, {Db::kReadOnly});
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("is a folder"), std::string::npos) << log.status();
+  const std::string other = dir + "/other.sqlite";
+  RawExec(other, "CREATE TABLE photos (id INTEGER); PRAGMA application_id = 5;");
+  // Read-only (compare) has nothing to refuse to write.
+  log = ExperimentLog::Open(other, {Db::kReadOnly});
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("not an experiment log"), std::string::npos) << log.status();
+  EXPECT_EQ(log.status().message().find("refusing to write"), std::string::npos) << log.status();
+}
+
 TEST(TrialApiTest, ParsesAndRendersItsCommandLine) {
   TrialArgs a;
   a.config_path = "/r/config.json";

@@ -64,7 +64,13 @@ TEST(WeightsTest, ErrorsNameTheFileAndTheReason) {
   std::ofstream(dir + "/text.pt") << "not weights";
   r = ReadTensorFile(dir + "/text.pt");
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(Contains(r.status(), "not a zip archive")) << r.status();
+  EXPECT_TRUE(Contains(r.status(), "not a weight file")) << r.status();
+  EXPECT_FALSE(Contains(r.status(), "convert_torchvision")) << r.status();
+  std::ofstream(dir + "/empty.pt").close();
+  r = ReadTensorFile(dir + "/empty.pt");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status(), "empty.pt: empty file (0 bytes)")) << r.status();
+  EXPECT_FALSE(Contains(r.status(), "pickle")) << r.status();
 
   ASSERT_TRUE(Python(absl::StrCat(
       "torch.save(collections.OrderedDict(a=torch.ones(1), b=torch.ones(2)), '", dir, "/od.pth')\n",
@@ -78,7 +84,19 @@ TEST(WeightsTest, ErrorsNameTheFileAndTheReason) {
   EXPECT_TRUE(Contains(r.status(), "convert_torchvision.py")) << r.status();
   r = ReadTensorFile(dir + "/legacy.pth");
   ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(Contains(r.status(), "not a zip archive")) << r.status();
+  EXPECT_TRUE(Contains(r.status(), "legacy (pre-1.6, non-zip) torch.save pickle")) << r.status();
+  EXPECT_TRUE(Contains(r.status(), "convert_torchvision.py")) << r.status();
+  // A whole archive cut short says so, and does not send the user to the converter.
+  {
+    std::ifstream in(dir + "/od.pth", std::ios::binary);
+    std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(dir + "/cut.pt", std::ios::binary) << whole.substr(0, whole.size() / 2);
+  }
+  r = ReadTensorFile(dir + "/cut.pt");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status(), "cut.pt: truncated: the zip archive ends before its directory"))
+      << r.status();
+  EXPECT_FALSE(Contains(r.status(), "convert_torchvision")) << r.status();
   r = ReadTensorFile(dir + "/int.pt");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(Contains(r.status(), "entry 'a'")) << r.status();
