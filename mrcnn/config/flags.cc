@@ -47,8 +47,12 @@ absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags
 absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::vector<std::string>& set_flags) {
   std::error_code ec;
   const std::string beside = (std::filesystem::path(weights).parent_path() / "config.json").string();
-  if (FLAGS_preset.empty() && FLAGS_config.empty() && std::filesystem::is_regular_file(beside, ec)) {
-    return BuildConfig("", beside, set_flags);
+  if (FLAGS_preset.empty() && FLAGS_config.empty()) {
+    if (std::filesystem::is_regular_file(beside, ec)) return BuildConfig("", beside, set_flags);
+    // Defaults would build some model, maybe not the one these weights belong to: say so instead.
+    return absl::NotFoundError(absl::StrCat(
+        weights, ": no config.json beside it (the run folder's config, written by //mrcnn:train); pass "
+        "--preset and/or --config describing the model these weights belong to"));
   }
   return ConfigFromFlags(set_flags);
 }

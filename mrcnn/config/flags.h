@@ -29,8 +29,8 @@ std::vector<std::string> ExtractRepeatedFlag(const std::string& name, int* argc,
 absl::StatusOr<Config> ConfigFromFlags(const std::vector<std::string>& set_flags);
 
 // The config for a trained weight file: the run folder's config.json beside `weights` (what
-// //mrcnn:train wrote) when neither --preset nor --config is given, else ConfigFromFlags. --set
-// applies on top either way.
+// //mrcnn:train wrote) when neither --preset nor --config is given (without one that is an error), else
+// ConfigFromFlags. --set applies on top either way.
 absl::StatusOr<Config> ConfigForWeights(const std::string& weights, const std::vector<std::string>& set_flags);
 
 // Takes each named path flag (already parsed) relative to where `bazel run` was started

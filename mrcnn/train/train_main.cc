@@ -108,10 +108,28 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigFromFlags(sets);
   if (!config.ok()) return Fail(config.status());
   if (FLAGS_seed >= 0) config->SEED = static_cast<int>(FLAGS_seed);
+  const bool trial = !FLAGS_db.empty();
+  const std::string model_dir = trial ? FLAGS_trial_dir : FLAGS_model_dir;
+  if (FLAGS_stop_at_epoch < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("--stop_at_epoch must be >= 0, got ", FLAGS_stop_at_epoch)));
+  }
+  // Resuming (matterport's find_last): the run continues with the config it started with, its folder's
+  // config.json; config flags, when given, must describe the same config.
+  std::string resume_from = FLAGS_resume;
+  if (resume_from.empty() && FLAGS_init_with == "last") {
+    absl::StatusOr<std::string> found = FindLast(model_dir, config->NAME);
+    if (!found.ok()) return Fail(found.status());
+    resume_from = *found;
+  }
+  if (!resume_from.empty()) {
+    const bool described = !sets.empty() || !FLAGS_preset.empty() || !FLAGS_config.empty() || FLAGS_seed >= 0;
+    absl::StatusOr<Config> stored = ResumeConfig(resume_from, described ? std::optional<Config>(*config) : std::nullopt);
+    if (!stored.ok()) return Fail(stored.status());
+    config = std::move(stored);
+  }
   absl::StatusOr<std::vector<Stage>> stages = ParseStages();
   if (!stages.ok()) return Fail(stages.status());
 
-  const bool trial = !FLAGS_db.empty();
   std::optional<experiments::TrialLog> tlog;
   if (trial) {
     experiments::TrialArgs a;
@@ -144,20 +162,10 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Trainer> trainer = Trainer::Create(*model, *config);
   if (!trainer.ok()) return Fail(trainer.status());
 
-  const std::string model_dir = trial ? FLAGS_trial_dir : FLAGS_model_dir;
-  if (FLAGS_stop_at_epoch < 0) {
-    return Fail(absl::InvalidArgumentError(absl::StrCat("--stop_at_epoch must be >= 0, got ", FLAGS_stop_at_epoch)));
-  }
-  if (!FLAGS_resume.empty() || FLAGS_init_with == "last") {
-    std::string last = FLAGS_resume;
-    if (last.empty()) {
-      absl::StatusOr<std::string> found = FindLast(model_dir, config->NAME);
-      if (!found.ok()) return Fail(found.status());
-      last = *found;
-    }
-    absl::Status s = trainer->Resume(last);
+  if (!resume_from.empty()) {
+    absl::Status s = trainer->Resume(resume_from);
     if (!s.ok()) return Fail(s);
-    std::cerr << "resumed " << last << " at epoch " << trainer->epoch() << "\n";
+    std::cerr << "resumed " << resume_from << " at epoch " << trainer->epoch() << "\n";
   } else {
     if (FLAGS_init_with != "none" || !FLAGS_weights.empty()) {
       const std::string kind = FLAGS_init_with == "none" ? "file" : FLAGS_init_with;

@@ -17,6 +17,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
 #include "datasets/loader.h"
 #include "datasets/random.h"
@@ -350,6 +351,33 @@ absl::Status Trainer::Resume(const std::string& path) {
   step_ = (*t)[kStepKey].item<int64_t>();
   train_seconds_ = t->count(kTrainSecondsKey) ? (*t)[kTrainSecondsKey].item<double>() : 0.0;
   return UseRunDir(fs::path(path).parent_path().string());
+}
+
+absl::StatusOr<Config> ResumeConfig(const std::string& checkpoint, const std::optional<Config>& given) {
+  const std::string path = (fs::path(checkpoint).parent_path() / "config.json").string();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(
+        path, ": missing, so the config ", checkpoint, " was trained with is unknown; to continue from its "
+        "weights in a new run, pass --weights=", checkpoint, " with --preset/--config instead of resuming"));
+  }
+  absl::StatusOr<Config> stored = BuildConfig("", path, {});
+  if (!stored.ok()) return stored.status();
+  if (!given) return stored;
+  const nlohmann::json a = stored->ToJson(), b = given->ToJson();
+  std::vector<std::string> differ;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    const nlohmann::json other = b.contains(it.key()) ? b[it.key()] : nlohmann::json();
+    if (other != it.value()) {
+      differ.push_back(absl::StrCat(it.key(), " (run: ", it.value().dump(), ", given: ", other.dump(), ")"));
+    }
+  }
+  if (differ.empty()) return stored;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "resuming ", checkpoint, ": the config given on the command line differs from the run's ", path, " in ",
+      absl::StrJoin(differ, ", "),
+      "; a resumed run continues with the config it started with: drop those flags, or start a new run from "
+      "its weights (--weights=", checkpoint, " without --init_with=last)"));
 }
 
 absl::StatusOr<std::string> FindLast(const std::string& model_dir, const std::string& name) {

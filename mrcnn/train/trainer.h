@@ -132,6 +132,11 @@ class Trainer {
   std::string run_dir_;
 };
 
+// The config a checkpoint was trained with: its run folder's config.json (a missing or malformed one is
+// an error naming the file). When `given` holds the config the command line describes, it must equal
+// the stored one; otherwise the error names every key that differs, with both values.
+absl::StatusOr<Config> ResumeConfig(const std::string& checkpoint, const std::optional<Config>& given);
+
 // matterport's find_last(): the newest run folder under `model_dir` whose name starts with `name`
 // (lower-cased), and its last mask_rcnn_*.pt. NotFound names the folder searched.
 absl::StatusOr<std::string> FindLast(const std::string& model_dir, const std::string& name);

@@ -71,4 +71,39 @@ ls "$tmp"/rel_logs/shapes*/mask_rcnn_shapes_0001.pt > /dev/null || fail "relativ
   --image="data/JPEGImages/$(basename "$image")" --out=rel_out.png) 2> "$tmp/rel_detect.err" ||
   { cat "$tmp/rel_detect.err"; fail "detect with relative paths"; }
 [[ -s $tmp/rel_out.png ]] || fail "relative --out not under BUILD_WORKING_DIRECTORY"
+
+# Resuming continues with the run's config.json: a config that differs is refused, naming the key with
+# both values, and nothing is trained; without config flags the stored config is used.
+if "$train" "${common[@]}" --preset=shapes --set STEPS_PER_EPOCH=3 --set VALIDATION_STEPS=1 \
+    --set RPN_ANCHOR_STRIDE=2 --layers=all --epochs=4 --init_with=last --model_dir="$logs" --workers=1 \
+    > "$tmp/resume_diff.txt" 2>&1; then
+  fail "resume with another RPN_ANCHOR_STRIDE was accepted"
+fi
+grep -q "RPN_ANCHOR_STRIDE (run: 1, given: 2)" "$tmp/resume_diff.txt" || { cat "$tmp/resume_diff.txt"; fail "resume mismatch message"; }
+[[ ! -f $run/mask_rcnn_shapes_0004.pt ]] || fail "a refused resume trained"
+"$train" "${common[@]}" --layers=all --epochs=4 --init_with=last --model_dir="$logs" --workers=1 \
+  --nococo_eval > "$tmp/resume_plain.txt" 2>&1 || { cat "$tmp/resume_plain.txt"; fail "resume without config flags"; }
+[[ -f $run/mask_rcnn_shapes_0004.pt ]] || { cat "$tmp/resume_plain.txt"; fail "resume without config flags wrote no epoch 4"; }
+grep -q '"STEPS_PER_EPOCH": 3' "$run/config.json" || fail "config.json changed"
+# A run folder without config.json, or with a broken one, is an error naming the file.
+mkdir -p "$tmp/noconf/shapes20260101T0000"
+cp "$run/mask_rcnn_shapes_0004.pt" "$tmp/noconf/shapes20260101T0000/"
+if "$train" "${common[@]}" --layers=all --epochs=5 --init_with=last --model_dir="$tmp/noconf" --workers=1 \
+    > "$tmp/noconf.txt" 2>&1; then
+  fail "resume without config.json was accepted"
+fi
+grep -q "shapes20260101T0000/config.json: missing" "$tmp/noconf.txt" || { cat "$tmp/noconf.txt"; fail "missing config.json message"; }
+echo '{"NUM_CLASSES": 4, "NO_SUCH_KEY": 1}' > "$tmp/noconf/shapes20260101T0000/config.json"
+if "$train" "${common[@]}" --layers=all --epochs=5 --init_with=last --model_dir="$tmp/noconf" --workers=1 \
+    > "$tmp/badconf.txt" 2>&1; then
+  fail "resume with an unknown key in config.json was accepted"
+fi
+grep -q "config.json: unknown config key 'NO_SUCH_KEY'" "$tmp/badconf.txt" || { cat "$tmp/badconf.txt"; fail "unknown key message"; }
+# evaluate on weights without a config.json beside them needs --preset/--config, and says so.
+mkdir -p "$tmp/bare"
+cp "$run/mask_rcnn_shapes_0004.pt" "$tmp/bare/"
+if "$evaluate" "${common[@]}" --weights="$tmp/bare/mask_rcnn_shapes_0004.pt" > /dev/null 2> "$tmp/bare.err"; then
+  fail "evaluate without config.json used defaults"
+fi
+grep -q "no config.json beside it" "$tmp/bare.err" || { cat "$tmp/bare.err"; fail "evaluate's missing config.json message"; }
 echo PASS
