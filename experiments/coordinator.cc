@@ -216,6 +216,40 @@ absl::StatusOr<int> ThreadsPerTrial(int cores, int workers) {
   return cores / workers;
 }
 
+absl::Status CheckTrainerArgs(const std::string& binary, const std::vector<std::string>& trainer_args,
+                              double timeout_s) {
+  char tmpl[] = "/tmp/sweep_check_XXXXXX";
+  const int fd = mkstemp(tmpl);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot create a temporary file: ", std::strerror(errno)));
+  close(fd);
+  const std::string out_path = tmpl;
+  std::vector<std::string> args = {"--check_args"};
+  args.insert(args.end(), trainer_args.begin(), trainer_args.end());
+  absl::StatusOr<pid_t> pid = Spawn(binary, args, out_path, 1);
+  if (!pid.ok()) {
+    unlink(out_path.c_str());
+    return pid.status();
+  }
+  int wstatus = 0;
+  const double start = NowSeconds();
+  while (waitpid(*pid, &wstatus, WNOHANG) == 0) {
+    if (NowSeconds() - start > timeout_s) {
+      kill(-*pid, SIGKILL);
+      waitpid(*pid, &wstatus, 0);
+      unlink(out_path.c_str());
+      return absl::DeadlineExceededError(absl::StrCat(binary, " --check_args did not answer within ",
+                                                      timeout_s, " s"));
+    }
+    usleep(10 * 1000);
+  }
+  const std::string said = Tail(out_path, 5);
+  unlink(out_path.c_str());
+  if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the spec's \"trainer\" flags (", absl::StrJoin(trainer_args, " "), ") were refused by the trial binary ",
+      binary, ": ", said));
+}
+
 absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions& options) {
   std::ostream& out = options.out ? *options.out : std::cout;
   const bool tty = options.out == nullptr && isatty(STDOUT_FILENO);
@@ -232,6 +266,9 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
     return absl::NotFoundError(absl::StrCat("--trial_binary ", options.trial_binary,
                                             ": not an executable file (", std::strerror(errno), ")"));
   }
+  // A typo in the spec's trainer flags fails every trial the same way: find it before the sweep exists.
+  absl::Status args_ok = CheckTrainerArgs(options.trial_binary, plan.trainer_args, 60);
+  if (!args_ok.ok()) return args_ok;
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(options.db_path);
   if (!log.ok()) return log.status();
   Db& db = log->db();

@@ -53,6 +53,11 @@ struct SweepOutcome {
 
 absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions& options);
 
+// Runs `binary --check_args TRAINER_ARGS` (trial.h) and fails, with what the binary said, unless it
+// exits 0 within timeout_s. RunSweep calls it before the sweep is created.
+absl::Status CheckTrainerArgs(const std::string& binary, const std::vector<std::string>& trainer_args,
+                              double timeout_s);
+
 // The commit checked out in `dir` and whether tracked files differ from it; empty/unset when `dir`
 // is not a git work tree or git is missing.
 struct GitState {

@@ -6,7 +6,10 @@
 //         [--stop_at_epoch=E] [--resume=CHECKPOINT]
 // with OMP_NUM_THREADS=T. Under a scheduler (scheduler.h) the trial trains only up to epoch E (its
 // learning-rate schedule still spans the whole budget), and an attempt that continues an earlier one
-// starts from the checkpoint the earlier one logged. The trial reads its config, trains, and logs:
+// starts from the checkpoint the earlier one logged. Before a sweep is created the coordinator also runs
+//   TRIAL --check_args [--KEY=VALUE from the spec's "trainer"]
+// which must exit 0 when those flags are usable and otherwise say why (and exit non-zero), without
+// training. The trial reads its config, trains, and logs:
 //
 //   absl::StatusOr<TrialArgs> args = ParseTrialArgs(argc, argv);
 //   absl::StatusOr<TrialLog> log = TrialLog::Open(*args);

@@ -73,7 +73,36 @@ std::string ContentHash(const datasets::Dataset& a, const datasets::Dataset& b) 
 
 }  // namespace
 
+absl::Status CheckDataOptions(const DataOptions& o) {
+  if (o.format != "shapes" && o.format != "tutorial" && o.format != "coco" && o.format != "labelme") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--format=", o.format, ": expected shapes, tutorial, coco or labelme"));
+  }
+  if (o.format != "shapes") {
+    std::error_code ec;
+    for (const auto& [flag, dir] : {std::pair<const char*, const std::string*>{"--dataset_dir", &o.dir},
+                                    {"--val_dir", &o.val_dir}}) {
+      if (dir->empty() && std::string(flag) == "--val_dir") continue;
+      if (dir->empty()) return absl::InvalidArgumentError(absl::StrCat("--format=", o.format, " needs --dataset_dir"));
+      if (!std::filesystem::is_directory(*dir, ec)) {
+        return absl::NotFoundError(absl::StrCat(flag, "=", *dir, ": folder not found"));
+      }
+    }
+  }
+  if (!(o.val_fraction >= 0 && o.val_fraction < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--val_fraction must be in [0, 1), got ", o.val_fraction));
+  }
+  absl::StatusOr<datasets::SplitGroupBy> group = datasets::ParseSplitGroupBy(o.split_group_by);
+  if (!group.ok()) return absl::InvalidArgumentError(absl::StrCat("--split_group_by: ", group.status().message()));
+  if (o.shapes_train < 0 || o.shapes_val < 0 || o.shapes_size < 1) {
+    return absl::InvalidArgumentError("--shapes_train and --shapes_val must be >= 0 and --shapes_size >= 1");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainValData> LoadTrainVal(const DataOptions& o) {
+  absl::Status checked = CheckDataOptions(o);
+  if (!checked.ok()) return checked;
   TrainValData d;
   if (o.format == "shapes") {
     d.train = datasets::MakeShapesDataset(

@@ -45,6 +45,9 @@ struct TrainValData {
 absl::StatusOr<TrainValData> LoadTrainVal(const DataOptions& options);
 
 // The checks of a dataset against a config: its class count must equal NUM_CLASSES.
+// The options' own errors, found without reading any data: the format, the folders, the split.
+absl::Status CheckDataOptions(const DataOptions& o);
+
 // The note TrainValData::split_note holds for `val` of `total` images held out; "" when close enough.
 std::string SplitNote(const DataOptions& o, size_t val, size_t total);
 

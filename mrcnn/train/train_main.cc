@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -44,6 +45,9 @@ DEFINE_string(trial_dir, "", "trial mode: folder for checkpoints (replaces --mod
 DEFINE_int64(trial_id, 0, "trial mode: trial id");
 DEFINE_int32(attempt, 0, "trial mode: attempt number");
 DEFINE_int64(seed, -1, "SEED override (trial mode passes it); -1: the config's SEED");
+DEFINE_bool(check_args, false, "check the flags other than the config's (data, layers, stages, initial "
+            "weights) without training, and exit 0 when they are usable; the sweep does this with a spec's "
+            "\"trainer\" flags before it creates the sweep");
 DEFINE_int32(stop_at_epoch, 0, "stop after this epoch, its checkpoint written, while the learning-rate "
              "schedule still spans --epochs (a sweep scheduler's rung); 0: train to --epochs");
 DEFINE_string(resume, "", "continue from this checkpoint (model, optimizer, epoch and step), in its run "
@@ -84,6 +88,35 @@ experiments::CocoStats ToStats(const eval::CocoEvalResult& r, const datasets::Da
   return s;
 }
 
+// What --check_args checks: every flag that is not the config's or the trial protocol's.
+absl::Status CheckArgs() {
+  absl::StatusOr<std::vector<Stage>> stages = ParseStages();
+  if (!stages.ok()) return stages.status();
+  for (const Stage& s : *stages) {
+    if (s.epochs < 1) return absl::InvalidArgumentError(absl::StrCat("epochs must be >= 1, got ", s.epochs));
+    if (s.layers.empty()) return absl::InvalidArgumentError("--layers must not be empty");
+  }
+  if (FLAGS_init_with != "none" && FLAGS_init_with != "last" && FLAGS_init_with != "imagenet" &&
+      FLAGS_init_with != "coco") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--init_with=", FLAGS_init_with, ": expected imagenet, coco, last or none"));
+  }
+  std::error_code ec;
+  if (!FLAGS_weights.empty() && !std::filesystem::is_regular_file(FLAGS_weights, ec)) {
+    return absl::NotFoundError(absl::StrCat("--weights=", FLAGS_weights, ": no such file"));
+  }
+  if ((FLAGS_init_with == "imagenet" || FLAGS_init_with == "coco") && FLAGS_weights.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--init_with=", FLAGS_init_with, " needs --weights"));
+  }
+  if (FLAGS_workers < 1) return absl::InvalidArgumentError("--workers must be >= 1");
+  if (FLAGS_coco_images < 0) return absl::InvalidArgumentError("--coco_images must be >= 0");
+  if (FLAGS_log_every < 1) return absl::InvalidArgumentError("--log_every must be >= 1");
+  if (FLAGS_stop_at_epoch < 0) return absl::InvalidArgumentError("--stop_at_epoch must be >= 0");
+  DataOptions d = DataOptionsFromFlags(0);
+  d.shapes_train = FLAGS_shapes_train;
+  return CheckDataOptions(d);
+}
+
 int Fail(const absl::Status& s) {
   std::cerr << "train: " << s.message() << "\n";
   return 1;
@@ -105,6 +138,12 @@ int Main(int argc, char** argv) {
   ResolvePathFlags({"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db", "resume"});
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
 
+  if (FLAGS_check_args) {
+    absl::Status s = CheckArgs();
+    if (!s.ok()) return Fail(s);
+    std::cout << "train: the arguments are usable\n";
+    return 0;
+  }
   absl::StatusOr<Config> config = ConfigFromFlags(sets);
   if (!config.ok()) return Fail(config.status());
   if (FLAGS_seed >= 0) config->SEED = static_cast<int>(FLAGS_seed);

@@ -339,6 +339,14 @@ TEST_F(EngineTest, RejectsStrayArgumentsAndBadSpecsWithoutWriting) {
   EXPECT_EQ(WEXITSTATUS(r.wait_status), 1);
   EXPECT_NE(r.output.find("NO_SUCH_KEY"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(options_.db_path));  // a bad spec writes nothing
+  // The trial binary checks the spec's trainer flags before the sweep is created.
+  std::ofstream(spec) << R"({"name": "x", "params": {"RPN_ANCHOR_STRIDE": [1]}, "trainer": {"epochz": 3}})";
+  r = experiments_test::RunProcess({Arg("sweep"), "--spec=" + spec, "--trial_binary=" + Arg("fake_trial"),
+                                    "--db=" + options_.db_path},
+                                   30);
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 1) << r.output;
+  EXPECT_NE(r.output.find("fake_trial: unknown trainer flag --epochz=3"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(options_.db_path));
   // Flags that go into the stored spec must be UTF-8; names that make unusable folders are refused.
   const std::vector<std::pair<std::string, std::string>> bad_flags = {
       {"--name=a\xff", "--name: not valid UTF-8 (byte 0xff at offset 1)"},

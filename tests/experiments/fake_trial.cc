@@ -94,13 +94,24 @@ int main(int argc, char** argv) {
   // --epochs is the trainer's flag, not the protocol's: take it out before parsing the protocol.
   std::vector<std::string> rest;
   int epochs = 0;
+  bool check = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a.rfind("--epochs=", 0) == 0) {
       epochs = std::atoi(a.c_str() + 9);
+    } else if (a == "--check_args") {
+      check = true;
     } else {
       rest.push_back(a);
     }
+  }
+  if (check) {
+    // The only trainer flag the fake knows is --epochs.
+    if (!rest.empty()) {
+      std::cerr << "fake_trial: unknown trainer flag " << rest[0] << "\n";
+      return 2;
+    }
+    return 0;
   }
   absl::StatusOr<experiments::TrialArgs> args = experiments::ParseTrialArgs(rest);
   if (!args.ok()) return Fail(args.status());

@@ -116,6 +116,23 @@ TEST(SweepTest, RealTrainerSweepLogsCocoAndARerunTrainsNothing) {
   EXPECT_EQ(Count(log->db(), "SELECT COUNT(*) FROM attempts"), 2);
   EXPECT_EQ(Count(log->db(), "SELECT COUNT(*) FROM metrics"), metric_rows);
 
+  // Typos in the spec's trainer flags are found by the trainer itself before the sweep is created,
+  // instead of failing every trial three times.
+  for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"("epochz": 3)", "unknown command line flag 'epochz'"},
+           {R"("format": "shapez")", "--format=shapez: expected shapes, tutorial, coco or labelme"},
+           {R"("format": "coco", "dataset_dir": "/no/such/folder")", "--dataset_dir=/no/such/folder: folder not found"}}) {
+    const std::string typo_spec = dir + "/typo.json";
+    std::ofstream(typo_spec) << R"({"name": "typo", "params": {"RPN_ANCHOR_STRIDE": [1]}, "trainer": {)" << flag
+                             << "}}";
+    const std::string typo_db = dir + "/typo.sqlite";
+    const ProcResult typo = RunProcess({Arg("sweep"), "--spec=" + typo_spec, "--db=" + typo_db}, 60);
+    EXPECT_TRUE(WIFEXITED(typo.wait_status) && WEXITSTATUS(typo.wait_status) == 1) << typo.output;
+    EXPECT_NE(typo.output.find("the spec's \"trainer\" flags"), std::string::npos) << typo.output;
+    EXPECT_NE(typo.output.find(message), std::string::npos) << typo.output;
+    EXPECT_FALSE(std::filesystem::exists(typo_db)) << flag;
+  }
+
   // A trial binary that does not exist is a clear error, not a crash.
   const ProcResult bad = RunProcess({Arg("sweep"), "--spec=" + spec, "--db=" + dir + "/other.sqlite",
                                      "--trial_binary=" + dir + "/no_such_trainer"},
