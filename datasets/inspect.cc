@@ -23,6 +23,7 @@
 #include "datasets/tutorial.h"
 #include "gflags/gflags.h"
 #include "opencv2/imgcodecs.hpp"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(dataset_dir, "", "dataset folder (COCO: folder or annotation file)");
 DEFINE_string(format, "tutorial", "tutorial | labelme | coco | shapes");
@@ -146,7 +147,8 @@ int Run() {
 }  // namespace
 }  // namespace mrcnn::datasets
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   gflags::SetUsageMessage("inspect --dataset_dir=DIR --format=tutorial|labelme|coco|shapes [--render=OUT_DIR]");
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (FLAGS_dataset_dir.empty() && FLAGS_format != "shapes") {
@@ -155,3 +157,6 @@ int main(int argc, char** argv) {
   }
   return mrcnn::datasets::Run();
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("inspect", Main, argc, argv); }

@@ -12,6 +12,7 @@
 #include "eval/coco_eval.h"
 #include "eval/coco_json.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(gt, "", "COCO ground-truth JSON (instances format).");
 DEFINE_string(results, "", "COCO results JSON (list of detections).");
@@ -26,7 +27,8 @@ DEFINE_bool(ignore_unknown_categories, false,
 DEFINE_bool(use_cats, true, "Match detections to ground truth of the same category only.");
 DEFINE_string(max_dets, "1,10,100", "Comma-separated detection limits per image.");
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "COCO box/mask AP with pycocotools' numbers.\n"
       "Usage: coco_eval --gt=GT.json --results=DT.json --iou_type=bbox|segm [--json=OUT.json]");
@@ -99,3 +101,6 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("coco_eval", Main, argc, argv); }

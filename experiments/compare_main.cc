@@ -17,6 +17,7 @@
 #include "experiments/log.h"
 #include "experiments/report.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
 DEFINE_string(sweep, "", "Sweep name (runs, seeds, export, best: empty for all; ablate: comma list).");
@@ -53,7 +54,8 @@ std::vector<std::string> TakeRepeated(const std::string& name, int* argc, char**
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   std::vector<std::string> fixes = TakeRepeated("fix", &argc, argv);
   gflags::SetUsageMessage(
       "Compares runs in the experiment log.\n"
@@ -148,3 +150,6 @@ int main(int argc, char** argv) {
   std::cout << *text;
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("compare", Main, argc, argv); }

@@ -250,4 +250,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace experiments
 
-int main(int argc, char** argv) { return experiments::Main(argc, argv); }
+int main(int argc, char** argv) { return mrcnn::GuardedMain("sweep", experiments::Main, argc, argv); }

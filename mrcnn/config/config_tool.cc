@@ -6,11 +6,13 @@
 #include "gflags/gflags.h"
 #include "mrcnn/config/config.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_bool(json, false, "Print the config as JSON (with BATCH_SIZE and IMAGE_SHAPE) instead of the "
                          "matterport-style table.");
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage(
       "Prints the effective Mask R-CNN config.\n"
@@ -35,3 +37,6 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("config_tool", Main, argc, argv); }

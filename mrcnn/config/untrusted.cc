@@ -1,5 +1,7 @@
 #include "mrcnn/config/untrusted.h"
 
+#include <exception>
+#include <iostream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -187,6 +189,19 @@ absl::Status CheckUtf8(std::string_view s, const std::string& what) {
     i += n;
   }
   return absl::OkStatus();
+}
+
+int GuardedMain(const char* program, int (*body)(int, char**), int argc, char** argv) {
+  try {
+    return body(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << program << ": internal error: " << e.what()
+              << "\n(an input reached a library check the program does not make itself; please report it "
+                 "with the input)\n";
+  } catch (...) {
+    std::cerr << program << ": internal error: an unknown exception\n";
+  }
+  return 70;
 }
 
 }  // namespace mrcnn

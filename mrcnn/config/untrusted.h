@@ -34,6 +34,12 @@ bool IsValidUtf8(std::string_view s);
 // OK, or InvalidArgument "<what>: not valid UTF-8 (byte 0xff at offset 3)".
 absl::Status CheckUtf8(std::string_view s, const std::string& what);
 
+// Runs a program's main body so that no library exception escapes as an abort: one that slipped past
+// the checks above is printed as "<program>: internal error: <what>" and the program exits 70
+// (EX_SOFTWARE), having written nothing more.
+//   int main(int argc, char** argv) { return mrcnn::GuardedMain("sweep", Main, argc, argv); }
+int GuardedMain(const char* program, int (*body)(int, char**), int argc, char** argv);
+
 }  // namespace mrcnn
 
 #endif  // MRCNN_CONFIG_UNTRUSTED_H_

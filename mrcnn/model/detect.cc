@@ -23,6 +23,7 @@
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 #include "nlohmann/json.hpp"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(weights, "", "Weight file (convert torchvision .pth files with "
                            "mrcnn/weights/convert_torchvision.py).");
@@ -78,7 +79,8 @@ cv::Scalar Colour(int i) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage(
       "Detects objects in one image.\nUsage: detect --weights=W.pt --image=IMG [--out=OUT.png] "
@@ -165,3 +167,6 @@ int main(int argc, char** argv) {
             << (FLAGS_out.empty() ? "" : ", drawn on " + FLAGS_out) << "\n";
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("detect", Main, argc, argv); }

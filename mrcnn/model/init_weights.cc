@@ -7,10 +7,12 @@
 #include "mrcnn/config/flags.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(out, "", "Weight file to write.");
 
-int main(int argc, char** argv) {
+namespace {
+int Main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage("Writes a freshly initialised model's weights.\nUsage: init_weights "
                           "--out=W.pt [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]");
@@ -38,3 +40,6 @@ int main(int argc, char** argv) {
   std::cerr << "init_weights: wrote " << FLAGS_out << "\n";
   return 0;
 }
+}  // namespace
+
+int main(int argc, char** argv) { return mrcnn::GuardedMain("init_weights", Main, argc, argv); }

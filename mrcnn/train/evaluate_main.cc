@@ -21,6 +21,7 @@
 #include "mrcnn/train/evaluation.h"
 #include "mrcnn/train/trainer.h"
 #include "mrcnn/weights/weights.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_string(weights, "", "checkpoint or weight file; 'last' = the newest checkpoint under --model_dir");
 DEFINE_string(model_dir, "logs", "where --weights=last looks (run folders of //mrcnn:train)");
@@ -114,4 +115,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace mrcnn
 
-int main(int argc, char** argv) { return mrcnn::Main(argc, argv); }
+int main(int argc, char** argv) { return mrcnn::GuardedMain("evaluate", mrcnn::Main, argc, argv); }

@@ -22,6 +22,7 @@
 #include "mrcnn/train/init_weights.h"
 #include "mrcnn/train/progress.h"
 #include "mrcnn/train/trainer.h"
+#include "mrcnn/config/untrusted.h"
 
 DEFINE_int32(shapes_train, 500, "shapes: training images");
 DEFINE_string(layers, "heads", "heads | all | 3+ | 4+ | 5+ (matterport's presets) or a regex over parameter names");
@@ -292,4 +293,4 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace mrcnn
 
-int main(int argc, char** argv) { return mrcnn::Main(argc, argv); }
+int main(int argc, char** argv) { return mrcnn::GuardedMain("train", mrcnn::Main, argc, argv); }

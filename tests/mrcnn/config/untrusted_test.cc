@@ -2,6 +2,8 @@
 // values are worked out by hand from the inputs.
 #include "mrcnn/config/untrusted.h"
 
+#include <stdexcept>
+
 #include "gtest/gtest.h"
 
 namespace mrcnn {
@@ -46,6 +48,17 @@ TEST(UntrustedTest, Utf8) {
   absl::Status s = CheckUtf8("ab\xff", "--name");
   EXPECT_EQ(s.message(), "--name: not valid UTF-8 (byte 0xff at offset 2)");
   EXPECT_TRUE(CheckUtf8("\xe2\x82\xac", "x").ok());
+}
+
+int Throws(int, char**) { throw std::out_of_range("a library's check"); }
+int Returns(int argc, char**) { return argc; }
+
+TEST(UntrustedTest, GuardedMainTurnsAnEscapedExceptionIntoAnError) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(GuardedMain("tool", Throws, 0, nullptr), 70);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.rfind("tool: internal error: a library's check\n", 0), 0u) << err;
+  EXPECT_EQ(GuardedMain("tool", Returns, 3, nullptr), 3);
 }
 
 }  // namespace
