@@ -21,15 +21,7 @@ using experiments_test::Arg;
 using Json = nlohmann::json;
 
 std::string Text(Db& db, const std::string& sql, const std::vector<SqlValue>& params = {}) {
-  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(sql, params);
-  EXPECT_TRUE(rows.ok()) << rows.status();
-  if (!rows.ok()) return "<error>";
-  std::string out;
-  for (const auto& r : *rows) {
-    for (size_t i = 0; i < r.size(); ++i) out += (i ? "|" : "") + SqlValueText(r[i]);
-    out += ";";
-  }
-  return out;
+  return experiments_test::QueryText(db, sql, params);
 }
 
 class CoordinatorTest : public testing::Test {
@@ -186,20 +178,6 @@ TEST_F(CoordinatorTest, CrashAndHangAreFailures) {
 }
 
 // Waits until `sql` returns `want` (polling the log), up to `timeout_s`.
-bool WaitFor(const std::string& db_path, const std::string& sql, const std::string& want,
-             double timeout_s = 30) {
-  const double start = NowSeconds();
-  while (NowSeconds() - start < timeout_s) {
-    absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(db_path);
-    if (log.ok()) {
-      absl::StatusOr<SqlValue> v = log->db().QueryValue(sql);
-      if (v.ok() && SqlValueText(*v) == want) return true;
-    }
-    usleep(50 * 1000);
-  }
-  return false;
-}
-
 bool Gone(pid_t pid) {
   if (kill(pid, 0) != 0) return true;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -223,7 +201,8 @@ class EngineTest : public CoordinatorTest {
 TEST_F(EngineTest, CtrlCMarksRunningTrialsKilledAndTheNextRunFinishesThem) {
   const std::vector<std::string> cmd = Command(Grid("ctrlc", {{"NAME", {"fake+hang_attempt1"}}}));
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/first.txt");
-  ASSERT_TRUE(WaitFor(options_.db_path, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
+  ASSERT_TRUE(experiments_test::WaitForValue(options_.db_path,
+                                             "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
   const std::string trial_pid = Text(OpenDb(), "SELECT pid FROM trials");
   ASSERT_EQ(kill(pid, SIGINT), 0);
   int status = 0;
@@ -249,7 +228,8 @@ TEST_F(EngineTest, CtrlCMarksRunningTrialsKilledAndTheNextRunFinishesThem) {
 TEST_F(EngineTest, SigkilledTrialIsAFailureAndIsRetried) {
   const std::vector<std::string> cmd = Command(Grid("killtrial", {{"NAME", {"fake+hang_attempt1"}}}));
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/out.txt");
-  ASSERT_TRUE(WaitFor(options_.db_path, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
+  ASSERT_TRUE(experiments_test::WaitForValue(options_.db_path,
+                                             "SELECT COUNT(*) FROM metrics WHERE key = 'loss'", "1"));
   const std::string trial_pid = Text(OpenDb(), "SELECT pid FROM trials");
   ASSERT_EQ(kill(std::stoi(trial_pid.substr(0, trial_pid.size() - 1)), SIGKILL), 0);
   int status = 0;
@@ -268,7 +248,7 @@ TEST_F(EngineTest, SigkilledSweepResumesWithoutRerunningFinishedTrialsOrLosingRo
   const std::vector<std::string> cmd =
       Command(Grid("sigkill", {{"NAME", {"a", "b", "fake+hang_attempt1", "c"}}}));
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/first.txt");
-  ASSERT_TRUE(WaitFor(options_.db_path,
+  ASSERT_TRUE(experiments_test::WaitForValue(options_.db_path,
                       "SELECT COUNT(*) FROM metrics WHERE trial_id = 3 AND key = 'loss'", "1"));
   Db& db = OpenDb();
   const std::string trial_pid = Text(db, "SELECT pid FROM trials WHERE id = 3");

@@ -27,15 +27,7 @@ using experiments_test::Arg;
 using Json = nlohmann::json;
 
 std::string Text(Db& db, const std::string& sql, const std::vector<SqlValue>& params = {}) {
-  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(sql, params);
-  EXPECT_TRUE(rows.ok()) << rows.status();
-  if (!rows.ok()) return "<error>";
-  std::string out;
-  for (const auto& r : *rows) {
-    for (size_t i = 0; i < r.size(); ++i) out += (i ? "|" : "") + SqlValueText(r[i]);
-    out += ";";
-  }
-  return out;
+  return experiments_test::QueryText(db, sql, params);
 }
 
 // Four trials, by ordinal (= trial id - 1), with their scripted segm_AP at epochs 1, 2, 4:
@@ -294,20 +286,6 @@ TEST_F(ScheduledSweepTest, BadSchedulerSpecIsRefusedBeforeTheLogIsWritten) {
   EXPECT_FALSE(std::filesystem::exists(options_.db_path));
 }
 
-bool WaitFor(const std::string& db_path, const std::string& sql, const std::string& want,
-             double timeout_s = 60) {
-  const double start = NowSeconds();
-  while (NowSeconds() - start < timeout_s) {
-    absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(db_path, {Db::kReadOnly});
-    if (log.ok()) {
-      absl::StatusOr<SqlValue> v = log->db().QueryValue(sql);
-      if (v.ok() && SqlValueText(*v) == want) return true;
-    }
-    usleep(20 * 1000);
-  }
-  return false;
-}
-
 TEST_F(ScheduledSweepTest, SigkilledCoordinatorBetweenRungsMakesTheSameDecisionsOnResume) {
   // The reference: the same sweep uninterrupted, in its own log.
   const std::string reference_db = dir_ + "/reference.sqlite";
@@ -321,7 +299,7 @@ TEST_F(ScheduledSweepTest, SigkilledCoordinatorBetweenRungsMakesTheSameDecisions
   const std::vector<std::string> cmd = Command(Spec("killed", "fake+timed"));
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/first.txt");
   // Killed once the first promotion has been decided, i.e. between rungs.
-  ASSERT_TRUE(WaitFor(options_.db_path,
+  ASSERT_TRUE(experiments_test::WaitForValue(options_.db_path,
                       "SELECT COUNT(*) FROM rung_results WHERE decision = 'promoted'", "1"));
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_EQ(waitpid(pid, nullptr, 0), pid);

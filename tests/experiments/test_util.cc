@@ -94,4 +94,32 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+std::string QueryText(experiments::Db& db, const std::string& sql,
+                      const std::vector<experiments::SqlValue>& params) {
+  absl::StatusOr<std::vector<std::vector<experiments::SqlValue>>> rows = db.QueryAll(sql, params);
+  EXPECT_TRUE(rows.ok()) << rows.status() << " in " << sql;
+  if (!rows.ok()) return "<error>";
+  std::string out;
+  for (const auto& r : *rows) {
+    for (size_t i = 0; i < r.size(); ++i) out += (i ? "|" : "") + experiments::SqlValueText(r[i]);
+    out += ";";
+  }
+  return out;
+}
+
+bool WaitForValue(const std::string& db_path, const std::string& sql, const std::string& want,
+                  double timeout_s) {
+  const double start = experiments::NowSeconds();
+  while (experiments::NowSeconds() - start < timeout_s) {
+    absl::StatusOr<experiments::ExperimentLog> log =
+        experiments::ExperimentLog::Open(db_path, {experiments::Db::kReadOnly});
+    if (log.ok()) {
+      absl::StatusOr<experiments::SqlValue> v = log->db().QueryValue(sql);
+      if (v.ok() && experiments::SqlValueText(*v) == want) return true;
+    }
+    usleep(20 * 1000);
+  }
+  return false;
+}
+
 }  // namespace experiments_test

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "experiments/sqlite.h"
+
 namespace experiments_test {
 
 // Keeps "--name=value" arguments left after gtest took its own; call from main.
@@ -29,6 +31,15 @@ ProcResult RunProcess(const std::vector<std::string>& argv, double timeout_s = 1
 pid_t StartProcess(const std::vector<std::string>& argv, const std::string& out_path);
 
 std::string ReadFile(const std::string& path);
+
+// A query's rows as text: columns joined by '|', each row ended by ';' (NULL as empty). A failed query
+// fails the test and gives "<error>".
+std::string QueryText(experiments::Db& db, const std::string& sql,
+                      const std::vector<experiments::SqlValue>& params = {});
+
+// Polls the log at `db_path` until `sql` answers `want` (as SqlValueText); false after timeout_s.
+bool WaitForValue(const std::string& db_path, const std::string& sql, const std::string& want,
+                  double timeout_s = 60);
 
 }  // namespace experiments_test
 
