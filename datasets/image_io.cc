@@ -267,10 +267,13 @@ bool IsImageExtension(const std::string& path) {
 absl::Status CheckImagePixels(int width, int height, int64_t max_pixels, const std::string& name) {
   const int64_t pixels = static_cast<int64_t>(width) * height;
   if (pixels <= max_pixels) return absl::OkStatus();
+  const double bytes = 3.0 * pixels;  // decoded RGB
+  const std::string memory =
+      bytes >= 1e9 ? absl::StrFormat("%.1f GB", bytes / 1e9) : absl::StrFormat("%.0f MB", bytes / 1e6);
   return absl::ResourceExhaustedError(absl::StrFormat(
-      "%s: image of %dx%d (%d pixels, %.1f GB decoded) is over the limit of %d pixels; to read it, raise "
+      "%s: image of %dx%d (%d pixels, %s decoded) is over the limit of %d pixels; to read it, raise "
       "IMAGE_MAX_PIXELS (train, evaluate: --set IMAGE_MAX_PIXELS=N; inspect: --image_max_pixels=N)",
-      name, width, height, pixels, pixels * 3 / 1e9, max_pixels));
+      name, width, height, pixels, memory, max_pixels));
 }
 
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path) {

@@ -63,7 +63,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigForWeights(weights, sets);
   if (!config.ok()) return Fail(config.status());
 
-  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
+  DataOptions d = DataOptionsFromFlags(*config);
   d.shapes_train = 0;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());

@@ -128,7 +128,7 @@ int Main(int argc, char** argv) {
     tlog.emplace(std::move(*l));
   }
 
-  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
+  DataOptions d = DataOptionsFromFlags(*config);
   d.shapes_train = FLAGS_shapes_train;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());

@@ -158,6 +158,10 @@ TEST(ImageIo, PngCrcOfTheFixtureMatchesTheEncoder) {
   EXPECT_EQ(testing::PngCrc(png.substr(12, 17)), stored);
 }
 
+TEST(ImageIo, DefaultLimitIsTheConfigsDefault) {
+  EXPECT_EQ(kDefaultImageMaxPixels, 100000000);  // Config's IMAGE_MAX_PIXELS default, README "Datasets"
+}
+
 // The headers of the issue: 60000 x 60000 (3.6 gigapixels) in a PNG, 20000 x 20000 in a JPEG, and the
 // same in a BMP and a TIFF. 100000000 is the default limit.
 TEST(ImageIo, HugeDeclaredSizesAreRefusedFromTheHeader) {
