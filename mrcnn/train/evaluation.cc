@@ -8,7 +8,6 @@
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
-#include "opencv2/imgproc.hpp"
 
 namespace mrcnn {
 namespace {
@@ -17,6 +16,31 @@ namespace {
 torch::Tensor ImageTensor(const cv::Mat& rgb) {
   cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
   return torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
+}
+
+// The RLE of `mask` (row-major, height x width) with every pixel a scale x scale block, encoded
+// without building the full mask (a 6000 x 6000 one is 36 MB): column X of the result is column
+// X / scale of `mask`, each pixel repeated `scale` times down the column.
+eval::Rle RleOfBlocks(const uint8_t* mask, int64_t height, int64_t width, int scale) {
+  eval::Rle rle;
+  rle.height = height * scale;
+  rle.width = width * scale;
+  bool value = false;  // runs alternate, starting with zeros
+  uint32_t run = 0;
+  for (int64_t x = 0; x < width; ++x) {
+    for (int repeat = 0; repeat < scale; ++repeat) {
+      for (int64_t y = 0; y < height; ++y) {
+        if ((mask[y * width + x] != 0) != value) {
+          rle.counts.push_back(run);
+          run = 0;
+          value = !value;
+        }
+        run += scale;
+      }
+    }
+  }
+  rle.counts.push_back(run);
+  return rle;
 }
 
 }  // namespace
@@ -70,15 +94,8 @@ std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t 
     const double* b = boxes[i].data_ptr<double>();
     det.bbox = eval::Box{b[0] * scale, b[1] * scale, (b[2] - b[0]) * scale, (b[3] - b[1]) * scale};
     torch::Tensor m = masks[i];
-    if (scale == 1) {
-      det.mask = eval::RleFromRowMajor(m.data_ptr<uint8_t>(), m.size(0), m.size(1));
-    } else {
-      // One full-size mask at a time: each reduced pixel becomes a scale x scale block.
-      const cv::Mat small(static_cast<int>(m.size(0)), static_cast<int>(m.size(1)), CV_8UC1, m.data_ptr<uint8_t>());
-      cv::Mat full;
-      cv::resize(small, full, cv::Size(small.cols * scale, small.rows * scale), 0, 0, cv::INTER_NEAREST);
-      det.mask = eval::RleFromRowMajor(full.data, full.rows, full.cols);
-    }
+    det.mask = scale == 1 ? eval::RleFromRowMajor(m.data_ptr<uint8_t>(), m.size(0), m.size(1))
+                          : RleOfBlocks(m.data_ptr<uint8_t>(), m.size(0), m.size(1), scale);
     out.push_back(std::move(det));
   }
   return out;

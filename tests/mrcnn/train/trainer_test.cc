@@ -374,18 +374,20 @@ TEST(EvaluationTest, GroundTruthAsDetectionsScoresOne) {
 }
 
 // Detections of an image decoded at 1/2 come back at full size: boxes doubled, and each reduced mask
-// pixel a 2 x 2 block (built here by hand).
+// pixel a 2 x 2 block (the full masks built here by hand). The second mask starts and ends with a set
+// pixel, so its runs start with an empty run of zeros.
 TEST(EvaluationTest, ReducedDetectionsScaleToTheFullImage) {
+  const std::vector<std::vector<std::pair<int, int>>> pixels = {{{0, 1}, {1, 1}, {1, 2}}, {{0, 0}, {2, 3}, {1, 3}}};
   ImageDetections d;
-  d.masks = torch::zeros({1, 3, 4}, torch::kBool);  // 3 rows, 4 columns
-  d.masks[0][0][1] = true;
-  d.masks[0][1][1] = true;
-  d.masks[0][1][2] = true;
-  d.boxes = torch::tensor({{1.0f, 0.0f, 3.0f, 2.0f}});
-  d.labels = torch::tensor({2}, torch::kInt64);
-  d.scores = torch::tensor({0.5f});
+  d.masks = torch::zeros({2, 3, 4}, torch::kBool);  // 3 rows, 4 columns
+  for (int k = 0; k < 2; ++k) {
+    for (auto [y, x] : pixels[k]) d.masks[k][y][x] = true;
+  }
+  d.boxes = torch::tensor({{1.0f, 0.0f, 3.0f, 2.0f}, {0.0f, 0.0f, 4.0f, 3.0f}});
+  d.labels = torch::tensor({2, 1}, torch::kInt64);
+  d.scores = torch::tensor({0.5f, 0.25f});
   const std::vector<eval::Detection> dets = ToCocoDetections(d, 7, 2);
-  ASSERT_EQ(dets.size(), 1u);
+  ASSERT_EQ(dets.size(), 2u);
   ASSERT_TRUE(dets[0].bbox.has_value() && dets[0].mask.has_value());
   EXPECT_EQ(dets[0].image_id, 7);
   EXPECT_EQ(dets[0].category_id, 2);
@@ -393,15 +395,19 @@ TEST(EvaluationTest, ReducedDetectionsScaleToTheFullImage) {
   EXPECT_DOUBLE_EQ(dets[0].bbox->y, 0);
   EXPECT_DOUBLE_EQ(dets[0].bbox->w, 4);
   EXPECT_DOUBLE_EQ(dets[0].bbox->h, 4);
-  std::vector<uint8_t> full(6 * 8, 0);
-  for (auto [y, x] : std::vector<std::pair<int, int>>{{0, 1}, {1, 1}, {1, 2}}) {
-    for (int dy = 0; dy < 2; ++dy)
-      for (int dx = 0; dx < 2; ++dx) full[(2 * y + dy) * 8 + 2 * x + dx] = 1;
+  for (int k = 0; k < 2; ++k) {
+    std::vector<uint8_t> full(6 * 8, 0);
+    for (auto [y, x] : pixels[k]) {
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dx = 0; dx < 2; ++dx) full[(2 * y + dy) * 8 + 2 * x + dx] = 1;
+    }
+    const eval::Rle expected = eval::RleFromRowMajor(full.data(), 6, 8);
+    ASSERT_TRUE(dets[k].mask.has_value());
+    EXPECT_EQ(dets[k].mask->height, 6);
+    EXPECT_EQ(dets[k].mask->width, 8);
+    EXPECT_EQ(dets[k].mask->counts, expected.counts) << k;
   }
-  const eval::Rle expected = eval::RleFromRowMajor(full.data(), 6, 8);
-  EXPECT_EQ(dets[0].mask->height, 6);
-  EXPECT_EQ(dets[0].mask->width, 8);
-  EXPECT_EQ(dets[0].mask->counts, expected.counts);
+  EXPECT_EQ(dets[1].mask->counts.front(), 0u);  // the first pixel is set
 }
 
 // A 2400 x 1600 JPEG with a rectangle at x 600..1399, y 400..999 (multiples of 8), labelled by its
