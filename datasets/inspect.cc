@@ -114,9 +114,13 @@ int Run() {
         continue;
       }
       const std::string name = absl::StrReplaceAll(info.id, {{"/", "__"}}) + ".png";
-      if (cv::imwrite((std::filesystem::path(FLAGS_render) / name).string(),
-                      RenderInstances(*rgb, *masks, ds->class_names()))) {
-        ++rendered;
+      try {
+        if (cv::imwrite((std::filesystem::path(FLAGS_render) / name).string(),
+                        RenderInstances(*rgb, *masks, ds->class_names()))) {
+          ++rendered;
+        }
+      } catch (const cv::Exception& e) {
+        std::cout << "render failed: " << (info.path.empty() ? info.id : info.path) << ": " << e.err << "\n";
       }
     }
   }
