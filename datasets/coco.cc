@@ -69,6 +69,7 @@ absl::StatusOr<Dataset> LoadCoco(const CocoOptions& options, ProblemLog* log) {
     }
   }
   Dataset ds;
+  ds.set_image_max_pixels(options.image_max_pixels);
   std::map<long, std::string> categories;
   for (const auto& c : (*j)["categories"]) {
     if (!c.is_object() || !c.contains("id") || !c["id"].is_number_integer() || c["id"].get<long>() <= 0) {
@@ -178,7 +179,7 @@ absl::StatusOr<Dataset> LoadCoco(const CocoOptions& options, ProblemLog* log) {
       const std::string alt = (fs::path(file).parent_path() / ci.file_name).string();
       if (internal::IsRegularFile(alt)) path = alt;
     }
-    absl::StatusOr<ImageHeader> header = ReadImageHeader(path);
+    absl::StatusOr<ImageHeader> header = ReadImageHeader(path, options.image_max_pixels);
     if (!header.ok()) {
       absl::Status s = log->Error(path, -1, internal::Reason(header.status(), path));
       if (!s.ok()) return s;

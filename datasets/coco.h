@@ -10,10 +10,12 @@
 #ifndef DATASETS_COCO_H_
 #define DATASETS_COCO_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "datasets/dataset.h"
+#include "datasets/image_io.h"
 #include "datasets/problems.h"
 
 namespace mrcnn::datasets {
@@ -21,6 +23,8 @@ namespace mrcnn::datasets {
 struct CocoOptions {
   std::string annotation_file;
   std::string image_dir;  // file_name is relative to it (or to the annotation file's folder)
+  // Images over this many pixels (from their headers) are reported and skipped.
+  int64_t image_max_pixels = kDefaultImageMaxPixels;
 };
 
 absl::StatusOr<CocoOptions> FindCocoFiles(const std::string& dir);

@@ -81,30 +81,49 @@ absl::StatusOr<cv::Mat> RasteriseAnnotation(const Annotation& a, int height, int
 }
 
 absl::StatusOr<cv::Mat> Dataset::LoadImage(int index) const {
+  absl::StatusOr<DecodedImage> d = LoadImageForSize(index, 0, 0);
+  if (!d.ok()) return d.status();
+  return std::move(d->rgb);
+}
+
+absl::StatusOr<DecodedImage> Dataset::LoadImageForSize(int index, int target_height, int target_width) const {
   if (index < 0 || index >= num_images()) {
     return absl::OutOfRangeError(absl::StrCat("image index ", index, " outside [0, ", num_images(), ")"));
   }
   const ImageInfo& info = images_[index];
   if (info.synthetic) {
-    cv::Mat rgb(info.height, info.width, CV_8UC3,
-                cv::Scalar(info.scene.background[0], info.scene.background[1], info.scene.background[2]));
+    DecodedImage out;
+    out.height = info.height;
+    out.width = info.width;
+    out.rgb = cv::Mat(info.height, info.width, CV_8UC3,
+                      cv::Scalar(info.scene.background[0], info.scene.background[1], info.scene.background[2]));
     for (size_t i = 0; i < info.annotations.size(); ++i) {
       absl::StatusOr<cv::Mat> m = RasteriseAnnotation(info.annotations[i], info.height, info.width);
       if (!m.ok()) return m.status();
       const auto& c = info.scene.colours.at(i);
-      rgb.setTo(cv::Scalar(c[0], c[1], c[2]), *m);
+      out.rgb.setTo(cv::Scalar(c[0], c[1], c[2]), *m);
     }
-    return rgb;
+    return out;
   }
   const std::string name = info.path.empty() ? info.label_path : info.path;
-  absl::StatusOr<cv::Mat> rgb =
-      info.encoded.empty() ? ReadImageRgb(info.path) : DecodeImageRgb(info.encoded, name);
-  if (!rgb.ok()) return rgb.status();
-  if (info.width > 0 && (rgb->cols != info.width || rgb->rows != info.height)) {
-    return absl::DataLossError(absl::StrCat(name, ": image is now ", rgb->cols, "x", rgb->rows,
+  // The header first: a file replaced since loading (by a bigger image, say) is refused before it is
+  // decoded.
+  absl::StatusOr<ImageHeader> header = info.encoded.empty()
+                                           ? ReadImageHeader(info.path, image_max_pixels_)
+                                           : ReadImageHeaderFromBytes(info.encoded, name, image_max_pixels_);
+  if (!header.ok()) return header.status();
+  if (info.width > 0 && (header->width != info.width || header->height != info.height)) {
+    return absl::DataLossError(absl::StrCat(name, ": image is now ", header->width, "x", header->height,
                                             " but was ", info.width, "x", info.height, " when loaded"));
   }
-  return rgb;
+  DecodeOptions options;
+  options.max_pixels = image_max_pixels_;
+  options.target_height = target_height;
+  options.target_width = target_width;
+  if (!info.encoded.empty()) return DecodeImage(info.encoded, name, options);
+  absl::StatusOr<std::string> bytes = ReadFileBytes(info.path);
+  if (!bytes.ok()) return bytes.status();
+  return DecodeImage(*bytes, info.path, options);
 }
 
 absl::StatusOr<InstanceMasks> Dataset::LoadMask(int index) const {
@@ -149,6 +168,7 @@ absl::StatusOr<InstanceMasks> Dataset::LoadMask(int index) const {
 Dataset Dataset::Subset(const std::vector<int>& indices) const {
   Dataset out;
   out.classes_ = classes_;
+  out.image_max_pixels_ = image_max_pixels_;
   for (int i : indices) out.images_.push_back(images_.at(i));
   out.Prepare().IgnoreError();  // the classes are those of a prepared dataset
   return out;

@@ -11,9 +11,12 @@
 //   ds.AddImage(std::move(info));
 //   absl::Status s = ds.Prepare();
 //   absl::StatusOr<cv::Mat> rgb = ds.LoadImage(0);          // H x W x 3 uint8, RGB, EXIF applied
+//   absl::StatusOr<DecodedImage> small = ds.LoadImageForSize(0, 128, 128);  // JPEG at 1/2..1/8
 //   absl::StatusOr<InstanceMasks> m = ds.LoadMask(0);       // N masks of H x W plus class ids
 //
-// A Dataset is a plain value: copy it, or take a Subset() of it for a train/val split.
+// A Dataset is a plain value: copy it, or take a Subset() of it for a train/val split. It keeps the
+// pixel limit its loader read the headers with, and LoadImage checks every file against it again
+// before decoding (a file may change after loading).
 #ifndef DATASETS_DATASET_H_
 #define DATASETS_DATASET_H_
 
@@ -24,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "datasets/image_io.h"
 #include "datasets/raster.h"
 #include "opencv2/core.hpp"
 
@@ -102,8 +106,17 @@ class Dataset {
   // Internal class id of (source, source id), or -1.
   int MapSourceClassId(const std::string& source, int id) const;
 
+  // Largest image, in pixels from its header, that LoadImage decodes; loaders set the limit they
+  // read with (default kDefaultImageMaxPixels).
+  void set_image_max_pixels(int64_t max_pixels) { image_max_pixels_ = max_pixels; }
+  int64_t image_max_pixels() const { return image_max_pixels_; }
+
   // H x W x 3 uint8 RGB; the error names the file.
   absl::StatusOr<cv::Mat> LoadImage(int index) const;
+  // The image for a resize to target_height x target_width: a JPEG at least twice as large is decoded
+  // at 1/2, 1/4 or 1/8 (DecodeImage's rule); `reduction` says which, `height` and `width` keep the
+  // full size, which the masks have. 0 x 0: full size.
+  absl::StatusOr<DecodedImage> LoadImageForSize(int index, int target_height, int target_width) const;
   // Masks at the image's size; instances whose mask is empty are left out.
   absl::StatusOr<InstanceMasks> LoadMask(int index) const;
 
@@ -117,6 +130,7 @@ class Dataset {
   std::vector<ImageInfo> images_;
   std::map<std::pair<std::string, int>, int> source_map_;
   bool prepared_ = false;
+  int64_t image_max_pixels_ = kDefaultImageMaxPixels;
 };
 
 // The mask of one annotation at height x width (clipped to the image).

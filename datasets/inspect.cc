@@ -1,12 +1,13 @@
 // inspect: reads a dataset the way training would and prints what it holds and every problem found.
 //
 //   bazel run //datasets:inspect -- --dataset_dir=DIR --format=tutorial|labelme|coco|shapes
-//       [--class_map=FILE or "40=sign,51=sign_back,..."] [--strict] [--render=OUT_DIR]
+//       [--class_map=FILE or "40=sign,51=sign_back,..."] [--strict] [--render=OUT_DIR] [--image_max_pixels=N]
 //       [--write_split=DIR --val_fraction=0.2 --split_seed=0 --split_group_by=none|folder|near_duplicate]
 //
 // Prints images and instances per class, image sizes, and the problem report; --render writes one PNG
 // per image with the masks, boxes and class names drawn over it; --write_split writes DIR/train.txt and
-// DIR/val.txt (image ids, one a line) for the loaded images.
+// DIR/val.txt (image ids, one a line) for the loaded images. Images over --image_max_pixels (from their
+// headers; training's IMAGE_MAX_PIXELS) are problems like unreadable ones.
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "datasets/class_map.h"
 #include "datasets/coco.h"
+#include "datasets/image_io.h"
 #include "datasets/labelme.h"
 #include "datasets/loader_util.h"
 #include "datasets/render.h"
@@ -37,11 +39,18 @@ DEFINE_string(write_split, "", "folder to write train.txt and val.txt to");
 DEFINE_double(val_fraction, 0.2, "share of images in val.txt");
 DEFINE_int32(split_seed, 0, "seed of the split");
 DEFINE_string(split_group_by, "none", "keep groups on one side: none | folder | near_duplicate");
+DEFINE_int64(image_max_pixels, mrcnn::datasets::kDefaultImageMaxPixels,
+             "images declaring more pixels in their headers are reported and skipped (the training "
+             "config's IMAGE_MAX_PIXELS)");
 
 namespace mrcnn::datasets {
 namespace {
 
 int Run() {
+  if (FLAGS_image_max_pixels < 1) {
+    std::cerr << "inspect: --image_max_pixels must be >= 1, got " << FLAGS_image_max_pixels << "\n";
+    return 2;
+  }
   ProblemLog log(FLAGS_strict);
   ClassMap map;
   if (!FLAGS_class_map.empty()) {
@@ -58,14 +67,17 @@ int Run() {
     TutorialOptions o;
     o.root = FLAGS_dataset_dir;
     o.class_map = map;
+    o.image_max_pixels = FLAGS_image_max_pixels;
     ds = LoadTutorial(o, &log);
   } else if (FLAGS_format == "labelme") {
     LabelmeOptions o;
     o.dir = FLAGS_dataset_dir;
     o.class_map = map;
+    o.image_max_pixels = FLAGS_image_max_pixels;
     ds = LoadLabelme(o, &log);
   } else if (FLAGS_format == "coco") {
     absl::StatusOr<CocoOptions> o = FindCocoFiles(FLAGS_dataset_dir);
+    if (o.ok()) o->image_max_pixels = FLAGS_image_max_pixels;
     ds = o.ok() ? LoadCoco(*o, &log) : absl::StatusOr<Dataset>(o.status());
   } else if (FLAGS_format == "shapes") {
     ds = MakeShapesDataset({FLAGS_shapes_count, FLAGS_shapes_size, FLAGS_shapes_size, static_cast<uint64_t>(FLAGS_seed)});
@@ -103,9 +115,13 @@ int Run() {
         continue;
       }
       const std::string name = absl::StrReplaceAll(info.id, {{"/", "__"}}) + ".png";
-      if (cv::imwrite((std::filesystem::path(FLAGS_render) / name).string(),
-                      RenderInstances(*rgb, *masks, ds->class_names()))) {
-        ++rendered;
+      try {
+        if (cv::imwrite((std::filesystem::path(FLAGS_render) / name).string(),
+                        RenderInstances(*rgb, *masks, ds->class_names()))) {
+          ++rendered;
+        }
+      } catch (const cv::Exception& e) {
+        std::cout << "render failed: " << (info.path.empty() ? info.id : info.path) << ": " << e.err << "\n";
       }
     }
   }

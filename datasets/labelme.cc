@@ -176,13 +176,15 @@ absl::StatusOr<Dataset> LoadLabelme(const LabelmeOptions& options, ProblemLog* l
   }
 
   Dataset ds;
+  ds.set_image_max_pixels(options.image_max_pixels);
   absl::StatusOr<ClassMap> mapped = internal::AddMappedClasses("labelme", options.class_map, labels, &ds);
   if (!mapped.ok()) return mapped.status();
   const ClassMap& map = *mapped;
   for (LabelFile& lf : files) {
     const std::string image_name = lf.image_path.empty() ? lf.path + " (imageData)" : lf.image_path;
     absl::StatusOr<ImageHeader> header =
-        lf.image_path.empty() ? ReadImageHeaderFromBytes(lf.encoded, image_name) : ReadImageHeader(lf.image_path);
+        lf.image_path.empty() ? ReadImageHeaderFromBytes(lf.encoded, image_name, options.image_max_pixels)
+                              : ReadImageHeader(lf.image_path, options.image_max_pixels);
     if (!header.ok()) {
       absl::Status s = log->Error(image_name, -1, internal::Reason(header.status(), image_name));
       if (!s.ok()) return s;

@@ -11,11 +11,13 @@
 #ifndef DATASETS_LABELME_H_
 #define DATASETS_LABELME_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "datasets/class_map.h"
 #include "datasets/dataset.h"
+#include "datasets/image_io.h"
 #include "datasets/problems.h"
 
 namespace mrcnn::datasets {
@@ -23,6 +25,8 @@ namespace mrcnn::datasets {
 struct LabelmeOptions {
   std::string dir;
   ClassMap class_map;  // label -> class; empty: discover the labels (sorted)
+  // Images over this many pixels (from their headers) are reported and skipped.
+  int64_t image_max_pixels = kDefaultImageMaxPixels;
 };
 
 absl::StatusOr<Dataset> LoadLabelme(const LabelmeOptions& options, ProblemLog* log);

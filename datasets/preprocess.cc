@@ -155,25 +155,38 @@ cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int hei
   return out;
 }
 
-absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
-                                           Rng* rng, int force_flip) {
-  if (config.MEAN_PIXEL.size() != 3 || config.IMAGE_STD.size() != 3 || config.MINI_MASK_SHAPE.size() != 2 ||
-      config.MAX_GT_INSTANCES < 1) {
-    return absl::InvalidArgumentError(
-        "PrepareImage needs 3 MEAN_PIXEL and IMAGE_STD values (RGB), a 2-value MINI_MASK_SHAPE and "
-        "MAX_GT_INSTANCES >= 1; run Config::Validate()");
+absl::StatusOr<std::array<int, 2>> ScaledSize(int height, int width, const mrcnn::Config& config) {
+  // The crop origin is the only random choice, and it does not change the size.
+  Rng unused(0);
+  absl::StatusOr<ResizeGeometry> g = ComputeResize(height, width, config, &unused);
+  if (!g.ok()) return g.status();
+  return std::array<int, 2>{g->resized_height, g->resized_width};
+}
+
+namespace {
+
+absl::StatusOr<PreparedImage> Prepare(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
+                                      Rng* rng, int force_flip) {
+  // Decode for the size the resize needs: the header's size gives it before any pixel is read.
+  const ImageInfo& info = ds.image_info(index);
+  std::array<int, 2> target = {0, 0};
+  if (info.height > 0 && info.width > 0) {
+    absl::StatusOr<std::array<int, 2>> size = ScaledSize(info.height, info.width, config);
+    if (!size.ok()) return size.status();
+    target = *size;
   }
-  absl::StatusOr<cv::Mat> rgb = ds.LoadImage(index);
-  if (!rgb.ok()) return rgb.status();
+  absl::StatusOr<DecodedImage> decoded = ds.LoadImageForSize(index, target[0], target[1]);
+  if (!decoded.ok()) return decoded.status();
   absl::StatusOr<InstanceMasks> masks = ds.LoadMask(index);
   if (!masks.ok()) return masks.status();
   PreparedImage out;
   ImageMeta& meta = out.meta;
   meta.image_index = index;
-  meta.image_id = ds.image_info(index).id;
-  meta.original_height = rgb->rows;
-  meta.original_width = rgb->cols;
-  cv::Mat image = *rgb;
+  meta.image_id = info.id;
+  meta.original_height = decoded->height;
+  meta.original_width = decoded->width;
+  meta.decoded_reduction = decoded->reduction;
+  cv::Mat image = decoded->rgb;
   std::vector<cv::Mat> full = masks->masks;
   // The flip is drawn first so that the random stream does not depend on the resize mode.
   meta.flipped = augment && (force_flip >= 0 ? force_flip == 1 : rng->UniformInt(0, 1) == 1);
@@ -181,7 +194,9 @@ absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const m
     image = FlipHorizontal(image);
     for (cv::Mat& m : full) m = FlipHorizontal(m);
   }
-  absl::StatusOr<ResizeGeometry> g = ComputeResize(image.rows, image.cols, config, rng);
+  // The geometry of the full size: a reduced image tiles the full one exactly (reduction divides
+  // both sides), so resizing it to the same size keeps image and masks aligned.
+  absl::StatusOr<ResizeGeometry> g = ComputeResize(decoded->height, decoded->width, config, rng);
   if (!g.ok()) return g.status();
   meta.scale = g->scale;
   meta.window = g->window;
@@ -225,6 +240,30 @@ absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const m
                                              : resized[i]);
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
+                                           Rng* rng, int force_flip) {
+  if (config.MEAN_PIXEL.size() != 3 || config.IMAGE_STD.size() != 3 || config.MINI_MASK_SHAPE.size() != 2 ||
+      config.MAX_GT_INSTANCES < 1) {
+    return absl::InvalidArgumentError(
+        "PrepareImage needs 3 MEAN_PIXEL and IMAGE_STD values (RGB), a 2-value MINI_MASK_SHAPE and "
+        "MAX_GT_INSTANCES >= 1; run Config::Validate()");
+  }
+  if (index < 0 || index >= ds.num_images()) {
+    return absl::OutOfRangeError(absl::StrCat("image index ", index, " outside [0, ", ds.num_images(), ")"));
+  }
+  // Resizing, flipping and padding work on images within the pixel limit, but an allocation can
+  // still fail: OpenCV throws, and the error names the image instead of ending the process.
+  try {
+    return Prepare(ds, index, config, augment, rng, force_flip);
+  } catch (const cv::Exception& e) {
+    const ImageInfo& info = ds.image_info(index);
+    return absl::InternalError(absl::StrCat(info.path.empty() ? info.id : info.path,
+                                            ": cannot prepare the image (OpenCV: ", e.err, ")"));
+  }
 }
 
 }  // namespace mrcnn::datasets

@@ -62,6 +62,9 @@ struct ImageMeta {
   double scale = 1.0;
   bool flipped = false;
   std::array<int, 4> crop = {0, 0, 0, 0};
+  // The JPEG was decoded at 1/decoded_reduction (2, 4, 8) because the resize makes it far smaller;
+  // the masks and original_* stay at the full size.
+  int decoded_reduction = 1;
 };
 
 struct PreparedImage {
@@ -77,8 +80,15 @@ struct PreparedImage {
   int dropped_over_max = 0;   // instances beyond MAX_GT_INSTANCES
 };
 
+// The size (height, width) the resize of a height x width image makes before padding or cropping:
+// what a decoder must at least deliver (Dataset::LoadImageForSize).
+absl::StatusOr<std::array<int, 2>> ScaledSize(int height, int width, const mrcnn::Config& config);
+
 // Loads image `index` of `ds` and prepares it. With `augment`, flips left-right with probability 1/2
-// drawn from `rng` (`force_flip` 0/1 overrides the draw for tests; -1 draws).
+// drawn from `rng` (`force_flip` 0/1 overrides the draw for tests; -1 draws). A JPEG far larger than
+// the resize makes is decoded at 1/2, 1/4 or 1/8 and resized from there, with the geometry of its
+// full size, so the output and the masks (rasterised at full size) are those of a full decode.
+// OpenCV failures become errors naming the file.
 absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
                                            Rng* rng, int force_flip = -1);
 

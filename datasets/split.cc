@@ -63,7 +63,13 @@ absl::StatusOr<Split> MakeSplit(const Dataset& ds, const SplitOptions& options) 
     for (int i = 0; i < n; ++i) {
       absl::StatusOr<cv::Mat> rgb = ds.LoadImage(i);
       if (!rgb.ok()) return rgb.status();
-      hashes[i] = DifferenceHash(*rgb);
+      try {
+        hashes[i] = DifferenceHash(*rgb);
+      } catch (const cv::Exception& e) {
+        const ImageInfo& info = ds.image_info(i);
+        return absl::InternalError(absl::StrCat(info.path.empty() ? info.id : info.path,
+                                                ": cannot hash the image (OpenCV: ", e.err, ")"));
+      }
     }
     for (int i = 0; i < n; ++i) {
       for (int k = i + 1; k < n; ++k) {

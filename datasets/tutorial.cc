@@ -175,11 +175,12 @@ absl::StatusOr<Dataset> LoadTutorial(const TutorialOptions& options, ProblemLog*
   }
 
   Dataset ds;
+  ds.set_image_max_pixels(options.image_max_pixels);
   absl::StatusOr<ClassMap> mapped = internal::AddMappedClasses("tutorial", options.class_map, categories, &ds);
   if (!mapped.ok()) return mapped.status();
   const ClassMap& map = *mapped;
   for (Parsed& p : parsed) {
-    absl::StatusOr<ImageHeader> header = ReadImageHeader(p.files.image);
+    absl::StatusOr<ImageHeader> header = ReadImageHeader(p.files.image, options.image_max_pixels);
     if (!header.ok()) {
       absl::Status s = log->Error(p.files.image, -1, internal::Reason(header.status(), p.files.image));
       if (!s.ok()) return s;

@@ -11,12 +11,14 @@
 #ifndef DATASETS_TUTORIAL_H_
 #define DATASETS_TUTORIAL_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "datasets/class_map.h"
 #include "datasets/dataset.h"
+#include "datasets/image_io.h"
 #include "datasets/problems.h"
 
 namespace mrcnn::datasets {
@@ -26,6 +28,8 @@ struct TutorialOptions {
   std::string images_dir = "JPEGImages";
   std::string labels_dir = "Segmentations";
   ClassMap class_map;  // empty: discover the categories in the data
+  // Images over this many pixels (from their headers) are reported and skipped.
+  int64_t image_max_pixels = kDefaultImageMaxPixels;
 };
 
 // One instance of a tutorial label file as written.

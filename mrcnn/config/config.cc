@@ -86,6 +86,7 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(GRADIENT_CLIP_NORM),
       MRCNN_FIELD(BACKBONE_BASE_WIDTH),
       MRCNN_FIELD(IMAGE_STD),
+      MRCNN_FIELD(IMAGE_MAX_PIXELS),
       MRCNN_FIELD(MASK_HEAD_CHANNELS),
       MRCNN_FIELD(ROI_ALIGN_SAMPLING_RATIO),
       MRCNN_FIELD(ROI_ALIGN_ALIGNED),
@@ -585,6 +586,10 @@ absl::Status Config::Validate() const {
   }
   for (double s : IMAGE_STD) {
     if (!(s > 0)) fail("IMAGE_STD", absl::StrCat("values must be > 0, got ", s));
+  }
+  if (IMAGE_MAX_PIXELS < 1 || IMAGE_MAX_PIXELS > (1 << 30)) {
+    fail("IMAGE_MAX_PIXELS", absl::StrCat("must be in [1, 1073741824] (2^30 pixels, OpenCV's decoder limit), got ",
+                                          IMAGE_MAX_PIXELS));
   }
 
   positive("TRAIN_ROIS_PER_IMAGE", TRAIN_ROIS_PER_IMAGE);

@@ -85,6 +85,10 @@ struct Config {
   // backbones used for CPU experiments. Every stage scales with it.
   int BACKBONE_BASE_WIDTH = 64;
   std::vector<double> IMAGE_STD = {1.0, 1.0, 1.0};  // RGB, 0-255 units; matterport does not scale
+  // Largest image the loaders read, in pixels as its header declares them (checked before decoding):
+  // bigger ones are reported and skipped. 100 megapixels is above camera photos and far below what
+  // exhausts memory; at most 2^30, where OpenCV's decoder stops.
+  int IMAGE_MAX_PIXELS = 100000000;
   int MASK_HEAD_CHANNELS = 256;                      // width of the 4 mask-head convolutions
   int ROI_ALIGN_SAMPLING_RATIO = 2;                  // <= 0: adaptive, ceil(roi_size / output_size)
   bool ROI_ALIGN_ALIGNED = false;                    // the half-pixel shift of ROIAlign v2

@@ -16,8 +16,10 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/types.h>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "datasets/image_io.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
 #include "mrcnn/model/mask_rcnn.h"
@@ -27,7 +29,7 @@
 
 DEFINE_string(weights, "", "Weight file (convert torchvision .pth files with "
                            "mrcnn/weights/convert_torchvision.py).");
-DEFINE_string(image, "", "Input image (any format OpenCV reads).");
+DEFINE_string(image, "", "Input image (JPEG, PNG, BMP or TIFF; at most IMAGE_MAX_PIXELS pixels).");
 DEFINE_string(out, "", "Output image with the detections drawn (e.g. out.png); empty: do not draw.");
 DEFINE_bool(json, false, "Print the detections as JSON to stdout.");
 DEFINE_double(score_threshold, 0.5, "Draw and print only detections with at least this score.");
@@ -113,13 +115,15 @@ int Main(int argc, char** argv) {
               << report->Summary();
     return 1;
   }
-  const cv::Mat bgr = cv::imread(FLAGS_image, cv::IMREAD_COLOR);
-  if (bgr.empty()) {
-    std::cerr << "detect: " << FLAGS_image << ": cannot read image\n";
+  // The image's size is checked against IMAGE_MAX_PIXELS from its header before it is decoded.
+  const absl::StatusOr<cv::Mat> read = mrcnn::datasets::ReadImageRgb(FLAGS_image, config->IMAGE_MAX_PIXELS);
+  if (!read.ok()) {
+    std::cerr << "detect: " << read.status().message() << "\n";
     return 1;
   }
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  const cv::Mat& rgb = *read;
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   const torch::Tensor image =
       torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).permute({2, 0, 1}).clone();
 

@@ -36,17 +36,20 @@ absl::StatusOr<datasets::Dataset> LoadFolder(const DataOptions& o, const std::st
     datasets::TutorialOptions t;
     t.root = dir;
     t.class_map = map;
+    t.image_max_pixels = o.image_max_pixels;
     return datasets::LoadTutorial(t, log);
   }
   if (o.format == "labelme") {
     datasets::LabelmeOptions l;
     l.dir = dir;
     l.class_map = map;
+    l.image_max_pixels = o.image_max_pixels;
     return datasets::LoadLabelme(l, log);
   }
   if (o.format == "coco") {
     absl::StatusOr<datasets::CocoOptions> c = datasets::FindCocoFiles(dir);
     if (!c.ok()) return c.status();
+    c->image_max_pixels = o.image_max_pixels;
     return datasets::LoadCoco(*c, log);
   }
   return absl::InvalidArgumentError(

@@ -3,7 +3,7 @@
 // shapes (format "shapes"), whose validation images are an independent stream.
 //
 //   DataOptions o; o.format = "tutorial"; o.dir = "/data/signs"; o.class_map = "40=sign,...";
-//   absl::StatusOr<TrainValData> d = LoadTrainVal(o, config);
+//   absl::StatusOr<TrainValData> d = LoadTrainVal(o);
 //   d->train, d->val, d->problems (report of skipped items), d->content_hash
 #ifndef MRCNN_TRAIN_DATA_H_
 #define MRCNN_TRAIN_DATA_H_
@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "datasets/dataset.h"
+#include "datasets/image_io.h"
 #include "mrcnn/config/config.h"
 
 namespace mrcnn {
@@ -29,6 +30,8 @@ struct DataOptions {
   int shapes_val = 100;
   int shapes_size = 128;
   uint64_t shapes_seed = 1;
+  // Images over this many pixels (from their headers) are reported and skipped: IMAGE_MAX_PIXELS.
+  int64_t image_max_pixels = datasets::kDefaultImageMaxPixels;
 };
 
 struct TrainValData {

@@ -20,7 +20,7 @@ DEFINE_int32(shapes_size, 128, "shapes: image height and width");
 
 namespace mrcnn {
 
-DataOptions DataOptionsFromFlags(uint64_t split_seed) {
+DataOptions DataOptionsFromFlags(const Config& config) {
   DataOptions d;
   d.format = FLAGS_format;
   d.dir = FLAGS_dataset_dir;
@@ -31,7 +31,8 @@ DataOptions DataOptionsFromFlags(uint64_t split_seed) {
   d.class_map = std::filesystem::is_regular_file(file, ec) ? file : FLAGS_class_map;
   d.val_fraction = FLAGS_val_fraction;
   d.split_group_by = FLAGS_split_group_by;
-  d.split_seed = split_seed;
+  d.split_seed = static_cast<uint64_t>(config.SEED);
+  d.image_max_pixels = config.IMAGE_MAX_PIXELS;
   d.shapes_val = FLAGS_shapes_val;
   d.shapes_size = FLAGS_shapes_size;
   return d;

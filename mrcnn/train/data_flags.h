@@ -2,7 +2,7 @@
 // data exactly as the training run did:
 //   --format, --dataset_dir, --val_dir, --val_fraction, --class_map, --shapes_val, --shapes_size.
 //
-//   DataOptions d = DataOptionsFromFlags(config->SEED);  // then d.shapes_train = ...
+//   DataOptions d = DataOptionsFromFlags(*config);  // then d.shapes_train = ...
 //   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
 #ifndef MRCNN_TRAIN_DATA_FLAGS_H_
 #define MRCNN_TRAIN_DATA_FLAGS_H_
@@ -23,9 +23,9 @@ DECLARE_int32(shapes_size);
 
 namespace mrcnn {
 
-// The flags above as DataOptions, split with `split_seed` (the config's SEED); shapes_train is the
-// caller's.
-DataOptions DataOptionsFromFlags(uint64_t split_seed);
+// The flags above as DataOptions, split with the config's SEED and read with its IMAGE_MAX_PIXELS;
+// shapes_train is the caller's.
+DataOptions DataOptionsFromFlags(const Config& config);
 
 }  // namespace mrcnn
 

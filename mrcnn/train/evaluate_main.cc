@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigForWeights(weights, sets);
   if (!config.ok()) return Fail(config.status());
 
-  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
+  DataOptions d = DataOptionsFromFlags(*config);
   d.shapes_train = 0;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());
@@ -94,18 +95,12 @@ int Main(int argc, char** argv) {
   std::cout << absl::StrFormat("%s on %d images (%d detections, %.1f s)\nbbox:\n%s\nsegm:\n%s\n", weights,
                                res->images, res->detections, res->seconds, res->bbox.Summary(), res->segm.Summary());
   if (!FLAGS_detections_out.empty()) {
-    std::vector<eval::Detection> dets;
-    (*model)->eval();
-    for (int i = 0; i < res->images; ++i) {
-      absl::StatusOr<cv::Mat> rgb = ds.LoadImage(i);
-      if (!rgb.ok()) return Fail(rgb.status());
-      cv::Mat c = rgb->isContinuous() ? *rgb : rgb->clone();
-      torch::Tensor t = torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
-      std::vector<eval::Detection> di = ToCocoDetections((*model)->Detect({t})[0], i);
-      dets.insert(dets.end(), di.begin(), di.end());
-    }
+    std::vector<int> indices(res->images);
+    std::iota(indices.begin(), indices.end(), 0);
+    absl::StatusOr<std::vector<eval::Detection>> dets = DetectInDataset(*model, ds, indices, 1);
+    if (!dets.ok()) return Fail(dets.status());
     std::ofstream out(FLAGS_detections_out);
-    out << eval::DetectionsToJson(dets).dump() << "\n";
+    out << eval::DetectionsToJson(*dets).dump() << "\n";
     if (!out) return Fail(absl::InternalError(absl::StrCat(FLAGS_detections_out, ": cannot write")));
     std::cout << "detections written to " << FLAGS_detections_out << "\n";
   }

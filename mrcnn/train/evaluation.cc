@@ -1,5 +1,6 @@
 #include "mrcnn/train/evaluation.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -15,6 +16,31 @@ namespace {
 torch::Tensor ImageTensor(const cv::Mat& rgb) {
   cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
   return torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
+}
+
+// The RLE of `mask` (row-major, height x width) with every pixel a scale x scale block, encoded
+// without building the full mask (a 6000 x 6000 one is 36 MB): column X of the result is column
+// X / scale of `mask`, each pixel repeated `scale` times down the column.
+eval::Rle RleOfBlocks(const uint8_t* mask, int64_t height, int64_t width, int scale) {
+  eval::Rle rle;
+  rle.height = height * scale;
+  rle.width = width * scale;
+  bool value = false;  // runs alternate, starting with zeros
+  uint32_t run = 0;
+  for (int64_t x = 0; x < width; ++x) {
+    for (int repeat = 0; repeat < scale; ++repeat) {
+      for (int64_t y = 0; y < height; ++y) {
+        if ((mask[y * width + x] != 0) != value) {
+          rle.counts.push_back(run);
+          run = 0;
+          value = !value;
+        }
+        run += scale;
+      }
+    }
+  }
+  rle.counts.push_back(run);
+  return rle;
 }
 
 }  // namespace
@@ -55,7 +81,7 @@ absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, i
   return gt;
 }
 
-std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id) {
+std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id, int scale) {
   std::vector<eval::Detection> out;
   const int64_t n = d.boxes.size(0);
   torch::Tensor boxes = d.boxes.to(torch::kFloat64).contiguous();
@@ -66,12 +92,51 @@ std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t 
     det.category_id = d.labels[i].item<int64_t>();
     det.score = d.scores[i].item<double>();
     const double* b = boxes[i].data_ptr<double>();
-    det.bbox = eval::Box{b[0], b[1], b[2] - b[0], b[3] - b[1]};
+    det.bbox = eval::Box{b[0] * scale, b[1] * scale, (b[2] - b[0]) * scale, (b[3] - b[1]) * scale};
     torch::Tensor m = masks[i];
-    det.mask = eval::RleFromRowMajor(m.data_ptr<uint8_t>(), m.size(0), m.size(1));
+    det.mask = scale == 1 ? eval::RleFromRowMajor(m.data_ptr<uint8_t>(), m.size(0), m.size(1))
+                          : RleOfBlocks(m.data_ptr<uint8_t>(), m.size(0), m.size(1), scale);
     out.push_back(std::move(det));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, const datasets::Dataset& ds,
+                                                            const std::vector<int>& indices, int batch_size) {
+  const bool was_training = model->is_training();
+  model->eval();
+  std::vector<eval::Detection> dets;
+  batch_size = std::max(1, batch_size);
+  for (size_t s = 0; s < indices.size(); s += batch_size) {
+    std::vector<torch::Tensor> images;
+    std::vector<int> ids, scales;
+    for (size_t k = s; k < std::min(indices.size(), s + batch_size); ++k) {
+      const datasets::ImageInfo& info = ds.image_info(indices[k]);
+      // The model's input size, from the size the header gave when the dataset was loaded.
+      ImageSize target = {0, 0};
+      if (info.height > 0 && info.width > 0) target = ResizedSize({info.height, info.width}, model->transform);
+      absl::StatusOr<datasets::DecodedImage> d =
+          ds.LoadImageForSize(indices[k], static_cast<int>(target.first), static_cast<int>(target.second));
+      if (!d.ok()) return d.status();
+      images.push_back(ImageTensor(d->rgb));
+      ids.push_back(indices[k]);
+      scales.push_back(d->reduction);
+    }
+    std::vector<ImageDetections> out;
+    try {
+      torch::NoGradGuard no_grad;
+      out = model->Detect(images);
+    } catch (const c10::Error& e) {
+      return absl::InternalError(absl::StrCat("COCO evaluation: the model failed on image ",
+                                              ds.image_info(ids[0]).path, ": ", e.what_without_backtrace()));
+    }
+    for (size_t k = 0; k < out.size(); ++k) {
+      std::vector<eval::Detection> d = ToCocoDetections(out[k], ids[k], scales[k]);
+      dets.insert(dets.end(), d.begin(), d.end());
+    }
+  }
+  if (was_training) model->train();
+  return dets;
 }
 
 absl::StatusOr<ModelEvaluator> ModelEvaluator::Create(const datasets::Dataset& ds, int max_images,
@@ -96,33 +161,9 @@ absl::StatusOr<ModelEvaluator> ModelEvaluator::Create(const datasets::Dataset& d
 
 absl::StatusOr<ModelEvaluation> ModelEvaluator::Evaluate(MaskRCNN& model, int batch_size) const {
   const auto start = std::chrono::steady_clock::now();
-  const bool was_training = model->is_training();
-  model->eval();
-  std::vector<eval::Detection> dets;
-  batch_size = std::max(1, batch_size);
-  for (size_t s = 0; s < indices_.size(); s += batch_size) {
-    std::vector<torch::Tensor> images;
-    std::vector<int> ids;
-    for (size_t k = s; k < std::min(indices_.size(), s + batch_size); ++k) {
-      absl::StatusOr<cv::Mat> rgb = dataset_->LoadImage(indices_[k]);
-      if (!rgb.ok()) return rgb.status();
-      images.push_back(ImageTensor(*rgb));
-      ids.push_back(indices_[k]);
-    }
-    std::vector<ImageDetections> out;
-    try {
-      torch::NoGradGuard no_grad;
-      out = model->Detect(images);
-    } catch (const c10::Error& e) {
-      return absl::InternalError(absl::StrCat("COCO evaluation: the model failed on image ",
-                                              dataset_->image_info(ids[0]).path, ": ", e.what_without_backtrace()));
-    }
-    for (size_t k = 0; k < out.size(); ++k) {
-      std::vector<eval::Detection> d = ToCocoDetections(out[k], ids[k]);
-      dets.insert(dets.end(), d.begin(), d.end());
-    }
-  }
-  if (was_training) model->train();
+  absl::StatusOr<std::vector<eval::Detection>> found = DetectInDataset(model, *dataset_, indices_, batch_size);
+  if (!found.ok()) return found.status();
+  const std::vector<eval::Detection>& dets = *found;
   ModelEvaluation r;
   r.images = static_cast<int>(indices_.size());
   r.detections = static_cast<int>(dets.size());

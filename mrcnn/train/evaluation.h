@@ -29,8 +29,16 @@ struct ModelEvaluation {
 // The COCO form of the first `max_images` images of `ds` (0: all): RLE masks, tight boxes, pixel areas.
 absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, int max_images);
 
-// One image's detections in COCO form (boxes as x, y, w, h; masks as RLE).
-std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id);
+// One image's detections in COCO form (boxes as x, y, w, h; masks as RLE). `scale` > 1: the image was
+// decoded at 1/scale, and boxes and masks (nearest neighbour) are scaled up to its full size.
+std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id, int scale = 1);
+
+// Runs the model (eval mode, `batch_size` images per call) on images `indices` of `ds` and returns
+// their detections with image id = index, in the images' full pixel coordinates. A JPEG at least
+// twice the model's input size is decoded at 1/2, 1/4 or 1/8 (Dataset::LoadImageForSize), so a
+// 6000 x 6000 photo costs what its 750 x 750 reduction does; its detections are scaled back up.
+absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, const datasets::Dataset& ds,
+                                                            const std::vector<int>& indices, int batch_size);
 
 class ModelEvaluator {
  public:

@@ -113,7 +113,7 @@ absl::Status CheckArgs() {
   if (FLAGS_coco_images < 0) return absl::InvalidArgumentError("--coco_images must be >= 0");
   if (FLAGS_log_every < 1) return absl::InvalidArgumentError("--log_every must be >= 1");
   if (FLAGS_stop_at_epoch < 0) return absl::InvalidArgumentError("--stop_at_epoch must be >= 0");
-  DataOptions d = DataOptionsFromFlags(0);
+  DataOptions d = DataOptionsFromFlags(Config());
   d.shapes_train = FLAGS_shapes_train;
   return CheckDataOptions(d);
 }
@@ -186,7 +186,7 @@ int Main(int argc, char** argv) {
     tlog.emplace(std::move(*l));
   }
 
-  DataOptions d = DataOptionsFromFlags(static_cast<uint64_t>(config->SEED));
+  DataOptions d = DataOptionsFromFlags(*config);
   d.shapes_train = FLAGS_shapes_train;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());

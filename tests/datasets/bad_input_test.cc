@@ -228,6 +228,141 @@ TEST(BadInput, CocoCases) {
   EXPECT_EQ(ds->image_info(0).annotations.size(), 1u);
 }
 
+// Standard base64 with padding, written here so the labelme case does not rely on the decoder under
+// test to make its input.
+std::string Base64(const std::string& bytes) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    if (i + 2 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+// What a problem over the pixel limit says: the file, the declared size, the default limit (100
+// megapixels) and the key that raises it.
+void ExpectOverTheLimit(const ProblemLog& log, const std::string& file, const std::string& size) {
+  for (const std::string& part : {std::string("image of ") + size, std::string("over the limit of 100000000 pixels"),
+                                  std::string("IMAGE_MAX_PIXELS")}) {
+    EXPECT_TRUE(log.Has(file, part)) << file << " / " << part << "\n" << log.Report();
+  }
+}
+
+// The issue's files: 1 KB images whose headers declare 60000 x 60000 (PNG) and 20000 x 20000 (JPEG).
+// Each loader reports them as problems and skips them without decoding anything or rasterising a
+// label at that size (which alone took 3.5 GB).
+TEST(BadInput, HugeDeclaredSizesAreReportedAndSkipped) {
+  const std::string root = testing::MakeTempDir("huge_tutorial");
+  const std::string img = root + "/JPEGImages/", seg = root + "/Segmentations/";
+  testing::WriteImage(img + "good.png", 40, 30);
+  testing::WriteText(img + "huge.png", testing::ImageDeclaringSize("png", 60000, 60000));
+  testing::WriteText(img + "huge_jpeg.jpg", testing::ImageDeclaringSize("jpg", 20000, 20000));
+  testing::WriteText(img + "huge_bmp.bmp", testing::ImageDeclaringSize("bmp", 60000, 60000));
+  for (const char* name : {"good", "huge", "huge_jpeg", "huge_bmp"}) testing::WriteText(seg + name + ".txt", kTriangle);
+  ProblemLog log;
+  TutorialOptions topt;
+  topt.root = root;
+  topt.class_map = TutorialClassMap();
+  absl::StatusOr<Dataset> ds = LoadTutorial(topt, &log);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  ExpectOverTheLimit(log, img + "huge.png", "60000x60000");
+  ExpectOverTheLimit(log, img + "huge_jpeg.jpg", "20000x20000");
+  ExpectOverTheLimit(log, img + "huge_bmp.bmp", "60000x60000");
+  EXPECT_EQ(log.num_errors(), 3) << log.Report();
+  ASSERT_EQ(ds->num_images(), 1);
+  EXPECT_EQ(ds->image_info(0).id, "good");
+
+  // labelme: the image beside its JSON, and the same bytes embedded as imageData.
+  const std::string dir = testing::MakeTempDir("huge_labelme");
+  const std::string shape = R"("shapes": [{"label": "x", "points": [[1, 1], [15, 1], [15, 15]], "shape_type": "polygon"}])";
+  testing::WriteText(dir + "/file.png", testing::ImageDeclaringSize("png", 60000, 60000));
+  testing::WriteText(dir + "/file.json", R"({"imagePath": "file.png", )" + shape + "}");
+  testing::WriteText(dir + "/embedded.json", R"({"imagePath": "gone.jpg", "imageData": ")" +
+                                                 Base64(testing::ImageDeclaringSize("jpg", 20000, 20000)) + R"(", )" +
+                                                 shape + "}");
+  ProblemLog llog;
+  LabelmeOptions lopt;
+  lopt.dir = dir;
+  absl::StatusOr<Dataset> lds = LoadLabelme(lopt, &llog);
+  ASSERT_TRUE(lds.ok()) << lds.status();
+  ExpectOverTheLimit(llog, dir + "/file.png", "60000x60000");
+  ExpectOverTheLimit(llog, dir + "/embedded.json (imageData)", "20000x20000");
+  EXPECT_EQ(lds->num_images(), 0);
+
+  // COCO, with the sizes the annotation file agrees on.
+  const std::string coco = testing::MakeTempDir("huge_coco");
+  testing::WriteImage(coco + "/images/a.png", 10, 8);
+  testing::WriteText(coco + "/images/huge.jpg", testing::ImageDeclaringSize("jpg", 20000, 20000));
+  testing::WriteText(coco + "/annotations.json", R"({
+    "images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 8},
+               {"id": 2, "file_name": "huge.jpg", "width": 20000, "height": 20000}],
+    "categories": [{"id": 1, "name": "thing"}],
+    "annotations": [{"id": 1, "image_id": 2, "category_id": 1, "segmentation": [[1, 1, 5000, 1, 5000, 5000]]}]})");
+  ProblemLog clog;
+  absl::StatusOr<Dataset> cds = LoadCoco(FindCocoFiles(coco).value(), &clog);
+  ASSERT_TRUE(cds.ok()) << cds.status();
+  ExpectOverTheLimit(clog, coco + "/images/huge.jpg", "20000x20000");
+  ASSERT_EQ(cds->num_images(), 1);
+  EXPECT_EQ(cds->image_info(0).id, "a");
+
+  // Strict mode fails with the same text instead of skipping.
+  ProblemLog strict(/*strict=*/true);
+  absl::StatusOr<Dataset> failed = LoadTutorial(topt, &strict);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(std::string(failed.status().message()), HasSubstr("over the limit of 100000000 pixels"));
+}
+
+// A big but valid photo: 3000 x 2000 = 6000000 pixels. Each loader skips it under a limit of 5999999
+// and reads it under 6000000, and the dataset decodes it under the limit it was loaded with.
+TEST(BadInput, RaisingThePixelLimitReadsABigImage) {
+  const std::string root = testing::MakeTempDir("big_tutorial");
+  testing::WriteImage(root + "/JPEGImages/big.jpg", 3000, 2000);
+  testing::WriteText(root + "/Segmentations/big.txt", kTriangle);
+  const std::string dir = testing::MakeTempDir("big_labelme");
+  testing::WriteImage(dir + "/big.jpg", 3000, 2000);
+  testing::WriteText(dir + "/big.json", R"({"imagePath": "big.jpg", "shapes": [{"label": "x", "points": [[1, 1], [15, 1], [15, 15]]}]})");
+  const std::string coco = testing::MakeTempDir("big_coco");
+  testing::WriteImage(coco + "/images/big.jpg", 3000, 2000);
+  testing::WriteText(coco + "/annotations.json", R"({
+    "images": [{"id": 1, "file_name": "big.jpg", "width": 3000, "height": 2000}],
+    "categories": [{"id": 1, "name": "thing"}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 500, 1, 500, 500]]}]})");
+  for (const int64_t limit : {int64_t{5'999'999}, int64_t{6'000'000}}) {
+    const bool fits = limit == 6'000'000;
+    std::vector<std::pair<std::string, absl::StatusOr<Dataset>>> loaded;
+    ProblemLog log;
+    TutorialOptions topt;
+    topt.root = root;
+    topt.class_map = TutorialClassMap();
+    topt.image_max_pixels = limit;
+    loaded.emplace_back(root + "/JPEGImages/big.jpg", LoadTutorial(topt, &log));
+    LabelmeOptions lopt;
+    lopt.dir = dir;
+    lopt.image_max_pixels = limit;
+    loaded.emplace_back(dir + "/big.jpg", LoadLabelme(lopt, &log));
+    CocoOptions copt = FindCocoFiles(coco).value();
+    copt.image_max_pixels = limit;
+    loaded.emplace_back(coco + "/images/big.jpg", LoadCoco(copt, &log));
+    for (auto& [file, ds] : loaded) {
+      ASSERT_TRUE(ds.ok()) << ds.status();
+      EXPECT_EQ(ds->image_max_pixels(), limit);
+      EXPECT_EQ(log.Has(file, "image of 3000x2000 (6000000 pixels"), !fits) << log.Report();
+      ASSERT_EQ(ds->num_images(), fits ? 1 : 0) << file;
+      if (!fits) continue;
+      absl::StatusOr<cv::Mat> rgb = ds->LoadImage(0);
+      ASSERT_TRUE(rgb.ok()) << rgb.status();
+      EXPECT_EQ(rgb->size(), cv::Size(3000, 2000));
+    }
+    EXPECT_EQ(log.num_errors(), fits ? 0 : 3) << log.Report();
+  }
+}
+
 TEST(BadInput, GarbageNeverCrashes) {
   // Every prefix and random byte flips of a valid label file: each loader returns a status or a log.
   const std::string valid = R"([{"category":"40","type":"polygon","points":[[2,2],[30,3],[15,25]]},)"

@@ -120,5 +120,41 @@ TEST(Dataset, ImageChangedOnDiskIsReported) {
   EXPECT_THAT(std::string(rgb.status().message()), HasSubstr(dir + "/a.png: image is now 20x10 but was 21x10"));
 }
 
+TEST(Dataset, LoadImageChecksThePixelLimitBeforeDecoding) {
+  const std::string dir = testing::MakeTempDir("limit");
+  testing::WriteImage(dir + "/a.png", 20, 10);
+  Dataset ds;
+  ImageInfo info;
+  info.source = "s";
+  info.id = "a";
+  info.path = dir + "/a.png";
+  info.width = 20;
+  info.height = 10;
+  ds.AddImage(info);
+  info.id = "unchecked";  // added by hand, size unknown
+  info.path = dir + "/huge.png";
+  info.width = info.height = 0;
+  ds.AddImage(info);
+  ASSERT_TRUE(ds.Prepare().ok());
+  testing::WriteText(dir + "/huge.png", testing::ImageDeclaringSize("png", 60000, 60000));
+  absl::StatusOr<cv::Mat> rgb = ds.LoadImage(1);
+  ASSERT_FALSE(rgb.ok());
+  EXPECT_THAT(std::string(rgb.status().message()),
+              HasSubstr(dir + "/huge.png: image of 60000x60000 (3600000000 pixels"));
+  // 20 x 10 = 200 pixels: a limit of 199 refuses the image, and a Subset keeps the limit.
+  ds.set_image_max_pixels(199);
+  rgb = ds.Subset({0}).LoadImage(0);
+  ASSERT_FALSE(rgb.ok());
+  EXPECT_THAT(std::string(rgb.status().message()), HasSubstr("over the limit of 199 pixels"));
+  ds.set_image_max_pixels(200);
+  EXPECT_TRUE(ds.Subset({0}).LoadImage(0).ok());
+  // The file replaced by one declaring 60000 x 60000 after loading: reported, never decoded.
+  ds.set_image_max_pixels(kDefaultImageMaxPixels);
+  testing::WriteText(dir + "/a.png", testing::ImageDeclaringSize("png", 60000, 60000));
+  rgb = ds.LoadImage(0);
+  ASSERT_FALSE(rgb.ok());
+  EXPECT_THAT(std::string(rgb.status().message()), HasSubstr(dir + "/a.png: image of 60000x60000"));
+}
+
 }  // namespace
 }  // namespace mrcnn::datasets

@@ -44,6 +44,45 @@ void WriteImage(const std::string& path, int width, int height) {
   cv::imwrite(path, bgr);
 }
 
+uint32_t PngCrc(const std::string& bytes) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : bytes) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string ImageDeclaringSize(const std::string& ext, int width, int height) {
+  cv::Mat bgr(8, 8, CV_8UC3, cv::Scalar(30, 60, 90));
+  std::vector<uchar> buf;
+  cv::imencode("." + ext, bgr, buf);
+  std::string b(buf.begin(), buf.end());
+  auto put_be = [&](size_t at, uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b[at + i] = static_cast<char>((v >> (8 * (bytes - 1 - i))) & 0xFF);
+  };
+  auto put_le = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  if (ext == "png") {
+    // Signature (8), IHDR length (4), "IHDR" at 12, width at 16, height at 20, 5 more bytes of data,
+    // then the CRC of type and data at 29.
+    put_be(16, width, 4);
+    put_be(20, height, 4);
+    put_be(29, PngCrc(b.substr(12, 17)), 4);
+  } else if (ext == "jpg") {
+    // SOF0: FF C0, length (2), precision (1), height (2), width (2).
+    const size_t sof = b.find(std::string("\xFF\xC0", 2));
+    put_be(sof + 5, height, 2);
+    put_be(sof + 7, width, 2);
+  } else if (ext == "bmp") {
+    // File header (14), BITMAPINFOHEADER size (4), width at 18, height at 22 (little-endian).
+    put_le(18, width);
+    put_le(22, height);
+  }
+  return b;
+}
+
 std::vector<FixtureImage> SmallDataset() {
   return {
       {"a", 64, 48, {{"cat", {{5, 5}, {30, 6}, {20, 25}}}, {"dog", {{35, 10}, {60, 10}, {60, 40}, {35, 40}}}}},

@@ -3,6 +3,7 @@
 #ifndef TESTS_DATASETS_FIXTURES_H_
 #define TESTS_DATASETS_FIXTURES_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ void WriteText(const std::string& path, const std::string& text);  // creates pa
 // A width x height image of a colour ramp; the format follows the extension (.png lossless, .jpg).
 void WriteImage(const std::string& path, int width, int height);
 std::string ReadText(const std::string& path);
+
+// The bytes of a small valid image (8 x 8; format by `ext`: "png", "jpg", "bmp") whose header is patched
+// to declare `width` x `height`, as an attacker makes a 1 KB file that claims gigapixels: the PNG's IHDR
+// keeps a correct CRC, the JPEG's frame header (SOF0) and the BMP's info header carry the new size.
+std::string ImageDeclaringSize(const std::string& ext, int width, int height);
+// CRC-32 of PNG chunks (ISO 3309, polynomial 0xEDB88320), written from the PNG specification.
+uint32_t PngCrc(const std::string& bytes);
 
 // The small dataset: polygons per image with their class name ("cat" or "dog").
 struct FixtureInstance {

@@ -64,6 +64,51 @@ TEST(Inspect, LabelmeFolderCountsAndRenders) {
   EXPECT_EQ(a.at<cv::Vec3b>(46, 1), ra.at<cv::Vec3b>(46, 1));
 }
 
+// The issue's files: a 1 KB PNG declaring 60000 x 60000 and a JPEG declaring 20000 x 20000 were listed
+// as normal images (3.5 GB resident) and --render died on an OpenCV exception. Now both are problems
+// naming the file, the size and the limit, and the run renders the good image.
+TEST(Inspect, HugeDeclaredSizesAreProblemsNotCrashes) {
+  const std::string root = testing::MakeTempDir("inspect_huge");
+  const std::string img = root + "/JPEGImages/";
+  const std::string label = R"([{"category":"1","type":"polygon","points":[[2,2],[30,3],[15,25]]}])";
+  testing::WriteImage(img + "good.png", 40, 30);
+  testing::WriteText(img + "huge.png", testing::ImageDeclaringSize("png", 60000, 60000));
+  testing::WriteText(img + "huge_jpeg.jpg", testing::ImageDeclaringSize("jpg", 20000, 20000));
+  for (const char* name : {"good", "huge", "huge_jpeg"}) testing::WriteText(root + "/Segmentations/" + name + ".txt", label);
+  const std::string out_dir = testing::MakeTempDir("inspect_huge_render");
+  int status = 0;
+  const std::string out =
+      RunCommand("datasets/inspect --format=tutorial --dataset_dir=" + root + " --render=" + out_dir, &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("images: 1\n"));
+  EXPECT_THAT(out, HasSubstr("40x30: 1"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("60000x60000: 1")));
+  EXPECT_THAT(out, HasSubstr(img + "huge.png: image of 60000x60000 (3600000000 pixels, 10.8 GB decoded)"));
+  EXPECT_THAT(out, HasSubstr(img + "huge_jpeg.jpg: image of 20000x20000 (400000000 pixels"));
+  EXPECT_THAT(out, HasSubstr("over the limit of 100000000 pixels; to read it, raise IMAGE_MAX_PIXELS"));
+  EXPECT_THAT(out, HasSubstr("--image_max_pixels=N"));
+  EXPECT_THAT(out, HasSubstr("rendered 1 images"));
+}
+
+TEST(Inspect, ImageMaxPixelsFlagRaisesTheLimit) {
+  const std::string root = testing::MakeTempDir("inspect_big");
+  testing::WriteImage(root + "/JPEGImages/big.jpg", 3000, 2000);  // 6000000 pixels
+  testing::WriteText(root + "/Segmentations/big.txt",
+                     R"([{"category":"1","type":"polygon","points":[[2,2],[300,3],[150,250]]}])");
+  int status = 0;
+  std::string out = RunCommand("datasets/inspect --format=tutorial --dataset_dir=" + root + " --image_max_pixels=5999999", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("images: 0\n"));
+  EXPECT_THAT(out, HasSubstr("big.jpg: image of 3000x2000 (6000000 pixels, 18 MB decoded) is over the limit of 5999999"));
+  out = RunCommand("datasets/inspect --format=tutorial --dataset_dir=" + root + " --image_max_pixels=6000000", &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_THAT(out, HasSubstr("images: 1\n"));
+  EXPECT_THAT(out, HasSubstr("3000x2000: 1"));
+  out = RunCommand("datasets/inspect --format=tutorial --dataset_dir=" + root + " --image_max_pixels=0", &status);
+  EXPECT_NE(status, 0);
+  EXPECT_THAT(out, HasSubstr("--image_max_pixels must be >= 1"));
+}
+
 TEST(Inspect, BadArgumentsAreReported) {
   int status = 0;
   std::string out = RunCommand("datasets/inspect --format=voc --dataset_dir=/tmp", &status);

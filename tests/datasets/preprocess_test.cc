@@ -1,9 +1,13 @@
 // Preprocessing: matterport's resize_image geometry (hand-computed), torchvision's resize (sizes,
 // pixels and masks from torchvision itself), flips keep masks and boxes consistent, mini masks round
-// trip with IoU > 0.9 for convex shapes, MAX_GT_INSTANCES, normalisation.
+// trip with IoU > 0.9 for convex shapes, MAX_GT_INSTANCES, normalisation, and big JPEGs decoded at
+// reduced size: same prepared size, masks on the shapes drawn in the image.
 #include "datasets/preprocess.h"
 
 #include <fstream>
+
+#include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -224,6 +228,142 @@ TEST(PrepareImage, ConfigItCannotUseIsAnError) {
   const absl::StatusOr<PreparedImage> p = PrepareImage(ds, 0, c, false, &rng);
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr("MEAN_PIXEL"));
+}
+
+// A big photo: a red rectangle (x 600..1399, y 400..999) and a green triangle drawn on blue, each
+// labelled by its polygon, as `ext` ("jpg" or "png"), `width` x 1600.
+Dataset BigPhoto(const std::string& dir, const std::string& ext, int width) {
+  const int height = 1600;
+  cv::Mat bgr(height, width, CV_8UC3, cv::Scalar(200, 60, 30));
+  cv::rectangle(bgr, cv::Point(600, 400), cv::Point(1399, 999), cv::Scalar(40, 40, 230), cv::FILLED);
+  const std::vector<cv::Point> triangle = {{1700, 1400}, {2300, 1400}, {2000, 900}};
+  cv::fillPoly(bgr, std::vector<std::vector<cv::Point>>{triangle}, cv::Scalar(40, 220, 40));
+  const std::string path = dir + "/photo." + ext;
+  cv::imwrite(path, bgr, {cv::IMWRITE_JPEG_QUALITY, 95});
+  Dataset ds;
+  EXPECT_TRUE(ds.AddClass("s", 1, "rectangle").ok());
+  EXPECT_TRUE(ds.AddClass("s", 2, "triangle").ok());
+  ImageInfo info;
+  info.source = "s";
+  info.id = "photo";
+  info.path = path;
+  info.width = width;
+  info.height = height;
+  Annotation rect, tri;
+  rect.class_id = 1;
+  rect.source_index = 0;
+  rect.polygons = {{{600, 400}, {1400, 400}, {1400, 1000}, {600, 1000}}};
+  tri.class_id = 2;
+  tri.source_index = 1;
+  tri.polygons = {{{1700, 1400}, {2300, 1400}, {2000, 900}}};
+  info.annotations = {rect, tri};
+  ds.AddImage(info);
+  EXPECT_TRUE(ds.Prepare().ok());
+  return ds;
+}
+
+// Centroid (x, y) of the pixels where `which` holds.
+template <typename Pred>
+std::array<double, 2> Centroid(int rows, int cols, Pred which) {
+  double sx = 0, sy = 0, n = 0;
+  for (int y = 0; y < rows; ++y) {
+    for (int x = 0; x < cols; ++x) {
+      if (!which(y, x)) continue;
+      sx += x, sy += y, n += 1;
+    }
+  }
+  return {sx / n, sy / n};
+}
+
+// Prepared at 256 px (square mode), a 2400 x 1600 JPEG is decoded at 1/8: 300 x 200 still covers the
+// 256 x 171 the resize makes (scale 256 / 2400, 1600 * 0.10667 = 170.7 -> 171 rows, 42 rows of padding
+// on top); 2404 x 1600 at 1/4 (2404 = 4 * 601; 1600 * 256 / 2404 = 170.4 -> 170 rows, 43 on top). The
+// output has the size of a full decode, the masks are the full decode's, and the shapes in the image
+// lie where they lie in the full decode (the PNG of the same pixels): the centroid of the red
+// (green) pixels within 0.2 output pixels, flipped or not; one reduced pixel of misalignment would
+// move it by 8 / 9.4 = 0.85. Against its mask, each shape's centroid is within the half output pixel
+// by which nearest-neighbour masks (floor sampling, torchvision's convention) sit right and below
+// bilinear images: (9.375 - 1) / 2 source pixels = 0.45 output pixels, plus rounding.
+TEST(PrepareImage, BigJpegDecodedReducedKeepsImageAndMasksAligned) {
+  mrcnn::Config c = Cfg("square", 256, 256);
+  c.MEAN_PIXEL = {0, 0, 0};
+  c.IMAGE_STD = {1, 1, 1};
+  c.USE_MINI_MASK = false;
+  struct Case {
+    int width;
+    int flip;
+    int reduction;  // by hand: the largest of 8, 4, 2 dividing both sides
+    int rows;       // resized rows, by hand
+    int top;        // padding rows above them: (256 - rows) / 2
+  };
+  for (const Case& k : std::vector<Case>{{2400, 0, 8, 171, 42}, {2400, 1, 8, 171, 42}, {2404, 0, 4, 170, 43}}) {
+    const std::string what = std::to_string(k.width) + (k.flip ? " flipped" : "");
+    std::vector<PreparedImage> both;  // JPEG, PNG
+    for (const char* ext : {"jpg", "png"}) {
+      const Dataset ds = BigPhoto(testing::MakeTempDir("prep_big"), ext, k.width);
+      Rng rng(0);
+      absl::StatusOr<PreparedImage> p = PrepareImage(ds, 0, c, /*augment=*/true, &rng, k.flip);
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_EQ(p->meta.decoded_reduction, ext == std::string("jpg") ? k.reduction : 1) << what << " " << ext;
+      EXPECT_EQ(p->meta.original_height, 1600);
+      EXPECT_EQ(p->meta.original_width, k.width);
+      ASSERT_EQ(p->image.size(), cv::Size(256, 256)) << what;
+      EXPECT_EQ(p->meta.window, (std::array<int, 4>{k.top, 0, k.top + k.rows, 256})) << what;
+      ASSERT_EQ(p->masks.size(), 2u) << what;
+      both.push_back(*std::move(p));
+    }
+    const PreparedImage& jpg = both[0];
+    const PreparedImage& png = both[1];
+    if (k.width == 2400 && !k.flip) {
+      // The rectangle's box by hand: x 600 * s = 64 .. 1400 * s = 149.3, y 42 + 400 * s = 84.7 ..
+      // 42 + 1000 * s = 148.7, with s = 256 / 2400; nearest-neighbour masks are within a pixel.
+      const std::array<float, 4> expected = {64.0f, 84.67f, 149.33f, 148.67f};
+      for (int i = 0; i < 4; ++i) EXPECT_NEAR(jpg.boxes[0][i], expected[i], 1.0) << what << " " << i;
+    }
+    for (int shape = 0; shape < 2; ++shape) {
+      EXPECT_EQ(cv::norm(jpg.masks[shape], png.masks[shape], cv::NORM_L1), 0) << what;
+      EXPECT_EQ(jpg.boxes[shape], png.boxes[shape]) << what;
+      const auto colour = [&](const cv::Mat& img) {
+        return [&img, shape](int y, int x) {
+          const cv::Vec3f v = img.at<cv::Vec3f>(y, x);  // RGB values (mean 0, std 1)
+          return shape == 0 ? v[0] > 135 && v[1] < 130 && v[2] < 135 : v[1] > 130 && v[0] < 135 && v[2] < 120;
+        };
+      };
+      const std::array<double, 2> in_jpg = Centroid(256, 256, colour(jpg.image));
+      const std::array<double, 2> in_png = Centroid(256, 256, colour(png.image));
+      const cv::Mat& m = jpg.masks[shape];
+      const std::array<double, 2> in_mask = Centroid(256, 256, [&](int y, int x) { return m.at<uint8_t>(y, x) != 0; });
+      for (int axis = 0; axis < 2; ++axis) {
+        EXPECT_NEAR(in_jpg[axis], in_png[axis], 0.2) << what << " shape " << shape << " axis " << axis;
+        EXPECT_NEAR(in_jpg[axis], in_mask[axis], 0.75) << what << " shape " << shape << " axis " << axis;
+      }
+    }
+    // The pixels differ only by the decoders' filtering.
+    EXPECT_LT(cv::norm(jpg.image, png.image, cv::NORM_L1) / (256.0 * 256 * 3), 3.0) << what;
+  }
+}
+
+TEST(PrepareImage, NoReductionWhenTheResizeDoesNotShrink) {
+  // none and pad64 never scale down: the JPEG is decoded whole.
+  const Dataset ds = BigPhoto(testing::MakeTempDir("prep_big_none"), "jpg", 2400);
+  for (const char* mode : {"none", "pad64"}) {
+    Rng rng(0);
+    absl::StatusOr<PreparedImage> p = PrepareImage(ds, 0, Cfg(mode, 64, 128), false, &rng);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_EQ(p->meta.decoded_reduction, 1) << mode;
+    EXPECT_EQ(p->image.cols, mode == std::string("none") ? 2400 : 2432) << mode;  // pad64: 2400 -> 38 * 64
+  }
+}
+
+TEST(PrepareImage, ImagesOverThePixelLimitAreErrorsNamingTheFile) {
+  const std::string dir = testing::MakeTempDir("prep_huge");
+  Dataset ds = BigPhoto(dir, "jpg", 2400);
+  ds.set_image_max_pixels(2400 * 1600 - 1);
+  Rng rng(0);
+  absl::StatusOr<PreparedImage> p = PrepareImage(ds, 0, Cfg("square", 256, 256), false, &rng);
+  ASSERT_FALSE(p.ok());
+  EXPECT_THAT(std::string(p.status().message()), ::testing::HasSubstr(dir + "/photo.jpg: image of 2400x1600"));
+  EXPECT_FALSE(PrepareImage(ds, 5, Cfg("square", 256, 256), false, &rng).ok());  // no such image
 }
 
 TEST(MiniMask, RoundTripKeepsConvexShapes) {

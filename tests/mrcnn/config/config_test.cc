@@ -63,6 +63,7 @@ TEST(ConfigTest, DefaultsAreMatterports) {
   EXPECT_EQ(c.IMAGE_MAX_DIM, 1024);
   EXPECT_DOUBLE_EQ(c.IMAGE_MIN_SCALE, 0);
   EXPECT_EQ(c.IMAGE_CHANNEL_COUNT, 3);
+  EXPECT_EQ(c.IMAGE_MAX_PIXELS, 100000000);  // datasets::kDefaultImageMaxPixels, README "Datasets"
   EXPECT_EQ(c.MEAN_PIXEL, (std::vector<double>{123.7, 116.8, 103.9}));
   EXPECT_EQ(c.TRAIN_ROIS_PER_IMAGE, 200);
   EXPECT_DOUBLE_EQ(c.ROI_POSITIVE_RATIO, 0.33);
@@ -209,6 +210,8 @@ TEST(ConfigTest, EveryValidationError) {
       {"NAME", std::string(300, 'n'), "NAME: is 300 bytes long; at most 100"},
       {"SEED", "-1", "SEED: must be >= 0"},
       {"BACKBONE_BASE_WIDTH", "0", "BACKBONE_BASE_WIDTH: must be > 0"},
+      {"IMAGE_MAX_PIXELS", "0", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
+      {"IMAGE_MAX_PIXELS", "1073741825", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
   };
   for (const Case& tc : cases) {
     Config c = Valid();

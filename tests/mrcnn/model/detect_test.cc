@@ -68,7 +68,20 @@ TEST(DetectTest, BadInputFailsWithAMessage) {
   absl::Status s = RunCommand("mrcnn/model/detect --preset=shapes --weights=" + dir +
                               "/w.pt --image=" + dir + "/absent.png");
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(std::string(s.message()).find("absent.png: cannot read image"), std::string::npos) << s;
+  EXPECT_NE(std::string(s.message()).find("absent.png: cannot open file"), std::string::npos) << s;
+  // A small JPEG whose frame header declares 20000 x 20000: refused by IMAGE_MAX_PIXELS from the
+  // header, before decoding.
+  std::vector<uchar> jpg;
+  cv::imencode(".jpg", cv::Mat(8, 8, CV_8UC3, cv::Scalar::all(90)), jpg);
+  std::string bytes(jpg.begin(), jpg.end());
+  const size_t sof = bytes.find(std::string("\xFF\xC0", 2));  // FF C0, length, precision, height, width
+  ASSERT_NE(sof, std::string::npos);
+  for (size_t at : {sof + 5, sof + 7}) bytes[at] = static_cast<char>(20000 >> 8), bytes[at + 1] = static_cast<char>(20000 & 0xFF);
+  std::ofstream(dir + "/huge.jpg", std::ios::binary) << bytes;
+  s = RunCommand("mrcnn/model/detect --preset=shapes --weights=" + dir + "/w.pt --image=" + dir + "/huge.jpg");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.message()).find("huge.jpg: image of 20000x20000 (400000000 pixels"), std::string::npos) << s;
+  EXPECT_NE(std::string(s.message()).find("over the limit of 100000000 pixels"), std::string::npos) << s;
   // Weights of another architecture are reported, not silently half-loaded.
   s = RunCommand("mrcnn/model/detect --preset=shapes --set BACKBONE=resnet34 --weights=" + dir +
                  "/w.pt --image=" + dir + "/absent.png");

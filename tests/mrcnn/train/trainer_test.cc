@@ -12,12 +12,15 @@
 #include <torch/utils.h>
 
 #include "absl/strings/match.h"
+#include "datasets/dataset.h"
 #include "datasets/shapes.h"
 #include "eval/coco_eval.h"
 #include "gtest/gtest.h"
 #include "mrcnn/train/evaluation.h"
 #include "mrcnn/train/init_weights.h"
 #include "mrcnn/weights/weights.h"
+#include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
 
 namespace mrcnn {
 namespace {
@@ -368,6 +371,115 @@ TEST(EvaluationTest, GroundTruthAsDetectionsScoresOne) {
     eval::CocoEvalResult r = ev.Evaluate(dets).value();
     EXPECT_NEAR(r.stats[0], 1.0, 1e-12) << eval::IouTypeName(type);
   }
+}
+
+// Detections of an image decoded at 1/2 come back at full size: boxes doubled, and each reduced mask
+// pixel a 2 x 2 block (the full masks built here by hand). The second mask starts and ends with a set
+// pixel, so its runs start with an empty run of zeros.
+TEST(EvaluationTest, ReducedDetectionsScaleToTheFullImage) {
+  const std::vector<std::vector<std::pair<int, int>>> pixels = {{{0, 1}, {1, 1}, {1, 2}}, {{0, 0}, {2, 3}, {1, 3}}};
+  ImageDetections d;
+  d.masks = torch::zeros({2, 3, 4}, torch::kBool);  // 3 rows, 4 columns
+  for (int k = 0; k < 2; ++k) {
+    for (auto [y, x] : pixels[k]) d.masks[k][y][x] = true;
+  }
+  d.boxes = torch::tensor({{1.0f, 0.0f, 3.0f, 2.0f}, {0.0f, 0.0f, 4.0f, 3.0f}});
+  d.labels = torch::tensor({2, 1}, torch::kInt64);
+  d.scores = torch::tensor({0.5f, 0.25f});
+  const std::vector<eval::Detection> dets = ToCocoDetections(d, 7, 2);
+  ASSERT_EQ(dets.size(), 2u);
+  ASSERT_TRUE(dets[0].bbox.has_value() && dets[0].mask.has_value());
+  EXPECT_EQ(dets[0].image_id, 7);
+  EXPECT_EQ(dets[0].category_id, 2);
+  EXPECT_DOUBLE_EQ(dets[0].bbox->x, 2);
+  EXPECT_DOUBLE_EQ(dets[0].bbox->y, 0);
+  EXPECT_DOUBLE_EQ(dets[0].bbox->w, 4);
+  EXPECT_DOUBLE_EQ(dets[0].bbox->h, 4);
+  for (int k = 0; k < 2; ++k) {
+    std::vector<uint8_t> full(6 * 8, 0);
+    for (auto [y, x] : pixels[k]) {
+      for (int dy = 0; dy < 2; ++dy)
+        for (int dx = 0; dx < 2; ++dx) full[(2 * y + dy) * 8 + 2 * x + dx] = 1;
+    }
+    const eval::Rle expected = eval::RleFromRowMajor(full.data(), 6, 8);
+    ASSERT_TRUE(dets[k].mask.has_value());
+    EXPECT_EQ(dets[k].mask->height, 6);
+    EXPECT_EQ(dets[k].mask->width, 8);
+    EXPECT_EQ(dets[k].mask->counts, expected.counts) << k;
+  }
+  EXPECT_EQ(dets[1].mask->counts.front(), 0u);  // the first pixel is set
+}
+
+// A 2400 x 1600 JPEG with a rectangle at x 600..1399, y 400..999 (multiples of 8), labelled by its
+// polygon.
+datasets::Dataset BigPhoto(const std::string& dir) {
+  cv::Mat bgr(1600, 2400, CV_8UC3, cv::Scalar(200, 60, 30));
+  cv::rectangle(bgr, cv::Point(600, 400), cv::Point(1399, 999), cv::Scalar(40, 40, 230), cv::FILLED);
+  cv::imwrite(dir + "/photo.jpg", bgr);
+  datasets::Dataset ds;
+  EXPECT_TRUE(ds.AddClass("s", 1, "rectangle").ok());
+  datasets::ImageInfo info;
+  info.source = "s";
+  info.id = "photo";
+  info.path = dir + "/photo.jpg";
+  info.width = 2400;
+  info.height = 1600;
+  datasets::Annotation a;
+  a.class_id = 1;
+  a.polygons = {{{600, 400}, {1400, 400}, {1400, 1000}, {600, 1000}}};
+  info.annotations = {a};
+  ds.AddImage(info);
+  EXPECT_TRUE(ds.Prepare().ok());
+  return ds;
+}
+
+// The ground truth as the model would give it on the photo decoded at 1/8 (300 x 200: the rectangle at
+// x 75..174, y 50..124), scaled back, scores AP 1 against the full-size ground truth: the COCO
+// evaluation of reduced images happens in the original coordinates.
+TEST(EvaluationTest, ReducedGroundTruthScoresOneAtFullSize) {
+  const datasets::Dataset ds = BigPhoto(TempDir("eval_big_gt"));
+  absl::StatusOr<eval::CocoDataset> gt = CocoGroundTruth(ds, 0);
+  ASSERT_TRUE(gt.ok()) << gt.status();
+  ImageDetections d;
+  d.masks = torch::zeros({1, 200, 300}, torch::kBool);
+  d.masks[0].slice(0, 50, 125).slice(1, 75, 175).fill_(true);
+  d.boxes = torch::tensor({{75.0f, 50.0f, 175.0f, 125.0f}});
+  d.labels = torch::tensor({1}, torch::kInt64);
+  d.scores = torch::tensor({0.9f});
+  const std::vector<eval::Detection> dets = ToCocoDetections(d, 0, 8);
+  for (eval::IouType type : {eval::IouType::kBbox, eval::IouType::kSegm}) {
+    eval::CocoEvaluator ev = eval::CocoEvaluator::Create(*gt, type).value();
+    eval::CocoEvalResult r = ev.Evaluate(dets).value();
+    EXPECT_NEAR(r.stats[0], 1.0, 1e-12) << eval::IouTypeName(type);
+  }
+}
+
+// The model on the big photo (input 64 px, so the JPEG decodes at 1/8): detections come back in the
+// photo's 2400 x 1600 coordinates.
+TEST(EvaluationTest, DetectionsOfAReducedImageAreInFullImageCoordinates) {
+  Config c = TinyConfig();
+  c.DETECTION_MIN_CONFIDENCE = 0;  // an untrained model: keep whatever it finds
+  c.NUM_CLASSES = 2;               // background and the rectangle
+  MaskRCNN model = CreateMaskRCNN(c).value();
+  const datasets::Dataset ds = BigPhoto(TempDir("eval_big_detect"));
+  absl::StatusOr<std::vector<eval::Detection>> dets = DetectInDataset(model, ds, {0}, 1);
+  ASSERT_TRUE(dets.ok()) << dets.status();
+  ASSERT_FALSE(dets->empty());
+  for (const eval::Detection& d : *dets) {
+    ASSERT_TRUE(d.bbox.has_value() && d.mask.has_value());
+    EXPECT_EQ(d.mask->height, 1600);
+    EXPECT_EQ(d.mask->width, 2400);
+    EXPECT_GE(d.bbox->x, 0);
+    EXPECT_LE(d.bbox->x + d.bbox->w, 2400 + 1e-3);
+    EXPECT_LE(d.bbox->y + d.bbox->h, 1600 + 1e-3);
+  }
+  // The whole evaluation runs on it too.
+  absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(ds, 0);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  absl::StatusOr<ModelEvaluation> r = ev->Evaluate(model);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->images, 1);
+  EXPECT_EQ(r->detections, static_cast<int>(dets->size()));
 }
 
 }  // namespace
