@@ -55,6 +55,14 @@ absl::StatusOr<Json> DrawParam(const std::string& key, const Json& space, std::m
   if (scale == "log" && !(lo > 0)) {
     return Bad(source, absl::StrCat("params.", key, ": a log range needs min > 0"));
   }
+  // Integers beyond 2^53 are not exact in a double (and their difference can overflow int64).
+  constexpr double kExact = 9007199254740992.0;
+  if (type == "int" && !(lo >= -kExact && hi <= kExact)) {
+    return Bad(source, absl::StrCat("params.", key, ": an int range must lie within +-2^53"));
+  }
+  if (!std::isfinite(hi - lo)) {
+    return Bad(source, absl::StrCat("params.", key, ": the range is wider than a double can hold"));
+  }
   const double u = Uniform01(rng);
   if (type == "int" && scale == "linear") {
     const int64_t a = static_cast<int64_t>(std::ceil(lo)), b = static_cast<int64_t>(std::floor(hi));
@@ -109,6 +117,9 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   if (!spec["seeds"].is_number_integer() || spec["seeds"].get<int64_t>() < 1) {
     return Bad(source, absl::StrCat("seeds must be an integer >= 1, got ", spec["seeds"].dump()));
   }
+  if (spec["seeds"].get<int64_t>() > kMaxTrials) {
+    return Bad(source, absl::StrCat("seeds: at most ", kMaxTrials, ", got ", spec["seeds"].dump()));
+  }
   plan.seeds = spec["seeds"].get<int>();
   if (!spec.contains("seed")) spec["seed"] = 0;
   if (!spec["seed"].is_number_integer() || spec["seed"].get<int64_t>() < 0) {
@@ -153,6 +164,17 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   std::vector<Json> points;
   if (search == "grid") {
     if (spec.contains("trials")) return Bad(source, "\"trials\" is only for \"search\": \"random\"");
+    // The grid's size times the seeds, bounded before anything is expanded.
+    int64_t size = plan.seeds;
+    for (const std::string& key : plan.swept_keys) {
+      const Json& values = params[key];
+      if (values.is_array() && !values.empty()) {
+        size = std::min<int64_t>(size * static_cast<int64_t>(values.size()), kMaxTrials + 1);
+      }
+    }
+    if (size > kMaxTrials) {
+      return Bad(source, absl::StrCat("the grid times the seeds has more than ", kMaxTrials, " trials"));
+    }
     points.push_back(Json::object());
     for (const std::string& key : plan.swept_keys) {
       const Json& values = params[key];
@@ -178,6 +200,9 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
     if (!spec.contains("trials") || !spec["trials"].is_number_integer() ||
         spec["trials"].get<int64_t>() < 1) {
       return Bad(source, "random search needs \"trials\": an integer >= 1");
+    }
+    if (spec["trials"].get<int64_t>() > kMaxTrials || spec["trials"].get<int64_t>() * plan.seeds > kMaxTrials) {
+      return Bad(source, absl::StrCat("\"trials\" times the seeds is more than ", kMaxTrials, " trials"));
     }
     for (const std::string& key : plan.swept_keys) {
       const Json& space = params[key];

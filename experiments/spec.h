@@ -36,6 +36,9 @@
 
 namespace experiments {
 
+// The most trials (points x seeds) one sweep may plan; a larger spec is refused before it is expanded.
+inline constexpr int64_t kMaxTrials = 100000;
+
 // A sweep name's longest form in bytes (it names the folder that holds its trial folders).
 inline constexpr size_t kMaxSweepNameBytes = 200;
 

@@ -550,9 +550,10 @@ absl::Status Config::Validate() const {
   shape2("MASK_SHAPE", MASK_SHAPE);
   positive("POOL_SIZE", POOL_SIZE);
   positive("MASK_POOL_SIZE", MASK_POOL_SIZE);
-  if (MASK_SHAPE.size() == 2 && (MASK_SHAPE[0] != 2 * MASK_POOL_SIZE || MASK_SHAPE[1] != 2 * MASK_POOL_SIZE)) {
+  const int64_t mask_side = 2 * static_cast<int64_t>(MASK_POOL_SIZE);  // no int overflow for any input
+  if (MASK_SHAPE.size() == 2 && (MASK_SHAPE[0] != mask_side || MASK_SHAPE[1] != mask_side)) {
     fail("MASK_SHAPE", absl::StrCat("must be [2 * MASK_POOL_SIZE, 2 * MASK_POOL_SIZE] = [",
-                                    2 * MASK_POOL_SIZE, ",", 2 * MASK_POOL_SIZE,
+                                    mask_side, ",", mask_side,
                                     "] because the mask head upsamples its pooled features once by 2"));
   }
 

@@ -142,6 +142,29 @@ TEST(SpecTest, OtherMalformedSpecsAreErrors) {
   EXPECT_NE(ErrorOf(spec).find("unknown preset"), std::string::npos);
 }
 
+TEST(SpecTest, SizesAndRangesThatCannotBePlannedAreErrors) {
+  // Found by the sweep-spec fuzzer: unbounded plans ran out of time and memory, and int ranges beyond
+  // int64 were undefined behaviour.
+  Json spec = GridSpec();
+  spec["seeds"] = 100000000;
+  EXPECT_NE(ErrorOf(spec).find("seeds: at most 100000"), std::string::npos) << ErrorOf(spec);
+  spec = GridSpec();
+  spec["seeds"] = 1000;
+  std::vector<int> many(200);
+  for (int i = 0; i < 200; ++i) many[i] = i + 1;
+  spec["params"]["TRAIN_ROIS_PER_IMAGE"] = many;
+  EXPECT_NE(ErrorOf(spec).find("more than 100000 trials"), std::string::npos) << ErrorOf(spec);
+  spec = GridSpec();
+  spec["search"] = "random";
+  spec["trials"] = int64_t{1} << 40;
+  EXPECT_NE(ErrorOf(spec).find("more than 100000 trials"), std::string::npos) << ErrorOf(spec);
+  spec["trials"] = 3;
+  spec["params"] = {{"TRAIN_ROIS_PER_IMAGE", {{"min", 1}, {"max", 1e300}, {"type", "int"}}}};
+  EXPECT_NE(ErrorOf(spec).find("an int range must lie within +-2^53"), std::string::npos) << ErrorOf(spec);
+  spec["params"] = {{"LEARNING_RATE", {{"min", -1e308}, {"max", 1e308}}}};
+  EXPECT_NE(ErrorOf(spec).find("wider than a double can hold"), std::string::npos) << ErrorOf(spec);
+}
+
 TEST(SpecTest, TrainerFlagsBecomeSortedArgumentsAndStayInTheSpec) {
   Json spec = GridSpec();
   spec["trainer"] = Json::parse(R"({"layers": "all", "epochs": 3, "augment": false, "val_fraction": 0.25})");

@@ -208,6 +208,8 @@ TEST(ConfigTest, EveryValidationError) {
       {"NAME", "../../../x", "NAME: '../../../x' cannot name a folder"},
       {"NAME", "a/b", "NAME: 'a/b' cannot name a folder"},
       {"NAME", std::string(300, 'n'), "NAME: is 300 bytes long; at most 100"},
+      // 2 * MASK_POOL_SIZE overflowed int (found by the config fuzzers).
+      {"MASK_POOL_SIZE", "2000000000", "MASK_SHAPE: must be [2 * MASK_POOL_SIZE, 2 * MASK_POOL_SIZE] = [4000000000,"},
       {"SEED", "-1", "SEED: must be >= 0"},
       {"BACKBONE_BASE_WIDTH", "0", "BACKBONE_BASE_WIDTH: must be > 0"},
       {"IMAGE_MAX_PIXELS", "0", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
