@@ -10,6 +10,9 @@ APT_PACKAGES=(
   # C++ toolchain and libraries.
   g++ libtorch-dev libopencv-dev libabsl-dev libgflags-dev libgoogle-glog-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libxxhash-dev
+  # The fuzz targets (--config=fuzz, tests/fuzz/run_fuzzers.sh): clang with libFuzzer and the
+  # sanitizer runtimes. (--config=asan uses gcc's own ASan/UBSan runtimes, which g++ brings.)
+  clang-14 libclang-rt-14-dev lld-14
   # Without it LibTorch's matrix products run on the reference BLAS, about 30x slower.
   libopenblas0-openmp
   # tcmalloc, linked into every binary that uses LibTorch (glibc's malloc page-faults every large

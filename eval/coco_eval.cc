@@ -475,8 +475,10 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
         int counted = 0;
         for (int g = 0; g < G; ++g) counted += !gt_ignored[g];
         cell.num_counted_gt[a] = counted;
-        uint8_t* matched = &cell.dt_matched[static_cast<size_t>(a) * T * D];
-        uint8_t* ignored = &cell.dt_ignored[static_cast<size_t>(a) * T * D];
+        // data() + offset: with no detections (D == 0) the arrays are empty, and &v[0] of an empty
+        // vector is undefined (UBSan: reference binding to null pointer).
+        uint8_t* matched = cell.dt_matched.data() + static_cast<size_t>(a) * T * D;
+        uint8_t* ignored = cell.dt_ignored.data() + static_cast<size_t>(a) * T * D;
         if (D > 0 && G > 0) {
           for (int t = 0; t < T; ++t) {
             gt_matched.assign(G, 0);
@@ -564,8 +566,8 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
         int offset = 0;
         for (const auto& [cell, n] : parts) {
           const int D = static_cast<int>(cell->scores.size());
-          const uint8_t* matched = &cell->dt_matched[static_cast<size_t>(a) * T * D];
-          const uint8_t* ignored = &cell->dt_ignored[static_cast<size_t>(a) * T * D];
+          const uint8_t* matched = cell->dt_matched.data() + static_cast<size_t>(a) * T * D;
+          const uint8_t* ignored = cell->dt_ignored.data() + static_cast<size_t>(a) * T * D;
           for (int t = 0; t < T; ++t) {
             for (int di = 0; di < n; ++di) {
               tp_flags[static_cast<size_t>(t) * N + offset + di] = matched[t * D + di];

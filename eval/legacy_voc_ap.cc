@@ -72,7 +72,7 @@ absl::StatusOr<LegacyVocApResult> LegacyMatterportComputeAp(const std::vector<in
   for (size_t n = 0; n < N; ++n) {
     std::vector<size_t> by_iou(G);
     std::iota(by_iou.begin(), by_iou.end(), 0);
-    const float* row = &result.overlaps[n * G];
+    const float* row = result.overlaps.data() + n * G;  // not &overlaps[...]: empty when G == 0
     std::stable_sort(by_iou.begin(), by_iou.end(),
                      [&](size_t a, size_t b) { return row[a] < row[b]; });
     std::reverse(by_iou.begin(), by_iou.end());

@@ -150,7 +150,12 @@ int main(int argc, char** argv) {
         std::cerr << "fake_trial: failing as told by NAME=" << config->NAME << "\n";
         return 3;
       }
-      if (tokens.count("crash")) raise(SIGSEGV);
+      if (tokens.count("crash")) {
+        // The default action, whatever handler is installed (AddressSanitizer's would turn the
+        // signal into a report and an abort): the coordinator must see "killed by signal 11".
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+      }
       if (tokens.count("hang") || (first && tokens.count("hang_attempt1"))) {
         std::cout << "fake_trial: hanging" << std::endl;
         while (true) pause();
