@@ -436,7 +436,8 @@ absl::StatusOr<Rle> RleFromCompressedString(std::string_view counts, int64_t hei
       more = (c & 0x20) != 0;
       ++p;
       ++k;
-      if (!more && (c & 0x10)) x |= int64_t{-1} << (5 * k);  // sign-extend a negative delta
+      // Sign-extend a negative delta (the shift done unsigned: shifting a negative value is undefined).
+      if (!more && (c & 0x10)) x |= static_cast<int64_t>(~uint64_t{0} << (5 * k));
     }
     const size_t m = rle.counts.size();
     if (m > 2) x += rle.counts[m - 2];
