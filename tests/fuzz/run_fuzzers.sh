@@ -14,12 +14,15 @@
 #   logs/<target>.log  libFuzzer's output, and <target>.triage
 #
 # Usage: tests/fuzz/run_fuzzers.sh [--time=SECONDS per target, default 30] [--timeout=SECONDS per
-#        input, default 10] [--rss_limit_mb=MB, default 2048] [--out=DIR] [--fresh] [TARGET ...]
-# --fresh starts from the seeds again. TARGET: names such as rle_fuzzer (default: all).
+#        input, default 10] [--rss_limit_mb=MB, default 2048] [--out=DIR] [--fresh] [--seed=N]
+#        [TARGET ...]
+# --fresh starts from the seeds again. --seed fixes libFuzzer's random seed (default 0: a new one each
+# run; CI passes one, so its mutations start the same way every time). TARGET: names such as
+# rle_fuzzer (default: all).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-time_s=30 timeout_s=10 rss_mb=2048 out=fuzz-out fresh=0 only=()
+time_s=30 timeout_s=10 rss_mb=2048 out=fuzz-out fresh=0 seed=0 only=()
 for arg in "$@"; do
   case "$arg" in
     --time=*) time_s="${arg#*=}" ;;
@@ -27,7 +30,8 @@ for arg in "$@"; do
     --rss_limit_mb=*) rss_mb="${arg#*=}" ;;
     --out=*) out="${arg#*=}" ;;
     --fresh) fresh=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --seed=*) seed="${arg#*=}" ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "run_fuzzers.sh: unknown option $arg" >&2; exit 2 ;;
     *) only+=("$arg") ;;
   esac
@@ -64,7 +68,7 @@ for t in "${targets[@]}"; do
   touch "$stamp"
   TMPDIR="$tmp" UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$bin/$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
-    -max_total_time="$time_s" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" \
+    -max_total_time="$time_s" -timeout="$timeout_s" -rss_limit_mb="$rss_mb" -seed="$seed" \
     -dict=tests/fuzz/json.dict -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
   rc=$?
   # Fork mode's progress lines: "#RUNS: cov: .. corp: .. exec/s .. oom/timeout/crash: a/b/c time: Ts".
