@@ -82,12 +82,11 @@ absl::Status CheckDataOptions(const DataOptions& o) {
         absl::StrCat("--format=", o.format, ": expected shapes, tutorial, coco or labelme"));
   }
   if (o.format != "shapes") {
+    if (o.dir.empty()) return absl::InvalidArgumentError(absl::StrCat("--format=", o.format, " needs --dataset_dir"));
     std::error_code ec;
     for (const auto& [flag, dir] : {std::pair<const char*, const std::string*>{"--dataset_dir", &o.dir},
                                     {"--val_dir", &o.val_dir}}) {
-      if (dir->empty() && std::string(flag) == "--val_dir") continue;
-      if (dir->empty()) return absl::InvalidArgumentError(absl::StrCat("--format=", o.format, " needs --dataset_dir"));
-      if (!std::filesystem::is_directory(*dir, ec)) {
+      if (!dir->empty() && !std::filesystem::is_directory(*dir, ec)) {
         return absl::NotFoundError(absl::StrCat(flag, "=", *dir, ": folder not found"));
       }
     }
@@ -138,9 +137,7 @@ absl::StatusOr<TrainValData> LoadTrainVal(const DataOptions& o) {
     datasets::SplitOptions so;
     so.val_fraction = o.val_fraction;
     so.seed = o.split_seed;
-    absl::StatusOr<datasets::SplitGroupBy> group = datasets::ParseSplitGroupBy(o.split_group_by);
-    if (!group.ok()) return group.status();
-    so.group_by = *group;
+    so.group_by = datasets::ParseSplitGroupBy(o.split_group_by).value();  // checked above
     absl::StatusOr<datasets::Split> split = datasets::MakeSplit(*all, so);
     if (!split.ok()) return split.status();
     d.train = all->Subset(split->train);
