@@ -234,6 +234,22 @@ CREATE TABLE rung_results (
 )sql"));
 }
 
+// Version 3 -> 4 (bootstrap intervals): where each COCO evaluation's per-image matching results are
+// kept. The results themselves live in a side file (eval/per_image.h), so the log stays small. Only
+// adds a table.
+absl::Status MigrateToV4PerImageEval(Db& db) {
+  return db.Exec(R"sql(
+CREATE TABLE coco_per_image (
+  coco_id INTEGER NOT NULL REFERENCES coco_results(id),
+  iou_type TEXT NOT NULL CHECK (iou_type IN ('bbox', 'segm')),
+  path TEXT NOT NULL,                -- the per-image file; a relative path is relative to the log's folder
+  images INTEGER NOT NULL,           -- evaluated images
+  detections INTEGER NOT NULL,       -- detections kept (top maxDets per image and category)
+  PRIMARY KEY (coco_id, iou_type)
+);
+)sql");
+}
+
 struct Migration {
   int to_version;
   std::function<absl::Status(Db&)> apply;
@@ -244,6 +260,7 @@ const std::vector<Migration>& Migrations() {
       {1, [](Db& db) { return db.Exec(kSchemaV1); }},
       {2, MigrateToV2},
       {3, MigrateToV3},
+      {4, MigrateToV4PerImageEval},
   };
   return *m;
 }

@@ -1,11 +1,13 @@
 #include "experiments/trial.h"
 
+#include <filesystem>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "eval/per_image.h"
 #include "experiments/coco_stats.h"
 
 namespace experiments {
@@ -216,8 +218,54 @@ absl::Status TrialLog::LogMetrics(int64_t step, std::optional<int64_t> epoch,
   });
 }
 
+absl::StatusOr<std::string> TrialLog::PerImageDir() {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows =
+      log_.db().QueryAll("SELECT trial_dir FROM trials WHERE id = ?", {trial_id_});
+  if (!rows.ok()) return rows.status();
+  std::string dir;
+  if (!rows->empty() && std::holds_alternative<std::string>((*rows)[0][0])) {
+    dir = std::get<std::string>((*rows)[0][0]);
+  }
+  const std::filesystem::path log_dir = std::filesystem::absolute(log_.path()).parent_path();
+  std::filesystem::path out = dir.empty() ? log_dir / "per_image" / absl::StrCat("trial_", trial_id_)
+                                          : std::filesystem::path(dir) / "coco_per_image";
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat(out.string(), ": cannot create the per-image results folder: ", ec.message()));
+  }
+  return out.string();
+}
+
 absl::Status TrialLog::LogCoco(int64_t step, std::optional<int64_t> epoch, const CocoResult& r) {
   if (!r.bbox && !r.segm) return absl::InvalidArgumentError("COCO result has neither bbox nor segm");
+  // Per-image results are written before the transaction, so the write lock is held briefly.
+  struct PerImageFile {
+    const char* type;
+    std::string path;  // as stored: relative to the log's folder when inside it
+    int64_t images, detections;
+  };
+  std::vector<PerImageFile> files;
+  for (const auto& [type, stats] : {std::pair<const char*, const std::optional<CocoStats>*>{
+                                        "bbox", &r.bbox},
+                                    {"segm", &r.segm}}) {
+    if (!stats->has_value() || (**stats).per_image == nullptr) continue;
+    absl::StatusOr<std::string> dir = PerImageDir();
+    if (!dir.ok()) return dir.status();
+    const std::string path =
+        absl::StrCat(*dir, "/attempt", attempt_, "_step", step, "_", type, ".pie");
+    absl::Status ws = mrcnn::eval::SavePerImageEval(*(**stats).per_image, path);
+    if (!ws.ok()) return ws;
+    int64_t detections = 0;
+    for (const auto& c : (**stats).per_image->cells) detections += static_cast<int64_t>(c.scores.size());
+    const std::filesystem::path log_dir = std::filesystem::absolute(log_.path()).parent_path();
+    const std::filesystem::path abs = std::filesystem::absolute(path).lexically_normal();
+    std::string stored = abs.string();
+    const std::filesystem::path rel = abs.lexically_relative(log_dir);
+    if (!rel.empty() && rel.native().rfind("..", 0) != 0) stored = rel.string();
+    files.push_back({type, stored, static_cast<int64_t>((**stats).per_image->img_ids.size()), detections});
+  }
   const double now = NowSeconds();
   const std::vector<std::string>& names = CocoStatNames();
   return log_.db().Write([&](Db& db) -> absl::Status {
@@ -266,6 +314,15 @@ absl::Status TrialLog::LogCoco(int64_t step, std::optional<int64_t> epoch, const
         s = cst->Run();
         if (!s.ok()) return s;
       }
+    }
+    for (const PerImageFile& f : files) {
+      absl::StatusOr<Stmt> pst = db.Prepare(
+          "INSERT INTO coco_per_image (coco_id, iou_type, path, images, detections) "
+          "VALUES (?, ?, ?, ?, ?)");
+      if (!pst.ok()) return pst.status();
+      pst->Bind(1, coco_id).Bind(2, f.type).Bind(3, f.path).Bind(4, f.images).Bind(5, f.detections);
+      s = pst->Run();
+      if (!s.ok()) return s;
     }
     for (const MetricPoint& p : points) {
       s = InsertMetric(db, trial_id_, attempt_, step, epoch, p, now);

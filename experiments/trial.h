@@ -18,6 +18,7 @@
 //   log->SetDataset("shapes", dataset_hash);
 //   log->LogMetric("loss", step, epoch, loss);          // progress bars read these rows
 //   log->LogCoco(step, epoch, coco);                     // also logged as metrics bbox_AP, segm_AP50, ...
+//                                                        // with per-image results: a side file
 //   log->LogCheckpoint(step, "last", path);
 //
 // The trial never sets its own status: the coordinator decides FINISHED / FAILED / KILLED from the exit
@@ -28,6 +29,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,6 +37,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "eval/coco_eval.h"
 #include "experiments/log.h"
 
 namespace experiments {
@@ -79,6 +82,9 @@ struct CocoStats {
     double ap;
   };
   std::vector<ClassAp> per_class;
+  // The evaluation's per-image matching results (EvalOptions::keep_per_image), for bootstrap
+  // intervals: LogCoco writes them to a file in the trial's folder and records it in coco_per_image.
+  std::shared_ptr<const mrcnn::eval::PerImageEval> per_image;
 };
 
 struct CocoResult {
@@ -110,6 +116,9 @@ class TrialLog {
   // Several metrics of one step in one transaction.
   absl::Status LogMetrics(int64_t step, std::optional<int64_t> epoch,
                           const std::vector<MetricPoint>& points);
+  // Per-image results (CocoStats::per_image) go to <trial_dir>/coco_per_image/
+  // attempt<A>_step<S>_<bbox|segm>.pie (trial_dir as the coordinator recorded it; without one, a
+  // folder per_image/trial_<id> beside the log), referenced from coco_per_image.
   absl::Status LogCoco(int64_t step, std::optional<int64_t> epoch, const CocoResult& result);
   absl::Status LogCheckpoint(int64_t step, const std::string& tag, const std::string& path);
 
@@ -119,6 +128,8 @@ class TrialLog {
   // Fails unless trial_id_ is RUNNING in attempt_; called inside each write transaction.
   absl::Status CheckCurrent(Db& db);
   absl::Status UpdateTrial(const std::string& assignments, const std::vector<SqlValue>& values);
+  // Where this trial's per-image results go (created if missing).
+  absl::StatusOr<std::string> PerImageDir();
 
   ExperimentLog log_;
   int64_t trial_id_;
