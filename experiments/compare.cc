@@ -930,4 +930,39 @@ absl::StatusOr<Table> AblationCi(Db& db, const AblationOptions& o, const Ablatio
   return table;
 }
 
+
+absl::StatusOr<std::vector<SweepCi>> SweepCiTables(Db& db, const std::string& sweep,
+                                                   const std::vector<std::string>& swept_keys,
+                                                   const AblationCiOptions& ci) {
+  absl::StatusOr<std::vector<TrialInfo>> trials = LoadTrials(db, {sweep}, true);
+  if (!trials.ok()) return trials.status();
+  const auto fix_text = [](const SqlValue& v) {
+    return std::holds_alternative<double>(v) ? absl::StrFormat("%.17g", std::get<double>(v))
+                                             : SqlValueText(v);
+  };
+  std::vector<SweepCi> out;
+  for (const std::string& axis : swept_keys) {
+    // Distinct combinations of the other swept keys, in trial order.
+    std::vector<std::vector<std::pair<std::string, std::string>>> slices;
+    for (const TrialInfo& t : *trials) {
+      std::vector<std::pair<std::string, std::string>> fix;
+      for (const std::string& k : swept_keys) {
+        if (k != axis) fix.emplace_back(k, fix_text(Param(t.params, k)));
+      }
+      if (std::find(slices.begin(), slices.end(), fix) == slices.end()) slices.push_back(fix);
+    }
+    for (const auto& fix : slices) {
+      AblationOptions o;
+      o.axis = axis;
+      o.sweeps = {sweep};
+      o.fix = fix;
+      std::vector<std::string> fixed;
+      for (const auto& [k, v] : fix) fixed.push_back(absl::StrCat(k, "=", v));
+      out.push_back({absl::StrCat(axis, fixed.empty() ? "" : " at ", absl::StrJoin(fixed, ", ")),
+                     AblationCi(db, o, ci)});
+    }
+  }
+  return out;
+}
+
 }  // namespace experiments

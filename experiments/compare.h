@@ -81,6 +81,17 @@ struct AblationCiOptions {
 // that does not keep them), and runs evaluated on other images or another dataset.
 absl::StatusOr<Table> AblationCi(Db& db, const AblationOptions& options, const AblationCiOptions& ci);
 
+// The sweep's final tables of intervals: for each swept key, one AblationCi per combination of the
+// other swept keys' values (held fixed). `title` names the axis and the fixed values; a slice that
+// cannot be compared (one arm, no per-image results) has its reason in `table`'s status.
+struct SweepCi {
+  std::string title;
+  absl::StatusOr<Table> table;
+};
+absl::StatusOr<std::vector<SweepCi>> SweepCiTables(Db& db, const std::string& sweep,
+                                                   const std::vector<std::string>& swept_keys,
+                                                   const AblationCiOptions& ci);
+
 // One row per value of the axis: n runs, mean, sample std, min, max of the metric, and a check
 // column that names everything (other config keys, dataset hash, build, git commit) in which the
 // row's runs differ from the first row's first run; "ok" when nothing does.

@@ -217,6 +217,33 @@ TEST_F(CompareCiTest, ADamagedPerImageFileIsNamedWithItsRun) {
   EXPECT_NE(m.find("checksum"), std::string::npos) << m;
 }
 
+TEST_F(CompareCiTest, SweepTablesHoldTheOtherKeysFixed) {
+  AblationCiOptions ci;
+  ci.metrics = {"segm_AP"};
+  absl::StatusOr<std::vector<SweepCi>> tables =
+      SweepCiTables(db(), "boot", {"RPN_ANCHOR_STRIDE", "USE_MINI_MASK"}, ci);
+  ASSERT_TRUE(tables.ok()) << tables.status();
+  ASSERT_EQ(tables->size(), 4u);  // stride at mini 0 and 1, mini at stride 1 and 2
+  std::vector<std::string> titles;
+  for (const SweepCi& t : *tables) {
+    titles.push_back(t.title);
+    ASSERT_TRUE(t.table.ok()) << t.title << ": " << t.table.status();
+    ASSERT_EQ(t.table->rows.size(), 1u);
+  }
+  EXPECT_EQ(titles, (std::vector<std::string>{"RPN_ANCHOR_STRIDE at USE_MINI_MASK=0",
+                                              "RPN_ANCHOR_STRIDE at USE_MINI_MASK=1",
+                                              "USE_MINI_MASK at RPN_ANCHOR_STRIDE=1",
+                                              "USE_MINI_MASK at RPN_ANCHOR_STRIDE=2"}));
+  EXPECT_NEAR(Num((*tables)[1].table->rows[0][6]), -74 / 303.0, 1e-12);
+  EXPECT_EQ(SqlValueText((*tables)[1].table->rows[0][10]), "worse");
+  EXPECT_EQ(SqlValueText((*tables)[3].table->rows[0][10]), "indistinguishable");
+  // A sweep without per-image results gets its reason per slice.
+  tables = SweepCiTables(db(), "old", {"RPN_ANCHOR_STRIDE"}, ci);
+  ASSERT_TRUE(tables.ok());
+  ASSERT_EQ(tables->size(), 1u);
+  EXPECT_FALSE((*tables)[0].table.ok());
+}
+
 TEST_F(CompareCiTest, CompareBinaryPrintsIntervals) {
   experiments_test::ProcResult r = experiments_test::RunProcess(
       {Arg("compare"), "ablate", "--db=" + *db_path_, "--axis=RPN_ANCHOR_STRIDE", "--sweep=boot",
