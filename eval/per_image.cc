@@ -219,7 +219,8 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
   std::vector<double> recall(static_cast<size_t>(K) * A * M * T, -1);
   std::vector<double> precision_sum(static_cast<size_t>(K) * A * P * T, -1);
   std::vector<long> tp(static_cast<size_t>(A) * M * T);
-  std::vector<double> rc, pr;
+  std::vector<double> precision_at_tp;
+  std::vector<int> needed_tp(R);
   for (int k = 0; k < K; ++k) {
     std::fill(tp.begin(), tp.end(), 0);
     bool present = false;
@@ -241,41 +242,53 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
               static_cast<double>(tp[(a * M + m) * T + t]) / gt;
         }
       }
+      // needed_tp[r]: the fewest true positives whose recall (tp / gt, as pycocotools divides)
+      // reaches recall threshold r; recall grows with tp, so this is where searchsorted lands.
+      for (int rr = 0, j = 0; rr < R; ++rr) {
+        while (static_cast<double>(j) / gt < r.rec_thrs[rr] && j <= gt) ++j;
+        needed_tp[rr] = j;
+      }
       for (int pl = 0; pl < P; ++pl) {
         const CategoryOrder& o = orders_[static_cast<size_t>(k) * P + pl];
         for (int t = 0; t < T; ++t) {
           const uint8_t* codes = o.codes.data() + (static_cast<size_t>(a) * T + t) * o.num_entries;
-          // Ignored detections add points equal to their predecessors, which change neither the
-          // envelope nor the first point at or above a recall threshold: they are skipped.
-          rc.clear();
-          pr.clear();
+          // Only true positives matter: precision rises only there (between them it falls), and
+          // recall reaches a threshold first there. So the envelope at the first point with
+          // recall >= r is the largest precision at the true positives from the needed_tp[r]-th
+          // on. Ignored detections add points equal to their predecessors and are skipped.
+          precision_at_tp.clear();
           double tps = 0, fps = 0;
+          bool any = false;  // a detection that is not ignored (pycocotools' N > 0)
           for (const CategoryOrder::Group& g : o.groups) {
             const int c = counts[g.image];
             for (int copy = 0; copy < c; ++copy) {
               for (int e = g.begin; e < g.end; ++e) {
                 const uint8_t code = codes[e];
                 if (code == 0) continue;
+                any = true;
                 if (code == 1) {
                   tps += 1;
+                  precision_at_tp.push_back(tps / (fps + tps + eps));
                 } else {
                   fps += 1;
                 }
-                rc.push_back(tps / gt);
-                pr.push_back(tps / (fps + tps + eps));
               }
             }
           }
-          const int N = static_cast<int>(rc.size());
-          for (int n = N - 1; n > 0; --n) {
-            if (pr[n] > pr[n - 1]) pr[n - 1] = pr[n];
+          const int num_tp = static_cast<int>(precision_at_tp.size());
+          for (int j = num_tp - 1; j > 0; --j) {
+            if (precision_at_tp[j] > precision_at_tp[j - 1]) precision_at_tp[j - 1] = precision_at_tp[j];
           }
           double sum = 0;
-          int pi = 0;
           for (int rr = 0; rr < R; ++rr) {
-            while (pi < N && rc[pi] < r.rec_thrs[rr]) ++pi;
-            if (pi >= N) break;  // thresholds never reached keep precision 0
-            sum += pr[pi];
+            const int need = needed_tp[rr];
+            if (need == 0) {  // reached at the first point
+              if (!any) break;
+              sum += num_tp > 0 ? precision_at_tp[0] : 0.0;
+            } else {
+              if (need > num_tp) break;  // thresholds never reached keep precision 0
+              sum += precision_at_tp[need - 1];
+            }
           }
           precision_sum[((static_cast<size_t>(k) * A + a) * P + pl) * T + t] = sum;
         }
