@@ -8,7 +8,8 @@
 //   bazel run //experiments:compare -- seeds --sweep=NAME [--metric=segm_AP]
 //   bazel run //experiments:compare -- best --metric=segm_AP [--sweep=NAME] [--top=3]
 //   bazel run //experiments:compare -- export --sweep=NAME --format=csv > runs.csv
-//   bazel run //experiments:compare -- report --sweep=NAME [--metric=segm_AP] [--curve=loss] > r.html
+//   bazel run //experiments:compare -- report --sweep=NAME [--metric=segm_AP] [--curve=loss]
+//       [--resamples=1000 --ci_seed=0] > r.html
 // Every command takes --format=table|csv|json, --db=FILE and --value=last|best.
 #include <iostream>
 
@@ -37,9 +38,10 @@ DEFINE_bool(ci, false,
             "each run logged with its last COCO evaluation.");
 DEFINE_string(ci_metrics, "segm_AP,segm_AP50,bbox_AP,bbox_AP50",
               "ablate --ci: metrics, <bbox|segm>_<AP|AP50|AP75|APs|APm|APl|AR1|AR10|AR100|ARs|ARm|ARl>.");
-DEFINE_int32(resamples, 1000, "ablate --ci: bootstrap replicates B.");
-DEFINE_uint64(ci_seed, 0, "ablate --ci: the bootstrap's seed (the same seed gives the same intervals).");
-DEFINE_int32(threads, 2, "ablate --ci: threads for the bootstrap.");
+DEFINE_int32(resamples, 1000, "ablate --ci and report's forest plot: bootstrap replicates B.");
+DEFINE_uint64(ci_seed, 0,
+              "ablate --ci and report: the bootstrap's seed (the same seed gives the same intervals).");
+DEFINE_int32(threads, 2, "ablate --ci and report: threads for the bootstrap.");
 DEFINE_bool(ci_resample_seeds, true,
             "ablate --ci: resample the seeds as well as the images in each replicate (false: images "
             "only, each replicate averages over every seed).");
@@ -149,6 +151,9 @@ int Main(int argc, char** argv) {
     experiments::ReportOptions ro;
     ro.metric = FLAGS_metric;
     ro.curve = FLAGS_curve;
+    ro.resamples = FLAGS_resamples;
+    ro.ci_seed = FLAGS_ci_seed;
+    ro.threads = FLAGS_threads;
     absl::StatusOr<std::string> html = experiments::HtmlReport(db, FLAGS_sweep, ro);
     if (!html.ok()) {
       std::cerr << "compare: " << html.status().message() << "\n";
