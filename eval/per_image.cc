@@ -120,7 +120,6 @@ absl::StatusOr<ResampleAccumulator> ResampleAccumulator::Create(
   const int K = static_cast<int>(r.cat_ids.size());
   const int T = static_cast<int>(r.iou_thrs.size());
   const int A = static_cast<int>(r.area_rng.size());
-  const int M = static_cast<int>(r.max_dets.size());
   for (const StatSpec& spec : kSpecs) {
     if (!spec.ap) continue;
     const int m = MaxDetIndex(r.max_dets, spec.max_det);
@@ -133,19 +132,37 @@ absl::StatusOr<ResampleAccumulator> ResampleAccumulator::Create(
   for (size_t j = r.cells.size(); j-- > 0;) acc.cell_begin_[r.cells[j].k] = j;
   for (int k = K - 1; k >= 0; --k) acc.cell_begin_[k] = std::min(acc.cell_begin_[k], acc.cell_begin_[k + 1]);
 
-  acc.true_positives_.assign(r.cells.size() * A * M * T, 0);
+  for (const StatSpec& spec : kSpecs) {
+    if (spec.ap) continue;
+    const int a = AreaIndex(r.area_rng_lbl, spec.area);
+    const int m = MaxDetIndex(r.max_dets, spec.max_det);
+    if (a < 0 || m < 0) continue;
+    if (std::find(acc.precision_limits_.begin(), acc.precision_limits_.end(), m) !=
+        acc.precision_limits_.end()) {
+      continue;  // the precision walk counts these true positives
+    }
+    if (std::find(acc.recall_slots_.begin(), acc.recall_slots_.end(), std::make_pair(a, m)) ==
+        acc.recall_slots_.end()) {
+      acc.recall_slots_.emplace_back(a, m);
+    }
+  }
+  const size_t S = acc.recall_slots_.size();
+  acc.cell_image_.resize(r.cells.size());
+  acc.cell_counted_gt_.resize(r.cells.size() * A);
+  acc.true_positives_.assign(r.cells.size() * S * T, 0);
   for (size_t j = 0; j < r.cells.size(); ++j) {
     const ImageCategoryMatches& c = r.cells[j];
+    acc.cell_image_[j] = c.i;
+    for (int a = 0; a < A; ++a) acc.cell_counted_gt_[j * A + a] = c.num_counted_gt[a];
     const int D = static_cast<int>(c.scores.size());
-    for (int a = 0; a < A; ++a) {
-      for (int m = 0; m < M; ++m) {
-        const int n = std::min(D, r.max_dets[m]);
-        for (int t = 0; t < T; ++t) {
-          const uint8_t* f = c.flags.data() + (static_cast<size_t>(a) * T + t) * D;
-          int tp = 0;
-          for (int d = 0; d < n; ++d) tp += f[d] == 1;
-          acc.true_positives_[((j * A + a) * M + m) * T + t] = tp;
-        }
+    for (size_t slot = 0; slot < S; ++slot) {
+      const auto [a, m] = acc.recall_slots_[slot];
+      const int n = std::min(D, r.max_dets[m]);
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* f = c.flags.data() + (static_cast<size_t>(a) * T + t) * D;
+        int tp = 0;
+        for (int d = 0; d < n; ++d) tp += f[d] == 1;
+        acc.true_positives_[(j * S + slot) * T + t] = tp;
       }
     }
   }
@@ -172,24 +189,30 @@ absl::StatusOr<ResampleAccumulator> ResampleAccumulator::Create(
                        [](const Entry& x, const Entry& y) { return -x.score < -y.score; });
       CategoryOrder& o = acc.orders_[static_cast<size_t>(k) * P + pl];
       const int N = static_cast<int>(entries.size());
-      o.num_entries = N;
-      for (int e = 0; e < N; ++e) {
-        if (e == 0 || entries[e].score != entries[e - 1].score ||
-            entries[e].image != entries[e - 1].image) {
-          o.groups.push_back({e, e + 1, entries[e].image});
-        } else {
-          o.groups.back().end = e + 1;
-        }
-      }
-      o.codes.resize(static_cast<size_t>(A) * T * N);
+      o.sequences.resize(static_cast<size_t>(A) * T);
       for (int a = 0; a < A; ++a) {
         for (int t = 0; t < T; ++t) {
-          uint8_t* out = o.codes.data() + (static_cast<size_t>(a) * T + t) * N;
+          Sequence& seq = o.sequences[static_cast<size_t>(a) * T + t];
+          bool new_run = true;
           for (int e = 0; e < N; ++e) {
+            if (e > 0 && (entries[e].score != entries[e - 1].score ||
+                          entries[e].image != entries[e - 1].image)) {
+              new_run = true;
+            }
             const ImageCategoryMatches& c = r.cells[entries[e].cell];
-            const uint8_t f =
-                c.flags[(static_cast<size_t>(a) * T + t) * c.scores.size() + entries[e].d];
-            out[e] = (f & 2) ? 0 : (f & 1) ? 1 : 2;
+            const uint8_t f = c.flags[(static_cast<size_t>(a) * T + t) * c.scores.size() + entries[e].d];
+            if (f & 2) continue;  // ignored: adds a point equal to its predecessor
+            const int pos = static_cast<int>(seq.true_positive.size());
+            if (new_run) {
+              seq.runs.push_back({pos, pos, entries[e].image, 0});
+              new_run = false;
+            }
+            seq.true_positive.push_back(f & 1);
+            Sequence::Run& run = seq.runs.back();
+            run.end = pos + 1;
+            if (run.false_positives_only >= 0) {
+              run.false_positives_only = (f & 1) ? -1 : run.false_positives_only + 1;
+            }
           }
         }
       }
@@ -218,30 +241,35 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
   // recall [K, A, M, T]; precision summed over recall thresholds [K, A, P, T].
   std::vector<double> recall(static_cast<size_t>(K) * A * M * T, -1);
   std::vector<double> precision_sum(static_cast<size_t>(K) * A * P * T, -1);
-  std::vector<long> tp(static_cast<size_t>(A) * M * T);
+  const size_t S = recall_slots_.size();
+  std::vector<long> tp(S * T);
   std::vector<double> precision_at_tp;
   std::vector<int> needed_tp(R);
   for (int k = 0; k < K; ++k) {
     std::fill(tp.begin(), tp.end(), 0);
     bool present = false;
     for (size_t j = cell_begin_[k]; j < cell_begin_[k + 1]; ++j) {
-      const int c = counts[r.cells[j].i];
+      const int c = counts[cell_image_[j]];
       if (c == 0) continue;
       present = true;
-      for (int a = 0; a < A; ++a) counted[k * A + a] += static_cast<double>(c) * r.cells[j].num_counted_gt[a];
-      const int* cell_tp = true_positives_.data() + j * A * M * T;
+      const int* gt = cell_counted_gt_.data() + j * A;
+      for (int a = 0; a < A; ++a) counted[k * A + a] += static_cast<double>(c) * gt[a];
+      const int* cell_tp = true_positives_.data() + j * S * T;
       for (size_t x = 0; x < tp.size(); ++x) tp[x] += static_cast<long>(c) * cell_tp[x];
     }
     if (!present) continue;
+    for (size_t slot = 0; slot < S; ++slot) {
+      const auto [a, m] = recall_slots_[slot];
+      const double gt = counted[k * A + a];
+      if (gt == 0) continue;
+      for (int t = 0; t < T; ++t) {
+        recall[((static_cast<size_t>(k) * A + a) * M + m) * T + t] =
+            static_cast<double>(tp[slot * T + t]) / gt;
+      }
+    }
     for (int a = 0; a < A; ++a) {
       const double gt = counted[k * A + a];
       if (gt == 0) continue;
-      for (int m = 0; m < M; ++m) {
-        for (int t = 0; t < T; ++t) {
-          recall[((static_cast<size_t>(k) * A + a) * M + m) * T + t] =
-              static_cast<double>(tp[(a * M + m) * T + t]) / gt;
-        }
-      }
       // needed_tp[r]: the fewest true positives whose recall (tp / gt, as pycocotools divides)
       // reaches recall threshold r; recall grows with tp, so this is where searchsorted lands.
       for (int rr = 0, j = 0; rr < R; ++rr) {
@@ -251,22 +279,25 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
       for (int pl = 0; pl < P; ++pl) {
         const CategoryOrder& o = orders_[static_cast<size_t>(k) * P + pl];
         for (int t = 0; t < T; ++t) {
-          const uint8_t* codes = o.codes.data() + (static_cast<size_t>(a) * T + t) * o.num_entries;
+          const Sequence& seq = o.sequences[static_cast<size_t>(a) * T + t];
           // Only true positives matter: precision rises only there (between them it falls), and
           // recall reaches a threshold first there. So the envelope at the first point with
           // recall >= r is the largest precision at the true positives from the needed_tp[r]-th
-          // on. Ignored detections add points equal to their predecessors and are skipped.
+          // on. Ignored detections (points equal to their predecessors) were left out in Create.
           precision_at_tp.clear();
           double tps = 0, fps = 0;
           bool any = false;  // a detection that is not ignored (pycocotools' N > 0)
-          for (const CategoryOrder::Group& g : o.groups) {
-            const int c = counts[g.image];
+          for (const Sequence::Run& run : seq.runs) {
+            const int c = counts[run.image];
+            if (c == 0) continue;
+            any = true;
+            if (run.false_positives_only >= 0) {
+              fps += static_cast<double>(c) * run.false_positives_only;
+              continue;
+            }
             for (int copy = 0; copy < c; ++copy) {
-              for (int e = g.begin; e < g.end; ++e) {
-                const uint8_t code = codes[e];
-                if (code == 0) continue;
-                any = true;
-                if (code == 1) {
+              for (int e = run.begin; e < run.end; ++e) {
+                if (seq.true_positive[e]) {
                   tps += 1;
                   precision_at_tp.push_back(tps / (fps + tps + eps));
                 } else {
@@ -276,6 +307,8 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
             }
           }
           const int num_tp = static_cast<int>(precision_at_tp.size());
+          // Recall at this limit: every true positive of the walk (pycocotools' rc[-1], or 0).
+          recall[((static_cast<size_t>(k) * A + a) * M + precision_limits_[pl]) * T + t] = tps / gt;
           for (int j = num_tp - 1; j > 0; --j) {
             if (precision_at_tp[j] > precision_at_tp[j - 1]) precision_at_tp[j - 1] = precision_at_tp[j];
           }

@@ -56,16 +56,20 @@ class ResampleAccumulator {
  private:
   // One category's detections for one detection limit, in the order pycocotools' accumulate()
   // sorts the concatenation of every image's top `limit` detections: score descending, then image,
-  // then the detection's place in its image. Runs of equal score within one image form a group; a
-  // multiset repeats each group as a whole (copies of an image are concatenated one after another).
-  struct CategoryOrder {
-    struct Group {
-      int begin, end;  // entries [begin, end)
+  // then the detection's place in its image. Per (area range, IoU threshold) only the detections that
+  // are not ignored are kept, in runs of equal score within one image: a multiset repeats each run as
+  // a whole (copies of an image are concatenated one after another).
+  struct Sequence {
+    struct Run {
+      int begin, end;  // true_positive[begin, end)
       int image;       // i
+      int false_positives_only;  // the run's length when it has no true positive, else -1
     };
-    std::vector<Group> groups;
-    int num_entries = 0;
-    std::vector<uint8_t> codes;  // [A, T, entries]: 0 ignored, 1 true positive, 2 false positive
+    std::vector<Run> runs;
+    std::vector<uint8_t> true_positive;  // 1: true positive, 0: false positive
+  };
+  struct CategoryOrder {
+    std::vector<Sequence> sequences;  // [A * T]
   };
   explicit ResampleAccumulator(std::shared_ptr<const PerImageEval> results);
   std::shared_ptr<const PerImageEval> results_;
@@ -76,7 +80,14 @@ class ResampleAccumulator {
   std::vector<CategoryOrder> orders_;
   // [K]: the cells of category k in results_->cells are [cell_begin_[k], cell_begin_[k + 1]).
   std::vector<size_t> cell_begin_;
-  // Per cell, matched detections that count, per (a, m, t): [cells, A, M, T].
+  // Per cell: its image and its ground truth that counts per area range ([cells, A]), stored apart
+  // from the cells so that a resample reads them contiguously.
+  std::vector<int> cell_image_;
+  std::vector<int> cell_counted_gt_;
+  // The (area range, detection limit) pairs whose recall the AR numbers read and the precision walk
+  // does not give (limits outside precision_limits_), and per cell the matched detections that
+  // count there: [cells, recall_slots_.size(), T].
+  std::vector<std::pair<int, int>> recall_slots_;
   std::vector<int> true_positives_;
 };
 
