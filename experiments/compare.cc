@@ -764,6 +764,11 @@ absl::StatusOr<Table> AblationCi(Db& db, const AblationOptions& o, const Ablatio
     metrics.push_back({m, type, static_cast<int>(it - CocoStatNames().begin())});
   }
   if (metrics.empty()) return absl::InvalidArgumentError("--ci_metrics: no metric given");
+  if (o.value != "last") {
+    return absl::InvalidArgumentError(
+        "--ci compares each run's last COCO evaluation (its per-image results); --value=best does "
+        "not apply");
+  }
   absl::StatusOr<Table> plain = Ablation(db, o);  // validates the options; its check column is reused
   if (!plain.ok()) return plain.status();
   absl::StatusOr<AblationRuns> selected = SelectAblationRuns(db, o);

@@ -196,6 +196,11 @@ TEST_F(CompareCiTest, UnpairedSeedsAndAmbiguousRunsAreRefusedByName) {
   t = AblationCi(db(), o, {});
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("ambiguous"), std::string::npos) << t.status();
+  AblationOptions best = Options("RPN_ANCHOR_STRIDE", {"boot"}, "USE_MINI_MASK", "false");
+  best.value = "best";
+  t = AblationCi(db(), best, {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("--value=best does not apply"), std::string::npos) << t.status();
   AblationCiOptions bad;
   bad.metrics = {"segm_mAP"};
   t = AblationCi(db(), Options("RPN_ANCHOR_STRIDE", {"boot"}, "USE_MINI_MASK", "false"), bad);
