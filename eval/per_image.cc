@@ -479,14 +479,18 @@ absl::Status SavePerImageEval(const PerImageEval& r, const std::string& path) {
 }
 
 absl::StatusOr<std::shared_ptr<const PerImageEval>> LoadPerImageEval(const std::string& path) {
-  const auto error = [&](const std::string& why) {
-    return absl::DataLossError(absl::StrCat(path, ": per-image evaluation file: ", why));
-  };
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open the per-image evaluation file"));
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string data = ss.str();
+  return ParsePerImageEval(ss.str(), path);
+}
+
+absl::StatusOr<std::shared_ptr<const PerImageEval>> ParsePerImageEval(const std::string& data,
+                                                                      const std::string& path) {
+  const auto error = [&](const std::string& why) {
+    return absl::DataLossError(absl::StrCat(path, ": per-image evaluation file: ", why));
+  };
   if (data.size() < sizeof(kMagic) + sizeof(uint64_t) || std::memcmp(data.data(), kMagic, 8) != 0) {
     return error("not a per-image evaluation file (no MRCNNPIE header)");
   }

@@ -98,6 +98,10 @@ absl::Status SavePerImageEval(const PerImageEval& results, const std::string& pa
 // names the file and what is wrong with it.
 absl::StatusOr<std::shared_ptr<const PerImageEval>> LoadPerImageEval(const std::string& path);
 
+// The same from the file's bytes; `name` names them in errors.
+absl::StatusOr<std::shared_ptr<const PerImageEval>> ParsePerImageEval(const std::string& data,
+                                                                      const std::string& name);
+
 }  // namespace mrcnn::eval
 
 #endif  // EVAL_PER_IMAGE_H_

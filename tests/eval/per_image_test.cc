@@ -162,5 +162,43 @@ TEST(PerImageTest, SaveLoadRoundTripAndDamagedFiles) {
   EXPECT_EQ(LoadPerImageEval(path).status().code(), absl::StatusCode::kNotFound);
 }
 
+// A file written by another writer of the format (tests/fuzz/gen_seeds.py, in Python; the fuzz seed
+// has a salt byte in front and no checksum): 3 images, one class, IoU thresholds 0.5 and 0.75,
+// recall thresholds 0, 0.5 and 1, maxDets 1, 10 and 100, areas all and small. Image 4 has one object
+// and detections 0.9 (matched at both thresholds) and 0.4 (false positive); image 11 has two
+// objects and one detection 0.7, matched at 0.5 only.
+TEST(PerImageTest, ReadsAFileFromAnotherWriter) {
+  std::ifstream in("tests/fuzz/corpus/per_image_fuzzer/valid", std::ios::binary);
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string file = ss.str().substr(1);
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : file) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  file.append(reinterpret_cast<const char*>(&h), sizeof(h));
+  absl::StatusOr<std::shared_ptr<const PerImageEval>> r = ParsePerImageEval(file, "valid");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->img_ids, (std::vector<int64_t>{4, 9, 11}));
+  ASSERT_EQ((*r)->cells.size(), 2u);
+  EXPECT_EQ((*r)->cells[1].scores, std::vector<double>{0.7});
+  ResampleAccumulator acc = ResampleAccumulator::Create(*r).value();
+  // Every image once, IoU 0.5: 3 objects; in score order 0.9 TP, 0.7 TP, 0.4 FP: precision 1 up to
+  // recall 2/3, which reaches recall thresholds 0 and 0.5 of three: AP50 = 2/3. IoU 0.75: 0.9 TP,
+  // 0.7 FP (its flag is 0 there), 0.4 FP: recall 1/3 reaches threshold 0 only: AP75 = 1/3.
+  const ResampleStats s = acc.Accumulate({1, 1, 1});
+  EXPECT_NEAR(s.stats[1], 2.0 / 3, 1e-15);
+  EXPECT_NEAR(s.stats[2], 1.0 / 3, 1e-15);
+  EXPECT_NEAR(s.stats[0], 0.5, 1e-15);
+  // Image 11 twice: 5 objects, 0.9 TP, 0.7 TP, 0.7 TP (the copy), 0.4 FP at IoU 0.5: recall 3/5
+  // reaches thresholds 0 and 0.5: AP50 = 2/3 again; recall at maxDets 100 (AR100, area all) is the
+  // mean over the two thresholds of 3/5 and 1/5.
+  const ResampleStats twice = acc.Accumulate({1, 0, 2});
+  EXPECT_NEAR(twice.stats[1], 2.0 / 3, 1e-15);
+  EXPECT_NEAR(twice.stats[8], (3.0 / 5 + 1.0 / 5) / 2, 1e-15);
+}
+
 }  // namespace
 }  // namespace mrcnn::eval

@@ -158,6 +158,40 @@ def coco_results():
                           "segmentation": {"size": [10, 12], "counts": "0"}}])
 
 
+def per_image():
+    t = "per_image_fuzzer"  # first byte: the resample's salt; then a per-image file without its checksum
+    import struct
+
+    def pie(iou, rec, max_dets, areas, labels, img_ids, cat_ids, cells, version=1):
+        b = b"MRCNNPIE" + struct.pack("<II", version, 1)
+        b += struct.pack("<7Q", len(iou), len(rec), len(max_dets), len(areas), len(img_ids),
+                         len(cat_ids), len(cells))
+        b += struct.pack("<%dd" % len(iou), *iou) + struct.pack("<%dd" % len(rec), *rec)
+        b += struct.pack("<%di" % len(max_dets), *max_dets)
+        for lo, hi in areas:
+            b += struct.pack("<2d", lo, hi)
+        for label in labels:
+            b += struct.pack("<Q", len(label)) + label.encode()
+        b += struct.pack("<%dq" % len(img_ids), *img_ids) + struct.pack("<%dq" % len(cat_ids), *cat_ids)
+        for k, i, counted, scores, flags in cells:
+            b += struct.pack("<iiQ", k, i, len(scores)) + struct.pack("<%di" % len(counted), *counted)
+            b += struct.pack("<%dd" % len(scores), *scores) + bytes(flags)
+        return b
+
+    # 2 IoU thresholds, 3 recall thresholds, maxDets 1, 10, 100, areas all and small, 3 images, 1 class.
+    args = ([0.5, 0.75], [0.0, 0.5, 1.0], [1, 10, 100], [(0, 1e10), (0, 1024)], ["all", "small"],
+            [4, 9, 11], [1])
+    cells = [(0, 0, [1, 0], [0.9, 0.4], [1, 0, 1, 0, 3, 2, 3, 2]),
+             (0, 2, [2, 1], [0.7], [1, 0, 2, 2])]
+    write(t, "valid", bytes([1]) + pie(*args, cells))
+    write(t, "ties_across_images", bytes([2]) + pie(*args, [(0, 0, [1, 1], [0.5], [1, 0, 1, 0]),
+                                                            (0, 1, [1, 0], [0.5], [0, 0, 2, 2])]))
+    write(t, "truncated", bytes([0]) + pie(*args, cells)[:90])
+    write(t, "bad_flag", bytes([0]) + pie(*args, [(0, 0, [1, 0], [0.9], [7, 0, 1, 0])]))
+    write(t, "cells_out_of_order", bytes([0]) + pie(*args, list(reversed(cells))))
+    write(t, "version_2", bytes([0]) + pie(*args, cells, version=2))
+
+
 def rle():
     t = "rle_fuzzer"  # two bytes of size (h, w), then the counts string
     seed = lambda name, h, w, s: write(t, name, bytes([h, w]) + s.encode())
@@ -222,8 +256,8 @@ def class_map():
 
 
 def main():
-    for make in (tutorial, labelme, image_header, coco_dataset, coco_gt, coco_results, rle, sweep_spec,
-                 config_json, config_set, class_map):
+    for make in (tutorial, labelme, image_header, coco_dataset, coco_gt, coco_results, per_image, rle,
+                 sweep_spec, config_json, config_set, class_map):
         make()
     return 0
 
