@@ -66,6 +66,16 @@ absl::Status CheckShapes(const PerImageEval& r) {
     return absl::InvalidArgumentError(absl::StrCat(A, " area ranges but ", r.area_rng_lbl.size(),
                                                    " labels"));
   }
+  // Accumulation keeps [K, A, M, T] arrays: refuse sizes no evaluation has (COCO: 80 x 4 x 3 x 10).
+  if (static_cast<double>(K) * A * r.max_dets.size() * T > (1 << 24) || r.rec_thrs.size() > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat(K, " categories x ", A, " area ranges x ",
+                                                   r.max_dets.size(), " maxDets x ", T,
+                                                   " IoU thresholds (or ", r.rec_thrs.size(),
+                                                   " recall thresholds) is beyond what this reads"));
+  }
+  for (double thr : r.rec_thrs) {
+    if (!(thr >= 0 && thr <= 1)) return absl::InvalidArgumentError("a recall threshold is not in [0, 1]");
+  }
   if (!std::is_sorted(r.rec_thrs.begin(), r.rec_thrs.end())) {
     return absl::InvalidArgumentError("recall thresholds are not ascending");
   }
@@ -272,9 +282,13 @@ ResampleStats ResampleAccumulator::Accumulate(const std::vector<int>& counts) co
       if (gt == 0) continue;
       // needed_tp[r]: the fewest true positives whose recall (tp / gt, as pycocotools divides)
       // reaches recall threshold r; recall grows with tp, so this is where searchsorted lands.
-      for (int rr = 0, j = 0; rr < R; ++rr) {
-        while (static_cast<double>(j) / gt < r.rec_thrs[rr] && j <= gt) ++j;
-        needed_tp[rr] = j;
+      // Found from ceil(threshold x gt) by a step or two each way, as gt may be large.
+      for (int rr = 0; rr < R; ++rr) {
+        const double thr = r.rec_thrs[rr];
+        double j = std::max(0.0, std::ceil(thr * gt));
+        while (j > 0 && (j - 1) / gt >= thr) j -= 1;
+        while (j / gt < thr) j += 1;
+        needed_tp[rr] = j > 2e9 ? 2000000000 : static_cast<int>(j);  // beyond any true-positive count
       }
       for (int pl = 0; pl < P; ++pl) {
         const CategoryOrder& o = orders_[static_cast<size_t>(k) * P + pl];
