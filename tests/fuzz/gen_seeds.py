@@ -190,6 +190,11 @@ def per_image():
     write(t, "bad_flag", bytes([0]) + pie(*args, [(0, 0, [1, 0], [0.9], [7, 0, 1, 0])]))
     write(t, "cells_out_of_order", bytes([0]) + pie(*args, list(reversed(cells))))
     write(t, "version_2", bytes([0]) + pie(*args, cells, version=2))
+    # Findings of the first sessions, fixed: a ground-truth count near 2^31 (a loop as long as the
+    # count, ending in an int overflow) and a recall threshold of 1e300 (which hung the first fix).
+    write(t, "regression_huge_gt_count", bytes([1]) + pie(*args, [(0, 0, [2147483647, 0], [0.9], [1, 0, 1, 0])]))
+    write(t, "regression_huge_recall_threshold",
+          bytes([1]) + pie(args[0], [0.0, 1e300], *args[2:], cells))
 
 
 def rle():
