@@ -16,7 +16,7 @@
 // equal scores, so it is part of the definition. With every count 1 the result is the evaluation's own.
 //
 // On disk (SavePerImageEval / LoadPerImageEval) the results are a small binary file ("MRCNNPIE",
-// version 1, little-endian, FNV-1a checksum at the end): about 9 bytes per kept detection plus
+// version 1, little-endian, FNV-1a checksum at the end): 8 bytes (its score) per kept detection plus
 // A x T bytes of flags per detection.
 #ifndef EVAL_PER_IMAGE_H_
 #define EVAL_PER_IMAGE_H_
