@@ -29,7 +29,8 @@ inline constexpr int32_t kApplicationId = 0x4D524358;
 // Version 1: sweeps, trials, attempts, params, metrics. Version 2: COCO results, per-class AP,
 // checkpoints and the per-metric summary (best/last), back-filled from existing metric rows.
 // Version 3: the scheduler (PAUSED / PRUNED trials, rungs, attempts that resume earlier ones).
-inline constexpr int kSchemaVersion = 3;
+// Version 4: the Slurm launcher (attempts' launcher, job and array index; report ingestion offsets).
+inline constexpr int kSchemaVersion = 4;
 
 // The trial statuses, as stored.
 inline constexpr char kQueued[] = "QUEUED";

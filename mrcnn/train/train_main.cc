@@ -41,7 +41,8 @@ DEFINE_bool(coco_eval, true, "COCO bbox/segm evaluation on the validation set af
 DEFINE_int32(coco_images, 0, "validation images for COCO evaluation (0: all)");
 DEFINE_int32(log_every, 10, "plain log lines (non-terminal output) every N steps");
 // Experiment-log trial protocol (experiments/trial.h): given --db, the run logs there.
-DEFINE_string(db, "", "trial mode: experiment log database");
+DEFINE_string(db, "", "trial mode: experiment log database (local launcher)");
+DEFINE_string(report, "", "trial mode: JSON-lines report file instead of the log (Slurm launcher)");
 DEFINE_string(trial_dir, "", "trial mode: folder for checkpoints (replaces --model_dir)");
 DEFINE_int64(trial_id, 0, "trial mode: trial id");
 DEFINE_int32(attempt, 0, "trial mode: attempt number");
@@ -148,7 +149,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigFromFlags(sets);
   if (!config.ok()) return Fail(config.status());
   if (FLAGS_seed >= 0) config->SEED = static_cast<int>(FLAGS_seed);
-  const bool trial = !FLAGS_db.empty();
+  const bool trial = !FLAGS_db.empty() || !FLAGS_report.empty();
   const std::string model_dir = trial ? FLAGS_trial_dir : FLAGS_model_dir;
   if (FLAGS_stop_at_epoch < 0) {
     return Fail(absl::InvalidArgumentError(absl::StrCat("--stop_at_epoch must be >= 0, got ", FLAGS_stop_at_epoch)));
@@ -177,10 +178,14 @@ int Main(int argc, char** argv) {
     a.seed = FLAGS_seed;
     a.trial_dir = FLAGS_trial_dir;
     a.db_path = FLAGS_db;
+    a.report_path = FLAGS_report;
     a.trial_id = FLAGS_trial_id;
     a.attempt = FLAGS_attempt;
     a.threads = FLAGS_threads;
-    if (a.trial_dir.empty()) return Fail(absl::InvalidArgumentError("trial mode (--db) needs --trial_dir"));
+    if (a.trial_dir.empty()) return Fail(absl::InvalidArgumentError("trial mode (--db or --report) needs --trial_dir"));
+    if (!a.db_path.empty() && !a.report_path.empty()) {
+      return Fail(absl::InvalidArgumentError("trial mode takes --db or --report, not both"));
+    }
     absl::StatusOr<experiments::TrialLog> l = experiments::TrialLog::Open(a);
     if (!l.ok()) return Fail(l.status());
     tlog.emplace(std::move(*l));
@@ -285,6 +290,10 @@ int Main(int argc, char** argv) {
       return absl::OkStatus();
     };
     absl::Status s = trainer->Train(data->train, data->val, o);
+    if (!s.ok()) return Fail(s);
+  }
+  if (tlog) {
+    absl::Status s = tlog->Finish();
     if (!s.ok()) return Fail(s);
   }
   return 0;
