@@ -22,6 +22,9 @@ APT_PACKAGES=(
   python3-torch python3-torchvision python3-numpy python3-pil
   # The experiment report's rendering test (headless).
   chromium
+  # The Slurm launcher: its client commands, and a single-node cluster for its tests and for trying it
+  # on one machine (experiments/local_slurm.sh).
+  slurm-wlm munge
 )
 
 SUDO=""

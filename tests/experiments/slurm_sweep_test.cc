@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -131,6 +132,41 @@ TEST_F(SlurmSweepTest, FourTrialsGiveTheLocalLaunchersTableAndTheLogHoldsTheJobs
   ASSERT_EQ(Exit(again), 0) << again.output;
   EXPECT_EQ(again.output.find("submitted"), std::string::npos) << again.output;
   EXPECT_EQ(table(again.output), table(slurm.output));
+}
+
+// The real trainer (found in the sweep's runfiles): 4 tiny trainings per launcher, the same seeds.
+TEST_F(SlurmSweepTest, RealTrainerGivesTheSameLossesAndApUnderSlurmAsLocally) {
+  const Json spec = {{"name", "real"},
+                     {"preset", "shapes"},
+                     {"base", {{"STEPS_PER_EPOCH", 2}, {"VALIDATION_STEPS", 1}, {"IMAGES_PER_GPU", 2}}},
+                     {"params", {{"RPN_ANCHOR_STRIDE", {1, 2}}, {"USE_MINI_MASK", {false, true}}}},
+                     {"trainer", {{"format", "shapes"}, {"shapes_train", 4}, {"shapes_val", 2}, {"epochs", 1},
+                                  {"workers", 1}, {"log_every", 1}}}};
+  const auto without_fake = [](std::vector<std::string> cmd) {
+    cmd.erase(std::remove_if(cmd.begin(), cmd.end(),
+                             [](const std::string& a) { return a.rfind("--trial_binary=", 0) == 0; }),
+              cmd.end());
+    return cmd;
+  };
+  const std::string local_db = dir_ + "/local.sqlite";
+  const ProcResult local = RunProcess(without_fake(Command(spec, "local", local_db)), 600);
+  ASSERT_EQ(Exit(local), 0) << local.output;
+  const ProcResult slurm = RunProcess(without_fake(Command(spec)), 600);
+  ASSERT_EQ(Exit(slurm), 0) << slurm.output;
+  absl::StatusOr<ExperimentLog> local_log = ExperimentLog::Open(local_db);
+  ASSERT_TRUE(local_log.ok());
+  Db& db = OpenDb();
+  // Losses (bit for bit: quote() prints every digit), learning rates, COCO AP, data hashes; not the
+  // timings (train_seconds), which differ run to run.
+  const auto rows = [](Db& d) {
+    return Text(d, "SELECT t.ordinal, m.key, m.step, quote(m.value) FROM metrics m JOIN trials t ON t.id = m.trial_id "
+                   "WHERE m.key <> 'train_seconds' ORDER BY t.ordinal, m.key, m.step") +
+           Text(d, "SELECT t.ordinal, t.status, t.dataset_hash, t.total_steps FROM trials t ORDER BY t.ordinal");
+  };
+  const std::string want = rows(local_log->db());
+  EXPECT_NE(want.find("segm_AP50"), std::string::npos) << want;
+  EXPECT_EQ(rows(db), want);
+  EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM attempts WHERE launcher = 'slurm' AND slurm_job_id IS NOT NULL"), "4;");
 }
 
 TEST_F(SlurmSweepTest, ACancelledTaskIsKilledAndItsRetryResumesFromTheCheckpoint) {
