@@ -645,4 +645,23 @@ absl::StatusOr<IngestResult> IngestReport(Db& db, int64_t trial_id, int attempt,
   return result;
 }
 
+absl::StatusOr<int64_t> IngestRunningReports(Db& db, std::vector<std::string>* problems) {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(
+      "SELECT a.trial_id, a.attempt, a.report_path FROM attempts a JOIN trials t ON t.id = a.trial_id "
+      "AND t.attempts = a.attempt WHERE t.status = 'RUNNING' AND a.launcher = 'slurm' AND a.report_path IS NOT NULL",
+      {});
+  if (!rows.ok()) return rows.status();
+  int64_t added = 0;
+  for (const std::vector<SqlValue>& r : *rows) {
+    absl::StatusOr<IngestResult> got = IngestReport(db, std::get<int64_t>(r[0]),
+                                                    static_cast<int>(std::get<int64_t>(r[1])), std::get<std::string>(r[2]));
+    if (got.ok()) {
+      added += got->new_lines;
+    } else if (problems != nullptr) {
+      problems->push_back(std::string(got.status().message()));
+    }
+  }
+  return added;
+}
+
 }  // namespace experiments

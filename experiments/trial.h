@@ -176,6 +176,11 @@ struct IngestResult {
 absl::StatusOr<IngestResult> IngestReport(Db& db, int64_t trial_id, int attempt,
                                           const std::string& report_path);
 
+// Ingests the reports of every RUNNING Slurm attempt in the log (what `compare` does before it reads,
+// so that a --no_wait sweep's progress shows without its coordinator). Returns the lines added;
+// reports that cannot be ingested are named in `problems` and left for the coordinator to decide.
+absl::StatusOr<int64_t> IngestRunningReports(Db& db, std::vector<std::string>* problems);
+
 }  // namespace experiments
 
 #endif  // EXPERIMENTS_TRIAL_H_

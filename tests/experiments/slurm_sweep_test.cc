@@ -277,8 +277,15 @@ TEST_F(SlurmSweepTest, NoWaitSubmitsAndReturnsAndALaterRunIngests) {
   for (int i = 0; i < 300 && !std::filesystem::exists(dir_ + "/runs_slurm/nowait/trial_2/attempt_1.exit"); ++i) {
     usleep(100 * 1000);
   }
+  // compare ingests what arrived (3 provenance lines, 10 steps, COCO and a checkpoint per trial)...
+  const ProcResult cmp = RunProcess({Arg("compare"), "runs", "--db=" + db_path_}, 60);
+  ASSERT_EQ(Exit(cmp), 0) << cmp.output;
+  EXPECT_NE(cmp.output.find("ingested 30 new report line(s)"), std::string::npos) << cmp.output;
+  EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"), "20;");
+  // ... and the sweep, run again, decides the trials' ends without a second copy of any row.
   const ProcResult second = RunProcess(cmd, 60);
   ASSERT_EQ(Exit(second), 0) << second.output;
+  EXPECT_NE(second.output.find("re-attached to 2 trial(s)"), std::string::npos) << second.output;
   EXPECT_EQ(Text(db, "SELECT status, attempts FROM trials"), "FINISHED|1;FINISHED|1;");
   EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"), "20;");
 }
