@@ -9,7 +9,8 @@
 #   experiments/local_slurm.sh stop      # the daemons this script started
 #
 # State, spool, logs and PID files live in $MRCNN_SLURM_DIR (default /tmp/mrcnn-slurm). The node has
-# as many CPUs as the machine (nproc) and 90% of its memory. A real cluster has its own slurm.conf and
+# as many CPUs as the machine (nproc; $MRCNN_SLURM_CPUS overrides it, e.g. to run many sleeping fake
+# trials at once in benchmarks/slurm/coordinator_scale.sh) and 90% of its memory. A real cluster has its own slurm.conf and
 # munge key: this script is not for one.
 set -euo pipefail
 
@@ -29,7 +30,7 @@ status() {
 
 write_conf() {
   local cpus mem_mb
-  cpus=$(nproc)
+  cpus=${MRCNN_SLURM_CPUS:-$(nproc)}
   mem_mb=$(awk '/MemTotal/ {printf "%d", $2 * 0.9 / 1024}' /proc/meminfo)
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
   cat >"$conf" <<EOF
@@ -56,6 +57,8 @@ SlurmdPidFile=$dir/slurmd.pid
 SlurmctldPort=${MRCNN_SLURM_PORT:-6817}
 SlurmdPort=$(( ${MRCNN_SLURM_PORT:-6817} + 1 ))
 ReturnToService=2
+# The node is what this file says (MRCNN_SLURM_CPUS may claim more CPUs than the machine has).
+SlurmdParameters=config_overrides
 MaxArraySize=100001
 MaxJobCount=200000
 MinJobAge=300
@@ -84,7 +87,7 @@ start() {
   SLURM_CONF=$conf slurmd -f "$conf"
   for _ in $(seq 1 100); do
     if status; then
-      echo "local_slurm: up ($host, $(nproc) CPUs); export SLURM_CONF=$conf"
+      echo "local_slurm: up ($host, ${MRCNN_SLURM_CPUS:-$(nproc)} CPUs); export SLURM_CONF=$conf"
       return 0
     fi
     sleep 0.1
@@ -93,13 +96,14 @@ start() {
   SLURM_CONF=$conf scontrol update nodename="$host" state=resume 2>/dev/null || true
   for _ in $(seq 1 50); do
     if status; then
-      echo "local_slurm: up ($host, $(nproc) CPUs); export SLURM_CONF=$conf"
+      echo "local_slurm: up ($host, ${MRCNN_SLURM_CPUS:-$(nproc)} CPUs); export SLURM_CONF=$conf"
       return 0
     fi
     sleep 0.1
   done
   echo "local_slurm: the node did not become idle; last lines of the logs:" >&2
   tail -n 5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" >&2 || true
+  stop_daemons
   exit 1
 }
 

@@ -163,13 +163,25 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
   double last_poll = 0, last_progress = NowSeconds(), last_heartbeat = 0;
   int poll_failures = 0;
   absl::Status fatal;
+  // The coordinator's own cost, reported at the end: what bounds how many trials one coordinator follows.
+  struct Cost {
+    int polls = 0;
+    double poll_s = 0;       // squeue (and sacct) calls
+    int64_t lines = 0;
+    double ingest_s = 0;     // report ingestion, transactions included
+    int arrays = 0;
+    double submit_s = 0;     // claims, configs, scripts and sbatch
+  } cost;
 
   const auto ingest = [&](Flight& f) -> absl::Status {
     struct stat st;
     if (stat(f.a.report_path.c_str(), &st) != 0) return absl::OkStatus();  // not started yet
     if (st.st_size == f.ingested) return absl::OkStatus();
+    const double t0 = NowSeconds();
     absl::StatusOr<IngestResult> r = IngestReport(db, f.a.trial_id, f.a.attempt, f.a.report_path);
+    cost.ingest_s += NowSeconds() - t0;
     if (!r.ok()) return r.status();
+    cost.lines += r->new_lines;
     f.ingested = st.st_size;  // a line still without its newline is read when the file grows
     return absl::OkStatus();
   };
@@ -396,8 +408,11 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       last_poll = now;
       std::set<std::string> jobs;
       for (const Flight& f : flights) jobs.insert(f.a.job_id);
+      const double t0 = NowSeconds();
       absl::StatusOr<std::map<std::string, std::string>> states =
           slurm.States(std::vector<std::string>(jobs.begin(), jobs.end()));
+      ++cost.polls;
+      cost.poll_s += NowSeconds() - t0;
       if (!states.ok()) {
         // slurmctld may be briefly unreachable (a restart, a failover): keep following, give up after a while.
         ++poll_failures;
@@ -423,8 +438,10 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
           if (state.empty()) {
             if (!asked_accounting) {
               asked_accounting = true;
+              const double a0 = NowSeconds();
               absl::StatusOr<std::map<std::string, std::string>> acc =
                   slurm.AccountingStates(std::vector<std::string>(jobs.begin(), jobs.end()));
+              cost.poll_s += NowSeconds() - a0;
               if (acc.ok()) accounting = *acc;
             }
             auto at = accounting.find(f.task());
@@ -447,7 +464,13 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       const int limit = settings.array_parallelism > 0 ? settings.array_parallelism : 1 << 30;
       const int room = limit - static_cast<int>(flights.size());
       if (room > 0) {
+        const double t0 = NowSeconds();
+        const int before = outcome.trials_started;
         absl::Status s = submit(room);
+        if (outcome.trials_started > before) {
+          ++cost.arrays;
+          cost.submit_s += NowSeconds() - t0;
+        }
         if (!s.ok()) {
           fatal = s;
           break;
@@ -497,6 +520,13 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       out.flush();
     }
     usleep(100 * 1000);
+  }
+  if (cost.polls > 0 || cost.arrays > 0) {
+    out << absl::StrFormat(
+        "slurm launcher: %d array(s) submitted in %.2f s; %d poll(s), %.2f s in squeue/sacct (%.1f ms each); "
+        "%d report line(s) ingested in %.2f s (%.3f ms each)\n",
+        cost.arrays, cost.submit_s, cost.polls, cost.poll_s, cost.polls ? 1000 * cost.poll_s / cost.polls : 0.0,
+        cost.lines, cost.ingest_s, cost.lines ? 1000 * cost.ingest_s / static_cast<double>(cost.lines) : 0.0);
   }
   if (!fatal.ok()) return fatal;
   absl::StatusOr<SweepCounts> counts = CountTrials(db, outcome.sweep_id);
