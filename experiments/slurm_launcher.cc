@@ -28,7 +28,6 @@ namespace fs = std::filesystem;
 // An attempt submitted to Slurm and not yet ended in the log.
 struct Flight {
   SlurmAttempt a;
-  std::string point;
   std::string log_path, exit_path;
   double since = 0;         // when this coordinator submitted or adopted it
   int64_t ingested = -1;    // report bytes ingested so far; -1: unknown
@@ -253,7 +252,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
     absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, f.a.trial_id, f.a.attempt, options.progress_metric);
     if (p.ok() && p->metric) metric = absl::StrFormat(", %s %.4g", options.progress_metric, *p->metric);
     const std::string first_line = error.substr(0, error.find('\n'));
-    out << "trial #" << f.a.trial_id << " (" << f.point << " seed=" << f.a.seed << ") attempt " << f.a.attempt
+    out << "trial #" << f.a.trial_id << " (" << f.a.point << " seed=" << f.a.seed << ") attempt " << f.a.attempt
         << " " << status << " (job " << f.task() << ")" << metric << (first_line.empty() ? "" : ": ") << first_line
         << (rung_note.empty() || status == kFailed ? "" : "; ") << (status == kFailed ? "" : rung_note) << "\n";
     out.flush();
@@ -288,7 +287,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       f.a.seed = c.seed;
       f.a.trial_dir = dir.string();
       f.a.report_path = AttemptFile(f.a.trial_dir, c.attempt, ".report.jsonl");
-      f.point = c.point;
+      f.a.point = c.point;
       f.log_path = AttemptFile(f.a.trial_dir, c.attempt, ".log");
       f.exit_path = AttemptFile(f.a.trial_dir, c.attempt, ".exit");
       TrialArgs args;
@@ -501,7 +500,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
         if (f.state == "RUNNING") {
           ++running;
           absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, f.a.trial_id, f.a.attempt, options.progress_metric);
-          block << "  #" << f.a.trial_id << " " << f.point << " seed=" << f.a.seed << " job " << f.task();
+          block << "  #" << f.a.trial_id << " " << f.a.point << " seed=" << f.a.seed << " job " << f.task();
           if (p.ok() && p->total_steps && p->step) block << " " << std::min(*p->total_steps, *p->step + 1) << "/" << *p->total_steps;
           if (p.ok() && p->metric) block << " " << options.progress_metric << " " << absl::StrFormat("%.4g", *p->metric);
           block << "\n";

@@ -248,10 +248,30 @@ absl::StatusOr<int64_t> MaterializeSweep(Db& db, const SweepPlan& plan) {
   return sweep_id;
 }
 
+namespace {
+// "KEY=value KEY=value" of the trial's swept keys.
+absl::StatusOr<std::string> PointText(Db& db, int64_t trial_id) {
+  absl::StatusOr<Stmt> ps = db.Prepare("SELECT key, value FROM params WHERE trial_id = ? AND swept = 1 ORDER BY key");
+  if (!ps.ok()) return ps.status();
+  ps->Bind(1, trial_id);
+  std::vector<std::string> parts;
+  while (true) {
+    absl::StatusOr<bool> r = ps->Step();
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    parts.push_back(absl::StrCat(ps->Text(0), "=", SqlValueText(ps->Column(1))));
+  }
+  return absl::StrJoin(parts, " ");
+}
+}  // namespace
+
 absl::StatusOr<int> ReapLost(Db& db, int64_t sweep_id, const ClaimPolicy& policy) {
+  // Attempts running as Slurm tasks outlive their coordinator: only a Slurm coordinator decides them
+  // (AdoptSlurmAttempts), from what Slurm says.
   absl::StatusOr<Stmt> st = db.Prepare(
-      "SELECT id, attempts, heartbeat_at, host, coordinator_pid FROM trials "
-      "WHERE sweep_id = ? AND status = 'RUNNING'");
+      "SELECT t.id, t.attempts, t.heartbeat_at, t.host, t.coordinator_pid FROM trials t "
+      "JOIN attempts a ON a.trial_id = t.id AND a.attempt = t.attempts "
+      "WHERE t.sweep_id = ? AND t.status = 'RUNNING' AND IFNULL(a.launcher, 'local') <> 'slurm'");
   if (!st.ok()) return st.status();
   st->Bind(1, sweep_id);
   const double now = NowSeconds();
@@ -375,18 +395,9 @@ RETURNING id, attempts, seed, ordinal, config_json, target_rung
       rs = SummarizeCurve(d, c.trial_id, c.attempt);
       if (!rs.ok()) return rs;
     }
-    absl::StatusOr<Stmt> ps = d.Prepare(
-        "SELECT key, value FROM params WHERE trial_id = ? AND swept = 1 ORDER BY key");
-    if (!ps.ok()) return ps.status();
-    ps->Bind(1, c.trial_id);
-    std::vector<std::string> parts;
-    while (true) {
-      absl::StatusOr<bool> r = ps->Step();
-      if (!r.ok()) return r.status();
-      if (!*r) break;
-      parts.push_back(absl::StrCat(ps->Text(0), "=", SqlValueText(ps->Column(1))));
-    }
-    c.point = absl::StrJoin(parts, " ");
+    absl::StatusOr<std::string> point = PointText(d, c.trial_id);
+    if (!point.ok()) return point.status();
+    c.point = *point;
     claim = c;
     return absl::OkStatus();
   });
@@ -461,6 +472,9 @@ ORDER BY t.ordinal
       a.job_id = std::get<std::string>(r[4]);
       a.array_index = static_cast<int>(std::get<int64_t>(r[5]));
       a.report_path = std::get<std::string>(r[6]);
+      absl::StatusOr<std::string> point = PointText(d, id);
+      if (!point.ok()) return point.status();
+      a.point = *point;
       absl::StatusOr<Stmt> up = d.Prepare(
           "UPDATE trials SET host = ?, coordinator_pid = ?, heartbeat_at = ? WHERE id = ?");
       if (!up.ok()) return up.status();

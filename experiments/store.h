@@ -85,6 +85,7 @@ struct SlurmAttempt {
   int64_t seed = 0;
   std::string trial_dir, job_id, report_path;
   int array_index = 0;
+  std::string point;  // "KEY=value ..." of the swept keys
 };
 // Slurm launcher, on start: takes over the sweep's RUNNING Slurm attempts (this coordinator's host,
 // pid and a fresh heartbeat, so that no claim reaps them) and returns them to be followed. Attempts

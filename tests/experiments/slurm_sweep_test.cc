@@ -130,7 +130,7 @@ TEST_F(SlurmSweepTest, FourTrialsGiveTheLocalLaunchersTableAndTheLogHoldsTheJobs
   // A rerun re-attaches to nothing, submits nothing and prints the same table.
   const ProcResult again = RunProcess(Command(spec), 60);
   ASSERT_EQ(Exit(again), 0) << again.output;
-  EXPECT_EQ(again.output.find("submitted"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("submitted job array"), std::string::npos) << again.output;
   EXPECT_EQ(table(again.output), table(slurm.output));
 }
 
@@ -167,6 +167,31 @@ TEST_F(SlurmSweepTest, RealTrainerGivesTheSameLossesAndApUnderSlurmAsLocally) {
   EXPECT_NE(want.find("segm_AP50"), std::string::npos) << want;
   EXPECT_EQ(rows(db), want);
   EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM attempts WHERE launcher = 'slurm' AND slurm_job_id IS NOT NULL"), "4;");
+}
+
+// ASHA through Slurm, one trial at a time: the same promotions and prunes as the local launcher's one
+// worker (tests/experiments/scheduled_sweep_test.cc works them out by hand), each rung a new task that
+// resumes from the checkpoint its report logged.
+TEST_F(SlurmSweepTest, AshaPromotesAndPrunesAsWithTheLocalLauncher) {
+  const Json spec = {{"name", "asha"},
+                     {"base", {{"STEPS_PER_EPOCH", 2}, {"NAME", "fake"}}},
+                     {"params", {{"DETECTION_NMS_THRESHOLD", {0.1, 0.6}}, {"RPN_NMS_THRESHOLD", {0.3, 0.5}}}},
+                     {"scheduler", {{"type", "asha"}, {"metric", "segm_AP"}, {"min_epochs", 1}, {"max_epochs", 4},
+                                    {"eta", 2}}}};
+  std::vector<std::string> cmd = Command(spec);
+  cmd.push_back("--array_parallelism=1");
+  const ProcResult r = RunProcess(cmd, 120);
+  ASSERT_EQ(Exit(r), 0) << r.output;
+  Db& db = OpenDb();
+  EXPECT_EQ(Text(db, "SELECT trial_id, rung, epoch, round(value, 6), decision FROM rung_results "
+                     "ORDER BY trial_id, rung"),
+            "1|0|1|0.3|pruned;2|0|1|0.5|promoted;2|1|2|0.55|pruned;3|0|1|0.3|pruned;"
+            "4|0|1|0.5|promoted;4|1|2|0.8|promoted;4|2|4|0.95|final;")
+      << r.output;
+  EXPECT_EQ(Text(db, "SELECT trial_id, attempt, resumed_from, resume_step, stop_at_epoch FROM attempts "
+                     "WHERE launcher = 'slurm' ORDER BY started_at"),
+            "1|1|||1;2|1|||1;2|2|1|2|2;3|1|||1;4|1|||1;4|2|1|2|2;4|3|2|4|4;");
+  EXPECT_EQ(Text(db, "SELECT COUNT(DISTINCT slurm_job_id) FROM attempts"), "7;");
 }
 
 TEST_F(SlurmSweepTest, ACancelledTaskIsKilledAndItsRetryResumesFromTheCheckpoint) {
@@ -231,7 +256,10 @@ TEST_F(SlurmSweepTest, AKilledCoordinatorIsRerunAndReattachesWithoutLosingOrDupl
   const ProcResult second = RunProcess(cmd, 120);
   ASSERT_EQ(Exit(second), 0) << second.output;
   EXPECT_NE(second.output.find("re-attached to 3 trial(s)"), std::string::npos) << second.output;
-  EXPECT_EQ(second.output.find("submitted"), std::string::npos) << second.output;
+  EXPECT_EQ(second.output.find("submitted job array"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("trial #3 (NAME=fake+timed RPN_ANCHOR_STRIDE=4 seed=0) attempt 1 FINISHED"),
+            std::string::npos)
+      << second.output;
   Db& db = OpenDb();
   EXPECT_EQ(Text(db, "SELECT COUNT(*), SUM(status = 'FINISHED'), SUM(attempts) FROM trials"), "3|3|3;");
   // Every step of every epoch exactly once: 4 epochs x 2 steps.
