@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, tests and benchmarks need, from Debian 12 packages (and PyPI for
-# pycocotools, used only by the differential evaluation test). Idempotent: when everything is present it
+# pycocotools, used only by the differential evaluation tests, and faster-coco-eval, a benchmark
+# peer). Idempotent: when everything is present it
 # returns in about a second. Run as root, or as a user with sudo.
 set -euo pipefail
 
@@ -57,12 +58,18 @@ for alt in libblas.so.3 liblapack.so.3; do
   fi
 done
 
-# pycocotools for the differential evaluation test (tagged so it is skipped when pip cannot reach PyPI).
+# pycocotools for the differential evaluation tests (tagged so they are skipped when pip cannot reach
+# PyPI), and faster-coco-eval for the evaluation benchmark's second peer.
 PY=$(command -v python3 || true)
 if [ -n "$PY" ] && [ "$PY" != "/usr/bin/python3" ]; then
   if ! "$PY" -c "import pycocotools" >/dev/null 2>&1; then
     "$PY" -m pip install -q pycocotools numpy >/dev/null 2>&1 \
       || echo "setup.sh: note: pip could not install pycocotools; the differential eval test will be skipped"
+  fi
+  # faster-coco-eval: the second peer of benchmarks/eval (its C++ core), pinned to the version measured.
+  if ! "$PY" -c "import faster_coco_eval; assert faster_coco_eval.__version__ == '1.8.0'" >/dev/null 2>&1; then
+    "$PY" -m pip install -q faster-coco-eval==1.8.0 >/dev/null 2>&1 \
+      || echo "setup.sh: note: pip could not install faster-coco-eval; the benchmark skips that peer"
   fi
 fi
 echo "setup.sh: all dependencies present"

@@ -1,16 +1,14 @@
 #include "eval/coco_eval.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <functional>
 #include <numeric>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "eval/parallel.h"
 
 namespace mrcnn::eval {
 namespace {
@@ -23,25 +21,6 @@ std::vector<double> Linspace(double start, double stop, int num) {
   for (int i = 0; i < num; ++i) values[i] = i * step + start;
   values[num - 1] = stop;
   return values;
-}
-
-// Runs fn(0..n-1) on up to num_threads threads (the caller's thread included); work is handed out
-// one index at a time, so uneven images balance out.
-void ParallelFor(int n, int num_threads, const std::function<void(int)>& fn) {
-  const int workers = std::max(1, std::min(num_threads, n));
-  if (workers == 1) {
-    for (int i = 0; i < n; ++i) fn(i);
-    return;
-  }
-  std::atomic<int> next{0};
-  auto work = [&]() {
-    for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(i);
-  };
-  std::vector<std::thread> threads;
-  threads.reserve(workers - 1);
-  for (int t = 1; t < workers; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
 }
 
 template <typename T>
@@ -614,6 +593,35 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
       }
     }
   });
+
+  if (s.options.keep_per_image) {
+    auto kept = std::make_shared<PerImageEval>();
+    kept->iou_type = s.iou_type;
+    kept->img_ids = p.img_ids;
+    kept->cat_ids = result.cat_ids;
+    kept->iou_thrs = p.iou_thrs;
+    kept->rec_thrs = p.rec_thrs;
+    kept->max_dets = p.max_dets;
+    kept->area_rng = p.area_rng;
+    kept->area_rng_lbl = p.area_rng_lbl;
+    for (int k = 0; k < K; ++k) {
+      for (int i = 0; i < num_i; ++i) {
+        ImageCategoryEval& cell = cells[static_cast<size_t>(k) * num_i + i];
+        if (!cell.present) continue;
+        ImageCategoryMatches m;
+        m.k = k;
+        m.i = i;
+        m.scores = std::move(cell.scores);
+        m.num_counted_gt = std::move(cell.num_counted_gt);
+        m.flags.resize(cell.dt_matched.size());
+        for (size_t f = 0; f < m.flags.size(); ++f) {
+          m.flags[f] = static_cast<uint8_t>(cell.dt_matched[f] | (cell.dt_ignored[f] << 1));
+        }
+        kept->cells.push_back(std::move(m));
+      }
+    }
+    result.per_image = std::move(kept);
+  }
 
   // summarize(): each number is the mean of the entries above -1 for one setting.
   auto find_index = [](const auto& list, const auto& value) {

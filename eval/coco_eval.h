@@ -111,9 +111,37 @@ struct Params {
 
 struct EvalOptions {
   int num_threads = 1;  // images are evaluated in parallel on this many std::threads
+  // Keep the per-image matching results (CocoEvalResult::per_image), so that AP over any multiset of
+  // the evaluated images can be recomputed later without the detections (eval/per_image.h).
+  bool keep_per_image = false;
   // Drop detections whose category is not in the ground truth (pycocotools' behaviour) instead of
   // failing.
   bool ignore_unknown_categories = false;
+};
+
+// evaluateImg's result for one (category, image) cell that has ground truth or detections: what
+// pycocotools keeps in evalImgs, for every area range and IoU threshold at once.
+struct ImageCategoryMatches {
+  int k = 0;                        // index into PerImageEval::cat_ids
+  int i = 0;                        // index into PerImageEval::img_ids
+  std::vector<double> scores;       // [D] the detections kept (top maxDets), highest score first
+  // [A] ground truth that is not ignored in each area range. pycocotools' gtIgnore flags enter
+  // accumulate() only through this count.
+  std::vector<int> num_counted_gt;
+  std::vector<uint8_t> flags;  // [A, T, D]: bit 0 matched, bit 1 ignored (dtMatches > 0, dtIgnore)
+};
+
+// Every cell of one evaluation, with the parameters that shape them; cells ordered by (k, i).
+struct PerImageEval {
+  IouType iou_type = IouType::kBbox;
+  std::vector<int64_t> img_ids;  // [I] the evaluated images, ascending
+  std::vector<int64_t> cat_ids;  // [K] {-1} when use_cats is false
+  std::vector<double> iou_thrs;  // [T]
+  std::vector<double> rec_thrs;  // [R]
+  std::vector<int> max_dets;     // [M]
+  std::vector<std::array<double, 2>> area_rng;  // [A]
+  std::vector<std::string> area_rng_lbl;        // [A]
+  std::vector<ImageCategoryMatches> cells;
 };
 
 // Names of the 12 summary numbers, in pycocotools' order.
@@ -130,6 +158,8 @@ struct CocoEvalResult {
   std::array<double, 12> stats{};  // AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
   // Mean precision over IoU and recall thresholds at area "all", 100 detections; -1 when absent.
   std::map<int64_t, double> per_category_ap;
+  // With EvalOptions::keep_per_image: the matching results this accumulation was made from.
+  std::shared_ptr<const PerImageEval> per_image;
 
   double Precision(int t, int r, int k, int a, int m) const {
     return precision[(((static_cast<size_t>(t) * R + r) * K + k) * A + a) * M + m];

@@ -2,14 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <memory>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "eval/bootstrap.h"
+#include "eval/per_image.h"
+#include "experiments/coco_stats.h"
 #include "experiments/store.h"
 
 namespace experiments {
@@ -496,7 +502,15 @@ absl::StatusOr<Table> DiffRuns(Db& db, int64_t a, int64_t b, bool all) {
   return t;
 }
 
-absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& o) {
+namespace {
+
+// The FINISHED runs an ablation compares (after --fix) and the axis values they have, sorted.
+struct AblationRuns {
+  std::vector<TrialInfo> trials;
+  std::vector<SqlValue> axis_values;
+};
+
+absl::StatusOr<AblationRuns> SelectAblationRuns(Db& db, const AblationOptions& o) {
   absl::Status vs = CheckValue(o.value);
   if (!vs.ok()) return vs;
   const std::vector<std::string> fields = mrcnn::Config::FieldNames();
@@ -511,7 +525,8 @@ absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& o) {
   absl::StatusOr<std::vector<TrialInfo>> all = LoadTrials(db, o.sweeps, true);
   if (!all.ok()) return all.status();
   // Filter by --fix; "true"/"false" match booleans stored as 1/0.
-  std::vector<TrialInfo> trials;
+  AblationRuns out;
+  std::vector<TrialInfo>& trials = out.trials;
   for (TrialInfo& t : *all) {
     bool keep = true;
     for (const auto& [k, v] : o.fix) {
@@ -534,7 +549,7 @@ absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& o) {
                                             o.sweeps.empty() ? "all" : absl::StrJoin(o.sweeps, ","),
                                             ")"));
   }
-  std::vector<SqlValue> axis_values;
+  std::vector<SqlValue>& axis_values = out.axis_values;
   for (const TrialInfo& t : trials) {
     const SqlValue& v = Param(t.params, o.axis);
     if (std::none_of(axis_values.begin(), axis_values.end(),
@@ -543,6 +558,16 @@ absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& o) {
     }
   }
   std::sort(axis_values.begin(), axis_values.end(), ValueLess);
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Table> Ablation(Db& db, const AblationOptions& o) {
+  absl::StatusOr<AblationRuns> selected = SelectAblationRuns(db, o);
+  if (!selected.ok()) return selected.status();
+  const std::vector<TrialInfo>& trials = selected->trials;
+  const std::vector<SqlValue>& axis_values = selected->axis_values;
   const TrialInfo* reference = nullptr;
   for (const TrialInfo& t : trials) {
     if (Param(t.params, o.axis) == axis_values[0]) {
@@ -692,6 +717,252 @@ absl::StatusOr<Table> BestRuns(Db& db, const std::string& sweep, const std::stri
   }
   table.notes.push_back(absl::StrCat("goal for ", metric, ": ", *goal, " (", value, " value)"));
   return table;
+}
+
+
+namespace {
+
+// The per-image results a run logged with its current attempt's last COCO evaluation.
+absl::StatusOr<std::optional<std::string>> PerImagePathOf(Db& db, int64_t trial_id,
+                                                         const std::string& iou_type) {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(
+      "SELECT p.path FROM coco_last c JOIN coco_per_image p ON p.coco_id = c.id "
+      "WHERE c.trial_id = ? AND p.iou_type = ?",
+      {trial_id, iou_type});
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<std::string>();
+  std::string path = SqlValueText((*rows)[0][0]);
+  if (!path.empty() && path[0] != '/') {
+    path = (std::filesystem::absolute(db.path()).parent_path() / path).string();
+  }
+  return std::optional<std::string>(path);
+}
+
+std::string RunName(const TrialInfo& t, const std::string& axis) {
+  return absl::StrCat("run ", t.id, " (", axis, "=", SqlValueText(Param(t.params, axis)), ", seed ",
+                      t.seed, ")");
+}
+
+}  // namespace
+
+absl::StatusOr<Table> AblationCi(Db& db, const AblationOptions& o, const AblationCiOptions& ci) {
+  // Which stats of which IoU type.
+  struct Metric {
+    std::string name, type;
+    int stat;
+  };
+  std::vector<Metric> metrics;
+  for (const std::string& m : ci.metrics) {
+    const size_t us = m.find('_');
+    const std::string type = m.substr(0, us);
+    const std::string stat = us == std::string::npos ? "" : m.substr(us + 1);
+    const auto it = std::find(CocoStatNames().begin(), CocoStatNames().end(), stat);
+    if ((type != "bbox" && type != "segm") || it == CocoStatNames().end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ci_metrics: '", m, "' is not <bbox|segm>_<", absl::StrJoin(CocoStatNames(), "|"), ">"));
+    }
+    metrics.push_back({m, type, static_cast<int>(it - CocoStatNames().begin())});
+  }
+  if (metrics.empty()) return absl::InvalidArgumentError("--ci_metrics: no metric given");
+  absl::StatusOr<Table> plain = Ablation(db, o);  // validates the options; its check column is reused
+  if (!plain.ok()) return plain.status();
+  absl::StatusOr<AblationRuns> selected = SelectAblationRuns(db, o);
+  if (!selected.ok()) return selected.status();
+  const std::vector<SqlValue>& arms = selected->axis_values;
+  if (arms.size() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ci: every selected run has ", o.axis, "=", SqlValueText(arms[0]),
+        "; there is no other arm to compare with"));
+  }
+
+  // runs[arm] by seed; one run per (arm, seed), the same seeds in every arm.
+  std::vector<std::map<int64_t, const TrialInfo*>> by_seed(arms.size());
+  for (const TrialInfo& t : selected->trials) {
+    const size_t a = std::find(arms.begin(), arms.end(), Param(t.params, o.axis)) - arms.begin();
+    auto [it, inserted] = by_seed[a].emplace(t.seed, &t);
+    if (!inserted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ci: ", RunName(*it->second, o.axis), " and run ", t.id, " have the same ", o.axis,
+          " and seed, so the pairing is ambiguous; select one with --sweep or --fix KEY=VALUE"));
+    }
+  }
+  std::vector<int64_t> seeds;
+  for (const auto& [seed, t] : by_seed[0]) seeds.push_back(seed);
+  for (size_t a = 0; a < arms.size(); ++a) {
+    std::vector<std::string> unpaired;
+    for (const auto& [seed, t] : by_seed[a]) {
+      if (!by_seed[0].count(seed)) unpaired.push_back(RunName(*t, o.axis));
+    }
+    for (int64_t seed : seeds) {
+      if (!by_seed[a].count(seed)) {
+        unpaired.push_back(absl::StrCat(RunName(*by_seed[0].at(seed), o.axis), " (no ", o.axis, "=",
+                                        SqlValueText(arms[a]), " run with that seed)"));
+      }
+    }
+    if (!unpaired.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ci pairs runs by seed, and these have no partner: ", absl::StrJoin(unpaired, "; ")));
+    }
+  }
+  // Every run of the comparison comes from the same dataset.
+  const TrialInfo& ref0 = *by_seed[0].at(seeds[0]);
+  for (const TrialInfo& t : selected->trials) {
+    if (t.provenance.at("dataset_hash") != ref0.provenance.at("dataset_hash")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--ci: ", RunName(t, o.axis), " used dataset hash '", t.provenance.at("dataset_hash"),
+          "' but ", RunName(ref0, o.axis), " used '", ref0.provenance.at("dataset_hash"),
+          "'; a paired comparison needs the same validation images"));
+    }
+  }
+
+  Table table;
+  table.columns = {o.axis, "reference", "metric", "seeds", "reference mean", "arm mean",
+                   "difference", "ci95 low", "ci95 high", "P(diff<=0)", "verdict",
+                   "noise floor (ref seed std)", "check"};
+  std::map<std::string, std::string> check_of;  // axis value text -> the ablation's check
+  for (const auto& row : plain->rows) check_of[SqlValueText(row[0])] = SqlValueText(row.back());
+  std::vector<std::string> types;
+  for (const Metric& m : metrics) {
+    if (std::find(types.begin(), types.end(), m.type) == types.end()) types.push_back(m.type);
+  }
+  // Results per (type): PairedBootstrap over every arm.
+  std::map<std::string, mrcnn::eval::PairedBootstrapResult> results;
+  std::map<std::string, std::vector<int>> stats_of_type;
+  for (const std::string& type : types) {
+    std::vector<std::string> missing;
+    std::vector<std::vector<std::unique_ptr<mrcnn::eval::ResampleAccumulator>>> owned(arms.size());
+    std::vector<std::vector<const mrcnn::eval::ResampleAccumulator*>> runs(arms.size());
+    const mrcnn::eval::PerImageEval* first = nullptr;
+    const TrialInfo* first_run = nullptr;
+    for (size_t a = 0; a < arms.size(); ++a) {
+      for (int64_t seed : seeds) {
+        const TrialInfo& t = *by_seed[a].at(seed);
+        absl::StatusOr<std::optional<std::string>> path = PerImagePathOf(db, t.id, type);
+        if (!path.ok()) return path.status();
+        if (!path->has_value()) {
+          missing.push_back(absl::StrCat(t.id));
+          continue;
+        }
+        absl::StatusOr<std::shared_ptr<const mrcnn::eval::PerImageEval>> loaded =
+            mrcnn::eval::LoadPerImageEval(**path);
+        if (!loaded.ok()) {
+          return absl::Status(loaded.status().code(), absl::StrCat(RunName(t, o.axis), ": ",
+                                                                   loaded.status().message()));
+        }
+        if (first == nullptr) {
+          first = loaded->get();
+          first_run = &t;
+        } else if ((*loaded)->img_ids != first->img_ids) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--ci: ", RunName(t, o.axis), " was evaluated (", type, ") on ", (*loaded)->img_ids.size(),
+              " validation images, ", RunName(*first_run, o.axis), " on ", first->img_ids.size(),
+              (*loaded)->img_ids.size() == first->img_ids.size() ? " with other image ids" : "",
+              "; a paired comparison needs the same validation images"));
+        }
+        absl::StatusOr<mrcnn::eval::ResampleAccumulator> acc =
+            mrcnn::eval::ResampleAccumulator::Create(*loaded);
+        if (!acc.ok()) {
+          return absl::Status(acc.status().code(),
+                              absl::StrCat(RunName(t, o.axis), ": ", acc.status().message()));
+        }
+        owned[a].push_back(std::make_unique<mrcnn::eval::ResampleAccumulator>(*std::move(acc)));
+        runs[a].push_back(owned[a].back().get());
+      }
+    }
+    if (!missing.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          db.path(), ": runs ", absl::StrJoin(missing, ", "), " have no per-image ", type,
+          " results with their last COCO evaluation (logged before schema version 4, or by a trial "
+          "that does not keep them); --ci needs them for every run and guesses nothing"));
+    }
+    std::vector<int>& stat_indices = stats_of_type[type];
+    for (const Metric& m : metrics) {
+      if (m.type == type) stat_indices.push_back(m.stat);
+    }
+    mrcnn::eval::PairedBootstrapOptions bo;
+    bo.resamples = ci.resamples;
+    bo.seed = ci.seed;
+    bo.num_threads = ci.threads;
+    bo.resample_seeds = ci.resample_seeds;
+    absl::StatusOr<mrcnn::eval::PairedBootstrapResult> r = mrcnn::eval::PairedBootstrap(runs, stat_indices, bo);
+    if (!r.ok()) return r.status();
+    results[type] = *std::move(r);
+  }
+  for (size_t a = 1; a < arms.size(); ++a) {
+    for (const Metric& m : metrics) {
+      const mrcnn::eval::PairedBootstrapResult& r = results.at(m.type);
+      const std::vector<int>& idx = stats_of_type.at(m.type);
+      const size_t j = std::find(idx.begin(), idx.end(), m.stat) - idx.begin();
+      std::vector<double> ref_values, arm_values;
+      for (size_t s = 0; s < seeds.size(); ++s) {
+        ref_values.push_back(r.full[0][s][j]);
+        arm_values.push_back(r.full[a][s][j]);
+      }
+      const mrcnn::eval::BootstrapDifference& d = r.differences[a][j];
+      const auto [ref_mean, ref_std] = MeanStd(ref_values);
+      const double arm_mean = MeanStd(arm_values).first;
+      const auto num = [](double v) { return std::isnan(v) ? SqlValue() : SqlValue(v); };
+      table.rows.push_back({arms[a], arms[0], m.name, static_cast<int64_t>(seeds.size()),
+                            num(ref_mean), num(arm_mean), num(d.estimate), num(d.low), num(d.high),
+                            num(d.share_at_most_zero), d.verdict,
+                            seeds.size() > 1 ? SqlValue(ref_std) : SqlValue(),
+                            check_of[SqlValueText(arms[a])]});
+    }
+  }
+  table.notes.push_back(absl::StrCat(
+      "paired bootstrap, B = ", ci.resamples, ", seed ", ci.seed, ": each replicate draws the ",
+      "validation images (n of n, with replacement; the same draw for every arm)",
+      ci.resample_seeds && seeds.size() > 1
+          ? absl::StrCat(" and the ", seeds.size(), " seeds (", seeds.size(), " of ", seeds.size(),
+                         ", with replacement); its difference is the mean over the drawn seeds of "
+                         "arm - reference on the same seed")
+          : seeds.size() > 1 ? "; its difference is the mean over every seed of arm - reference"
+                             : "; one seed per arm, so seed-to-seed noise is not in the interval",
+      ". ci95: the 2.5 and 97.5 percentiles of the replicates' differences; verdict at 95%: better "
+      "(interval above 0), worse (below 0), else indistinguishable."));
+  table.notes.push_back(absl::StrCat(
+      "difference = arm - reference, the mean over seeds on every image once; noise floor = the "
+      "sample std over seeds of the reference arm (", o.axis, "=", SqlValueText(arms[0]), ")",
+      seeds.size() > 1 ? "" : ", empty with one seed"));
+  for (const std::string& n : plain->notes) {
+    if (absl::StrContains(n, "not a clean ablation")) table.notes.push_back(n);
+  }
+  return table;
+}
+
+
+absl::StatusOr<std::vector<SweepCi>> SweepCiTables(Db& db, const std::string& sweep,
+                                                   const std::vector<std::string>& swept_keys,
+                                                   const AblationCiOptions& ci) {
+  absl::StatusOr<std::vector<TrialInfo>> trials = LoadTrials(db, {sweep}, true);
+  if (!trials.ok()) return trials.status();
+  const auto fix_text = [](const SqlValue& v) {
+    return std::holds_alternative<double>(v) ? absl::StrFormat("%.17g", std::get<double>(v))
+                                             : SqlValueText(v);
+  };
+  std::vector<SweepCi> out;
+  for (const std::string& axis : swept_keys) {
+    // Distinct combinations of the other swept keys, in trial order.
+    std::vector<std::vector<std::pair<std::string, std::string>>> slices;
+    for (const TrialInfo& t : *trials) {
+      std::vector<std::pair<std::string, std::string>> fix;
+      for (const std::string& k : swept_keys) {
+        if (k != axis) fix.emplace_back(k, fix_text(Param(t.params, k)));
+      }
+      if (std::find(slices.begin(), slices.end(), fix) == slices.end()) slices.push_back(fix);
+    }
+    for (const auto& fix : slices) {
+      AblationOptions o;
+      o.axis = axis;
+      o.sweeps = {sweep};
+      o.fix = fix;
+      std::vector<std::string> fixed;
+      for (const auto& [k, v] : fix) fixed.push_back(absl::StrCat(k, "=", v));
+      out.push_back({absl::StrCat(axis, fixed.empty() ? "" : " at ", absl::StrJoin(fixed, ", ")),
+                     AblationCi(db, o, ci)});
+    }
+  }
+  return out;
 }
 
 }  // namespace experiments

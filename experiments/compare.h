@@ -61,6 +61,37 @@ struct AblationOptions {
   std::string value = "last";                             // "last" or "best"
 };
 
+// Bootstrap intervals for an ablation (`compare ablate --ci`): every arm (axis value) against the
+// reference arm (the first value), on the per-image results each run logged with its last COCO
+// evaluation (eval/bootstrap.h: paired over images, seeds as replicates).
+struct AblationCiOptions {
+  // Metrics: <bbox|segm>_<one of CocoStatNames()>.
+  std::vector<std::string> metrics = {"segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50"};
+  int resamples = 1000;
+  uint64_t seed = 0;
+  int threads = 2;
+  bool resample_seeds = true;  // false: images only, every replicate averages over all seeds
+};
+
+// One row per (arm, metric): the arm's value, the reference, n paired seeds, reference and arm means
+// over seeds, the difference, its 95% interval, the share of replicates <= 0, the verdict (better,
+// worse, indistinguishable), the reference's seed-to-seed std (the noise floor) and the ablation's
+// check. Refused, naming the runs: two runs with the same axis value and seed, seeds that are not
+// paired across arms, runs without per-image results (logged before schema version 4, or by a trial
+// that does not keep them), and runs evaluated on other images or another dataset.
+absl::StatusOr<Table> AblationCi(Db& db, const AblationOptions& options, const AblationCiOptions& ci);
+
+// The sweep's final tables of intervals: for each swept key, one AblationCi per combination of the
+// other swept keys' values (held fixed). `title` names the axis and the fixed values; a slice that
+// cannot be compared (one arm, no per-image results) has its reason in `table`'s status.
+struct SweepCi {
+  std::string title;
+  absl::StatusOr<Table> table;
+};
+absl::StatusOr<std::vector<SweepCi>> SweepCiTables(Db& db, const std::string& sweep,
+                                                   const std::vector<std::string>& swept_keys,
+                                                   const AblationCiOptions& ci);
+
 // One row per value of the axis: n runs, mean, sample std, min, max of the metric, and a check
 // column that names everything (other config keys, dataset hash, build, git commit) in which the
 // row's runs differ from the first row's first run; "ok" when nothing does.

@@ -4,10 +4,12 @@
 //   bazel run //experiments:compare -- runs --sweep=NAME [--metrics=loss,segm_AP]
 //   bazel run //experiments:compare -- diff TRIAL_A TRIAL_B [--all]
 //   bazel run //experiments:compare -- ablate --axis=RPN_ANCHOR_STRIDE [--sweep=NAME] [--fix K=V ...]
+//       [--ci [--ci_metrics=segm_AP,bbox_AP50 --resamples=1000 --ci_seed=0 --threads=2]]
 //   bazel run //experiments:compare -- seeds --sweep=NAME [--metric=segm_AP]
 //   bazel run //experiments:compare -- best --metric=segm_AP [--sweep=NAME] [--top=3]
 //   bazel run //experiments:compare -- export --sweep=NAME --format=csv > runs.csv
-//   bazel run //experiments:compare -- report --sweep=NAME [--metric=segm_AP] [--curve=loss] > r.html
+//   bazel run //experiments:compare -- report --sweep=NAME [--metric=segm_AP] [--curve=loss]
+//       [--resamples=1000 --ci_seed=0] > r.html
 // Every command takes --format=table|csv|json, --db=FILE and --value=last|best.
 #include <iostream>
 
@@ -31,6 +33,19 @@ DEFINE_int32(top, 1, "Rows of best. best --sweep=S of a sweep run under a schedu
              "the metric at the highest rung each reached (more epochs first).");
 DEFINE_string(curve, "loss", "report: the metric drawn over steps.");
 DEFINE_bool(all, false, "diff: show every key, not only those that differ.");
+DEFINE_bool(ci, false,
+            "ablate: paired bootstrap 95% intervals of each arm's difference from the reference arm "
+            "(the first axis value), over the validation images and seeds, from the per-image results "
+            "each run logged with its last COCO evaluation.");
+DEFINE_string(ci_metrics, "segm_AP,segm_AP50,bbox_AP,bbox_AP50",
+              "ablate --ci: metrics, <bbox|segm>_<AP|AP50|AP75|APs|APm|APl|AR1|AR10|AR100|ARs|ARm|ARl>.");
+DEFINE_int32(resamples, 1000, "ablate --ci and report's forest plot: bootstrap replicates B.");
+DEFINE_uint64(ci_seed, 0,
+              "ablate --ci and report: the bootstrap's seed (the same seed gives the same intervals).");
+DEFINE_int32(threads, 2, "ablate --ci and report: threads for the bootstrap.");
+DEFINE_bool(ci_resample_seeds, true,
+            "ablate --ci: resample the seeds as well as the images in each replicate (false: images "
+            "only, each replicate averages over every seed).");
 
 namespace {
 
@@ -131,7 +146,17 @@ int Main(int argc, char** argv) {
       }
       o.fix.emplace_back(f.substr(0, eq), f.substr(eq + 1));
     }
-    t = experiments::Ablation(db, o);
+    if (FLAGS_ci) {
+      experiments::AblationCiOptions ci;
+      ci.metrics = absl::StrSplit(FLAGS_ci_metrics, ',', absl::SkipEmpty());
+      ci.resamples = FLAGS_resamples;
+      ci.seed = FLAGS_ci_seed;
+      ci.threads = FLAGS_threads;
+      ci.resample_seeds = FLAGS_ci_resample_seeds;
+      t = experiments::AblationCi(db, o, ci);
+    } else {
+      t = experiments::Ablation(db, o);
+    }
   } else if (cmd == "seeds") {
     if (FLAGS_sweep.empty()) {
       std::cerr << "compare: seeds needs --sweep=NAME\n";
@@ -148,6 +173,9 @@ int Main(int argc, char** argv) {
     experiments::ReportOptions ro;
     ro.metric = FLAGS_metric;
     ro.curve = FLAGS_curve;
+    ro.resamples = FLAGS_resamples;
+    ro.ci_seed = FLAGS_ci_seed;
+    ro.threads = FLAGS_threads;
     absl::StatusOr<std::string> html = experiments::HtmlReport(db, FLAGS_sweep, ro);
     if (!html.ok()) {
       std::cerr << "compare: " << html.status().message() << "\n";

@@ -234,11 +234,27 @@ CREATE TABLE rung_results (
 )sql"));
 }
 
-// Version 3 -> 4: the Slurm launcher. An attempt records how it was launched and, under Slurm, its job
-// and array index; report_ingest holds how much of each attempt's report (trial.h) is in the log.
-absl::Status MigrateToV4(Db& db) {
+// Version 3 -> 4 (bootstrap intervals): where each COCO evaluation's per-image matching results are
+// kept. The results themselves live in a side file (eval/per_image.h), so the log stays small. Only
+// adds a table.
+absl::Status MigrateToV4PerImageEval(Db& db) {
   return db.Exec(R"sql(
-ALTER TABLE attempts ADD COLUMN launcher TEXT;            -- 'local' or 'slurm'; NULL before version 4
+CREATE TABLE coco_per_image (
+  coco_id INTEGER NOT NULL REFERENCES coco_results(id),
+  iou_type TEXT NOT NULL CHECK (iou_type IN ('bbox', 'segm')),
+  path TEXT NOT NULL,                -- the per-image file; a relative path is relative to the log's folder
+  images INTEGER NOT NULL,           -- evaluated images
+  detections INTEGER NOT NULL,       -- detections kept (top maxDets per image and category)
+  PRIMARY KEY (coco_id, iou_type)
+);
+)sql");
+}
+
+// Version 4 -> 5: the Slurm launcher. An attempt records how it was launched and, under Slurm, its job
+// and array index; report_ingest holds how much of each attempt's report (trial.h) is in the log.
+absl::Status MigrateToV5(Db& db) {
+  return db.Exec(R"sql(
+ALTER TABLE attempts ADD COLUMN launcher TEXT;            -- 'local' or 'slurm'; NULL before version 5
 ALTER TABLE attempts ADD COLUMN slurm_job_id TEXT;        -- the job array's id (sbatch --parsable)
 ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;  -- the attempt's task in that array
 ALTER TABLE attempts ADD COLUMN report_path TEXT;         -- Slurm: the attempt's JSON-lines report
@@ -263,7 +279,8 @@ const std::vector<Migration>& Migrations() {
       {1, [](Db& db) { return db.Exec(kSchemaV1); }},
       {2, MigrateToV2},
       {3, MigrateToV3},
-      {4, MigrateToV4},
+      {4, MigrateToV4PerImageEval},
+      {5, MigrateToV5},
   };
   return *m;
 }

@@ -29,8 +29,9 @@ inline constexpr int32_t kApplicationId = 0x4D524358;
 // Version 1: sweeps, trials, attempts, params, metrics. Version 2: COCO results, per-class AP,
 // checkpoints and the per-metric summary (best/last), back-filled from existing metric rows.
 // Version 3: the scheduler (PAUSED / PRUNED trials, rungs, attempts that resume earlier ones).
-// Version 4: the Slurm launcher (attempts' launcher, job and array index; report ingestion offsets).
-inline constexpr int kSchemaVersion = 4;
+// Version 4: coco_per_image, the per-image matching results' files of each COCO evaluation.
+// Version 5: the Slurm launcher (attempts' launcher, job and array index; report ingestion offsets).
+inline constexpr int kSchemaVersion = 5;
 
 // The trial statuses, as stored.
 inline constexpr char kQueued[] = "QUEUED";

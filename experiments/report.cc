@@ -11,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "experiments/coco_stats.h"
 #include "experiments/compare.h"
 #include "experiments/store.h"
+#include "nlohmann/json.hpp"
 
 namespace experiments {
 namespace {
@@ -24,7 +26,10 @@ struct Run {
   std::map<std::string, SqlValue> params;  // swept keys only
   std::optional<double> metric;
   std::vector<std::pair<double, double>> curve;  // (step, value)
+  std::vector<std::pair<double, double>> metric_curve;  // (step, value) of the report's metric
   SqlValue rung, epochs;                         // scheduler: highest rung reached, epochs trained
+  std::string config;                            // the effective config, pretty-printed JSON
+  std::string point;                             // point_hash: equal across seeds
 };
 
 std::optional<double> AsNumber(const SqlValue& v) {
@@ -40,6 +45,22 @@ struct Axis {
   double lo = 0, hi = 1;
   std::vector<std::string> categories;
 
+  // A discrete parameter (a grid's or a random search's list of choices) gets a categorical axis,
+  // its values in ascending order, whether numbers or not.
+  void FitDiscrete(const std::vector<SqlValue>& values) {
+    numeric = false;
+    std::vector<SqlValue> distinct;
+    for (const SqlValue& v : values) {
+      if (std::holds_alternative<std::monostate>(v)) continue;
+      if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+    }
+    std::sort(distinct.begin(), distinct.end(), [](const SqlValue& a, const SqlValue& b) {
+      const std::optional<double> x = AsNumber(a), y = AsNumber(b);
+      if (x && y) return *x < *y;
+      return SqlValueText(a) < SqlValueText(b);
+    });
+    for (const SqlValue& v : distinct) categories.push_back(SqlValueText(v));
+  }
   void Fit(const std::vector<SqlValue>& values) {
     std::vector<double> nums;
     for (const SqlValue& v : values) {
@@ -123,6 +144,181 @@ std::string Label(const Run& r) {
   return absl::StrJoin(parts, " ");
 }
 
+// A tooltip: the label, then the run's whole config.
+std::string Tooltip(const Run& r) { return absl::StrCat(Label(r), "\n", r.config); }
+
+// TensorBoard's smoothing: s_t = w s_(t-1) + (1 - w) x_t from s_0 = 0, divided by 1 - w^t (debiased).
+std::vector<std::pair<double, double>> Smoothed(const std::vector<std::pair<double, double>>& c, double w) {
+  std::vector<std::pair<double, double>> out;
+  double s = 0, weight = 1;
+  for (const auto& [x, v] : c) {
+    s = w * s + (1 - w) * v;
+    weight *= w;
+    out.emplace_back(x, w > 0 ? s / (1 - weight) : v);
+  }
+  return out;
+}
+
+// A sequential colour for a value in [0, 1]: dark blue (low) to yellow (high).
+std::string ScaleColor(double u) {
+  u = std::clamp(u, 0.0, 1.0);
+  return absl::StrFormat("hsl(%d,80%%,%d%%)", static_cast<int>(240 - 180 * u),
+                         static_cast<int>(30 + 25 * u));
+}
+
+// Ranks with ties averaged (for Spearman's correlation).
+std::vector<double> Ranks(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size();) {
+    size_t j = i;
+    while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+    for (size_t k = i; k <= j; ++k) r[idx[k]] = (i + j) / 2.0 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+double Pearson(const std::vector<double>& a, const std::vector<double>& b) {
+  const double n = static_cast<double>(a.size());
+  double ma = 0, mb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ma += a[i] / n;
+    mb += b[i] / n;
+  }
+  double sab = 0, saa = 0, sbb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    sab += (a[i] - ma) * (b[i] - mb);
+    saa += (a[i] - ma) * (a[i] - ma);
+    sbb += (b[i] - mb) * (b[i] - mb);
+  }
+  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0;
+}
+
+// Correlation ratio: the share of the metric's spread between the parameter's values, as a
+// correlation (sqrt of between-group over total sum of squares).
+double CorrelationRatio(const std::vector<std::string>& groups, const std::vector<double>& y) {
+  std::map<std::string, std::pair<double, int>> sums;
+  double mean = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    sums[groups[i]].first += y[i];
+    ++sums[groups[i]].second;
+    mean += y[i] / static_cast<double>(y.size());
+  }
+  double between = 0, total = 0;
+  for (const auto& [g, sc] : sums) {
+    const double m = sc.first / sc.second;
+    between += sc.second * (m - mean) * (m - mean);
+  }
+  for (double v : y) total += (v - mean) * (v - mean);
+  return total > 0 ? std::sqrt(between / total) : 0;
+}
+
+
+// The forest plot: one row per (swept key, fixed values of the others, arm), the difference from the
+// reference arm as a dot, its 95% interval as a line, the reference's seed-to-seed std as a grey band
+// around 0. Grid sweeps only; without per-image results or a COCO metric it says why.
+absl::Status ForestPlot(std::ostringstream& out, Db& db, const std::string& sweep,
+                        const nlohmann::json& spec, const std::vector<std::string>& keys,
+                        const ReportOptions& o) {
+  out << "<h2>" << HtmlEscape(o.metric) << ": each arm against the reference, 95% intervals</h2>\n";
+  const bool random = spec.is_object() && spec.value("search", "grid") == "random";
+  if (random || keys.empty()) {
+    out << "<p class=\"no-ci\">"
+        << (random ? "A random search has no arms to compare (see the parameter importance below)."
+                   : "The sweep varies no key.")
+        << "</p>\n";
+    return absl::OkStatus();
+  }
+  AblationCiOptions ci;
+  ci.metrics = {o.metric};
+  ci.resamples = o.resamples;
+  ci.seed = o.ci_seed;
+  ci.threads = o.threads;
+  absl::StatusOr<std::vector<SweepCi>> tables = SweepCiTables(db, sweep, keys, ci);
+  if (!tables.ok()) return tables.status();
+  struct Row {
+    std::string label, tip;
+    double diff, low, high, floor;
+    std::string verdict;
+  };
+  std::vector<Row> rows;
+  std::vector<std::string> reasons;
+  for (const SweepCi& t : *tables) {
+    if (!t.table.ok()) {
+      reasons.push_back(absl::StrCat(t.title, ": ", t.table.status().message()));
+      continue;
+    }
+    for (const auto& r : t.table->rows) {
+      const auto num = [](const SqlValue& v) { return AsNumber(v).value_or(NAN); };
+      Row row;
+      row.label = absl::StrCat(t.title.substr(0, t.title.find(' ')), "=", SqlValueText(r[0]), " vs ",
+                               SqlValueText(r[1]),
+                               t.title.find(" at ") == std::string::npos
+                                   ? ""
+                                   : absl::StrCat(" (", t.title.substr(t.title.find(" at ") + 4), ")"));
+      row.diff = num(r[6]);
+      row.low = num(r[7]);
+      row.high = num(r[8]);
+      row.floor = std::holds_alternative<std::monostate>(r[11]) ? 0 : num(r[11]);
+      row.verdict = SqlValueText(r[10]);
+      row.tip = absl::StrFormat("%s: difference %.4g, 95%% interval [%.4g, %.4g], P(diff<=0) %.3g, %s; "
+                                "%d seed(s), noise floor (reference seed std) %.4g",
+                                row.label, row.diff, row.low, row.high, num(r[9]), row.verdict,
+                                static_cast<int>(num(r[3])), row.floor);
+      rows.push_back(row);
+    }
+  }
+  if (rows.empty()) {
+    out << "<p class=\"no-ci\">No intervals: " << HtmlEscape(absl::StrJoin(reasons, "; ")) << "</p>\n";
+    return absl::OkStatus();
+  }
+  double lo = 0, hi = 0;
+  for (const Row& r : rows) {
+    if (std::isfinite(r.low)) lo = std::min({lo, r.low, -r.floor});
+    if (std::isfinite(r.high)) hi = std::max({hi, r.high, r.floor});
+  }
+  if (hi <= lo) hi = lo + 1;
+  const int row_h = 28, left = 300, right = 30, top = 20, h = top + row_h * static_cast<int>(rows.size()) + 40;
+  const auto fx = [&](double v) { return left + (v - lo) / (hi - lo) * (kW + 200 - left - right); };
+  const int w = kW + 200;
+  out << absl::StrFormat(R"(<svg id="forest" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                         w, h, w, h);
+  out << absl::StrFormat(R"(<line class="zero" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>)", fx(0), top - 10, fx(0),
+                         h - 30);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    const int y = top + row_h * static_cast<int>(i) + row_h / 2;
+    out << absl::StrFormat(R"(<rect class="floor" x="%.1f" y="%d" width="%.1f" height="%d"/>)", fx(-r.floor),
+                           y - 9, fx(r.floor) - fx(-r.floor), 18);
+    const char* color = r.verdict == "better" ? "#1a7f37" : r.verdict == "worse" ? "#c0392b" : "#555";
+    out << absl::StrFormat(R"(<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>)", left - 8, y + 4,
+                           HtmlEscape(r.label));
+    if (std::isfinite(r.low) && std::isfinite(r.high)) {
+      out << absl::StrFormat(R"(<line class="ci" stroke="%s" x1="%.1f" y1="%d" x2="%.1f" y2="%d"/>)", color,
+                             fx(r.low), y, fx(r.high), y);
+    }
+    out << absl::StrFormat(R"(<circle class="diff" cx="%.1f" cy="%d" r="5" fill="%s"><title>%s</title></circle>)",
+                           fx(r.diff), y, color, HtmlEscape(r.tip));
+  }
+  for (int i = 0; i <= 4; ++i) {
+    const double v = lo + (hi - lo) * i / 4.0;
+    out << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%d" text-anchor="middle">%.3g</text>)", fx(v), h - 14,
+                           v);
+  }
+  out << "</svg>\n<p class=\"note\">Dot: arm - reference (mean over seeds, every validation image once); "
+         "line: paired bootstrap 95% interval over images and seeds (B = "
+      << o.resamples << ", seed " << o.ci_seed
+      << "; as <code>compare ablate --ci</code>); grey: the reference's seed-to-seed std around 0. Green: "
+         "better, red: worse, grey: indistinguishable.</p>\n";
+  if (!reasons.empty()) {
+    out << "<p class=\"no-ci\">Not compared: " << HtmlEscape(absl::StrJoin(reasons, "; ")) << "</p>\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string HtmlEscape(const std::string& s) {
@@ -156,8 +352,8 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
   absl::StatusOr<std::optional<SweepBudget>> budget = BudgetOf(db, sweep);
   if (!budget.ok()) return budget.status();
   absl::StatusOr<std::vector<std::vector<SqlValue>>> trial_rows = db.QueryAll(
-      "SELECT id, status, seed, attempts, rung, epochs_trained FROM trials WHERE sweep_id = ? "
-      "ORDER BY id",
+      "SELECT id, status, seed, attempts, rung, epochs_trained, config_json, point_hash FROM trials "
+      "WHERE sweep_id = ? ORDER BY id",
       {sweep_id});
   if (!trial_rows.ok()) return trial_rows.status();
   std::vector<Run> runs;
@@ -168,6 +364,9 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     r.seed = std::get<int64_t>(tr[2]);
     r.rung = tr[4];
     r.epochs = tr[5];
+    const nlohmann::json config = nlohmann::json::parse(SqlValueText(tr[6]), nullptr, false);
+    r.config = config.is_discarded() ? SqlValueText(tr[6]) : config.dump(2);
+    r.point = SqlValueText(tr[7]);
     for (const std::string& k : keys) {
       absl::StatusOr<std::vector<std::vector<SqlValue>>> v =
           db.QueryAll("SELECT value FROM params WHERE trial_id = ? AND key = ?", {r.id, k});
@@ -185,6 +384,12 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     for (const auto& [step, value] : *c) {
       if (std::isfinite(value)) r.curve.emplace_back(static_cast<double>(step), value);
     }
+    absl::StatusOr<std::vector<std::pair<int64_t, double>>> mc =
+        Curve(db, r.id, static_cast<int>(std::get<int64_t>(tr[3])), o.metric);
+    if (!mc.ok()) return mc.status();
+    for (const auto& [step, value] : *mc) {
+      if (std::isfinite(value)) r.metric_curve.emplace_back(static_cast<double>(step), value);
+    }
     runs.push_back(std::move(r));
   }
 
@@ -194,10 +399,21 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
       << "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
          "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
          "svg{border:1px solid #ddd;margin:4px}.axis{stroke:#444}.tick{font-size:11px}"
-         ".label{font-size:13px}.curve,.pc{fill:none;stroke-width:1.5}pre{background:#f6f6f6;"
+         ".label{font-size:13px}.curve,.pc,.mean{fill:none;stroke-width:1.5}.raw{fill:none;"
+         "stroke-width:1;stroke-opacity:0.25}.band{fill-opacity:0.2;stroke:none}.zero{stroke:#888;"
+         "stroke-dasharray:4 3}.floor{fill:#ddd}.bandbar{stroke-width:6;stroke-opacity:0.3}.ci{stroke-width:2.5}.bar{fill:#4a6fa5}"
+         ".note{color:#555;font-size:13px}pre{background:#f6f6f6;"
          "padding:8px;white-space:pre-wrap;word-break:break-all}</style></head><body>\n";
-  out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre>" << HtmlEscape(std::get<std::string>((*spec)[0][1]))
-      << "</pre>\n";
+  const std::string spec_text = std::get<std::string>((*spec)[0][1]);
+  const nlohmann::json spec_json = nlohmann::json::parse(spec_text, nullptr, false);
+  out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre id=\"spec\">"
+      << HtmlEscape(spec_json.is_discarded() ? spec_text : spec_json.dump(2)) << "</pre>\n";
+  // Grid keys and a random search's lists of choices are discrete; its ranges are not.
+  const auto discrete = [&](const std::string& key) {
+    if (!spec_json.is_object() || spec_json.value("search", "grid") != "random") return true;
+    return spec_json.contains("params") && spec_json["params"].is_object() &&
+           spec_json["params"].contains(key) && spec_json["params"][key].is_array();
+  };
   // Runs table.
   out << "<h2>Runs</h2>\n";
   if (*budget) out << "<p id=\"budget\">" << HtmlEscape((*budget)->Text()) << "</p>\n";
@@ -208,13 +424,14 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
   out << "<th>" << HtmlEscape(o.metric) << "</th></tr>\n";
   for (size_t i = 0; i < runs.size(); ++i) {
     const Run& r = runs[i];
-    out << "<tr><td style=\"color:" << Color(i) << "\">" << r.id << "</td><td>" << r.status << "</td>";
+    out << "<tr title=\"" << HtmlEscape(Tooltip(r)) << "\"><td style=\"color:" << Color(i) << "\">"
+        << r.id << "</td><td>" << r.status << "</td>";
     if (*budget) out << "<td>" << SqlValueText(r.rung) << "</td><td>" << SqlValueText(r.epochs) << "</td>";
     out << "<td>" << r.seed << "</td>";
     for (const std::string& k : keys) out << "<td>" << HtmlEscape(SqlValueText(r.params.at(k))) << "</td>";
     out << "<td>" << (r.metric ? absl::StrFormat("%.4g", *r.metric) : "") << "</td></tr>\n";
   }
-  out << "</table>\n";
+  out << "</table>\n<p class=\"note\">Hover a row (or any line or mark below) for the run's config.</p>\n";
 
   // Curves over steps.
   out << "<h2>" << HtmlEscape(o.curve) << " over steps</h2>\n";
@@ -236,18 +453,100 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     out << absl::StrFormat(R"(<svg id="curves" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
                            kW, kH, kW, kH);
     AxesSvg(out, x, y);
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].curve.empty()) continue;
+    const auto points = [&](const std::vector<std::pair<double, double>>& c) {
       std::vector<std::string> pts;
-      for (const auto& [s, v] : runs[i].curve) {
+      for (const auto& [s, v] : c) {
         pts.push_back(absl::StrFormat("%.1f,%.1f", Px(*x.Unit(s)), Py(*y.Unit(v))));
       }
+      return absl::StrJoin(pts, " ");
+    };
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].curve.empty()) continue;
+      out << "<polyline class=\"raw\" stroke=\"" << Color(i) << "\" points=\"" << points(runs[i].curve)
+          << "\"/>";
+    }
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].curve.empty()) continue;
       out << "<polyline class=\"curve\" stroke=\"" << Color(i) << "\" points=\""
-          << absl::StrJoin(pts, " ") << "\"><title>" << HtmlEscape(Label(runs[i]))
+          << points(Smoothed(runs[i].curve, o.smoothing)) << "\"><title>" << HtmlEscape(Tooltip(runs[i]))
           << "</title></polyline>";
     }
     out << "</svg>\n";
+    out << "<p class=\"note\">Lines: smoothed (debiased exponential moving average, weight "
+        << absl::StrFormat("%g", o.smoothing) << ", as TensorBoard); faint: the raw values.</p>\n";
   }
+
+  // The report's metric over steps per config point: the mean over seeds, the band from the lowest
+  // to the highest seed.
+  out << "<h2>" << HtmlEscape(o.metric) << " over steps, band over seeds</h2>\n";
+  std::vector<std::string> point_order;
+  std::map<std::string, std::vector<const Run*>> by_point;
+  std::vector<SqlValue> msteps, mvalues;
+  for (const Run& r : runs) {
+    if (r.metric_curve.empty()) continue;
+    if (!by_point.count(r.point)) point_order.push_back(r.point);
+    by_point[r.point].push_back(&r);
+    for (const auto& [st, v] : r.metric_curve) {
+      msteps.push_back(st);
+      mvalues.push_back(v);
+    }
+  }
+  if (point_order.empty()) {
+    out << "<p>No run logged " << HtmlEscape(o.metric) << ".</p>\n";
+  } else {
+    Axis x, y;
+    x.name = "step";
+    y.name = o.metric;
+    x.Fit(msteps);
+    y.Fit(mvalues);
+    out << absl::StrFormat(R"(<svg id="metric_band" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                           kW, kH, kW, kH);
+    AxesSvg(out, x, y);
+    for (size_t p = 0; p < point_order.size(); ++p) {
+      const std::vector<const Run*>& seeds = by_point[point_order[p]];
+      std::map<double, std::vector<double>> at;  // step -> values over seeds
+      for (const Run* r : seeds) {
+        for (const auto& [st, v] : r->metric_curve) at[st].push_back(v);
+      }
+      std::vector<std::string> mean, upper, lower;
+      for (const auto& [st, vs] : at) {
+        const double px = Px(*x.Unit(st));
+        const double m = MeanStd(vs).first;
+        mean.push_back(absl::StrFormat("%.1f,%.1f", px, Py(*y.Unit(m))));
+        upper.push_back(absl::StrFormat("%.1f,%.1f", px,
+                                        Py(*y.Unit(*std::max_element(vs.begin(), vs.end())))));
+        lower.push_back(absl::StrFormat("%.1f,%.1f", px,
+                                        Py(*y.Unit(*std::min_element(vs.begin(), vs.end())))));
+      }
+      std::reverse(lower.begin(), lower.end());
+      std::vector<std::string> label = {absl::StrCat(seeds.size(), " seed(s)")};
+      for (const auto& [k, v] : seeds[0]->params) label.push_back(absl::StrCat(k, "=", SqlValueText(v)));
+      const std::string title = HtmlEscape(absl::StrJoin(label, " "));
+      const std::string color = ScaleColor(p / std::max<double>(1, point_order.size() - 1));
+      if (at.size() == 1) {  // one evaluation: a dot for the mean, a bar for the band
+        const auto& [st, vs] = *at.begin();
+        const double px = Px(*x.Unit(st));
+        out << absl::StrFormat(R"(<line class="bandbar" stroke="%s" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)",
+                               color, px, Py(*y.Unit(*std::min_element(vs.begin(), vs.end()))), px,
+                               Py(*y.Unit(*std::max_element(vs.begin(), vs.end()))))
+            << absl::StrFormat(R"(<circle class="meanpt" cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>)",
+                               px, Py(*y.Unit(MeanStd(vs).first)), color, title);
+        continue;
+      }
+      out << "<polygon class=\"band\" fill=\"" << ScaleColor(p / std::max<double>(1, point_order.size() - 1))
+          << "\" points=\"" << absl::StrJoin(upper, " ") << " " << absl::StrJoin(lower, " ")
+          << "\"><title>" << title << "</title></polygon>";
+      out << "<polyline class=\"mean\" stroke=\""
+          << ScaleColor(p / std::max<double>(1, point_order.size() - 1)) << "\" points=\""
+          << absl::StrJoin(mean, " ") << "\"><title>" << title << "</title></polyline>";
+    }
+    out << "</svg>\n<p class=\"note\">One line per config point: the mean over its seeds; the band "
+           "spans the lowest and highest seed.</p>\n";
+  }
+
+  // Forest plot: each arm's difference from the reference with its paired bootstrap interval.
+  absl::Status forest = ForestPlot(out, db, sweep, spec_json, keys, o);
+  if (!forest.ok()) return forest;
 
   // The metric against each swept parameter.
   out << "<h2>" << HtmlEscape(o.metric) << " against each swept parameter</h2>\n";
@@ -268,7 +567,11 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
       for (const Run& r : runs) {
         if (r.metric) xs.push_back(r.params.at(k));
       }
-      x.Fit(xs);
+      if (discrete(k)) {
+        x.FitDiscrete(xs);
+      } else {
+        x.Fit(xs);
+      }
       out << absl::StrFormat(R"(<svg class="scatter" data-param="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
                              HtmlEscape(k), kW, kH, kW, kH);
       AxesSvg(out, x, y);
@@ -278,8 +581,8 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
         if (!u) continue;
         out << absl::StrFormat(R"(<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>)",
                                Px(*u), Py(*y.Unit(*runs[i].metric)), Color(i),
-                               HtmlEscape(absl::StrCat(Label(runs[i]), ": ",
-                                                       absl::StrFormat("%.4g", *runs[i].metric))));
+                               HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ",
+                                                       Tooltip(runs[i]))));
       }
       out << "</svg>\n";
     }
@@ -294,7 +597,11 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
       for (const Run& r : runs) {
         if (r.metric) vs.push_back(r.params.at(k));
       }
-      a.Fit(vs);
+      if (discrete(k)) {
+        a.FitDiscrete(vs);
+      } else {
+        a.Fit(vs);
+      }
       axes.push_back(a);
     }
     axes.push_back(y);
@@ -326,10 +633,102 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
         std::optional<double> u = axes[j].Unit(v);
         if (u) pts.push_back(absl::StrFormat("%.1f,%.1f", ax_x(j), Py(*u)));
       }
-      out << "<polyline class=\"pc\" stroke=\"" << Color(i) << "\" points=\"" << absl::StrJoin(pts, " ")
-          << "\"><title>" << HtmlEscape(Label(runs[i])) << "</title></polyline>";
+      out << "<polyline class=\"pc\" stroke=\"" << ScaleColor(*y.Unit(*runs[i].metric)) << "\" points=\""
+          << absl::StrJoin(pts, " ") << "\"><title>"
+          << HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ", Tooltip(runs[i])))
+          << "</title></polyline>";
     }
-    out << "</svg>\n";
+    out << "</svg>\n<p class=\"note\">Coloured by " << HtmlEscape(o.metric)
+        << ": dark blue lowest, yellow highest.</p>\n";
+
+    // Random searches: how strongly each parameter goes with the metric.
+    if (spec_json.is_object() && spec_json.value("search", "grid") == "random") {
+      out << "<h2>Parameter importance for " << HtmlEscape(o.metric) << "</h2>\n";
+      struct Importance {
+        std::string key, how;
+        double value;
+      };
+      std::vector<Importance> imp;
+      for (const std::string& k : keys) {
+        std::vector<double> xs, ys;
+        std::vector<std::string> groups;
+        bool numeric = true;
+        for (const Run& r : runs) {
+          if (!r.metric) continue;
+          const std::optional<double> n = AsNumber(r.params.at(k));
+          if (!n) numeric = false;
+          xs.push_back(n.value_or(0));
+          groups.push_back(SqlValueText(r.params.at(k)));
+          ys.push_back(*r.metric);
+        }
+        if (numeric) {
+          imp.push_back({k, "|Spearman rank correlation|", std::abs(Pearson(Ranks(xs), Ranks(ys)))});
+        } else {
+          imp.push_back({k, "correlation ratio", CorrelationRatio(groups, ys)});
+        }
+      }
+      std::stable_sort(imp.begin(), imp.end(),
+                       [](const Importance& a, const Importance& b) { return a.value > b.value; });
+      const int h = 30 + 26 * static_cast<int>(imp.size());
+      out << absl::StrFormat(R"(<svg id="importance" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                             kW, h, kW, h);
+      for (size_t j = 0; j < imp.size(); ++j) {
+        const int yb = 10 + 26 * static_cast<int>(j);
+        out << absl::StrFormat(R"(<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>)", 230, yb + 14,
+                               HtmlEscape(imp[j].key))
+            << absl::StrFormat(R"(<rect class="bar" x="240" y="%d" width="%.1f" height="18"><title>%s</title></rect>)",
+                               yb, imp[j].value * (kW - 320),
+                               HtmlEscape(absl::StrFormat("%s: %s %.3f", imp[j].key, imp[j].how, imp[j].value)))
+            << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%d">%.2f</text>)",
+                               246 + imp[j].value * (kW - 320), yb + 14, imp[j].value);
+      }
+      out << "</svg>\n<p class=\"note\">Numeric parameters: the absolute Spearman rank correlation "
+             "with "
+          << HtmlEscape(o.metric)
+          << " over the runs; others: the correlation ratio (the square root of the share of the "
+             "metric's variance between the parameter's values). One parameter at a time; it says "
+             "nothing about interactions.</p>\n";
+    }
+  }
+
+  // Per-class AP of each run's last COCO evaluation.
+  out << "<h2>Per-class AP (last evaluation)</h2>\n";
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> classes = db.QueryAll(
+      "SELECT c.trial_id, a.iou_type, a.class_id, a.class_name, a.ap FROM coco_last c "
+      "JOIN coco_class_ap a ON a.coco_id = c.id JOIN trials t ON t.id = c.trial_id "
+      "WHERE t.sweep_id = ? ORDER BY a.iou_type DESC, a.class_id",
+      {sweep_id});
+  if (!classes.ok()) return classes.status();
+  if (classes->empty()) {
+    out << "<p>No run logged per-class AP.</p>\n";
+  } else {
+    std::vector<std::pair<std::string, int64_t>> columns;  // (iou type, class id)
+    std::map<std::pair<std::string, int64_t>, std::string> names;
+    std::map<int64_t, std::map<std::pair<std::string, int64_t>, SqlValue>> ap;
+    for (const auto& r : *classes) {
+      const std::pair<std::string, int64_t> col = {SqlValueText(r[1]), std::get<int64_t>(r[2])};
+      if (std::find(columns.begin(), columns.end(), col) == columns.end()) columns.push_back(col);
+      names[col] = SqlValueText(r[3]);
+      ap[std::get<int64_t>(r[0])][col] = r[4];
+    }
+    out << "<table id=\"per_class\"><tr><th>trial</th>";
+    for (const auto& col : columns) {
+      out << "<th>" << HtmlEscape(col.first) << " " << HtmlEscape(names[col].empty() ? absl::StrCat(col.second) : names[col])
+          << "</th>";
+    }
+    out << "</tr>\n";
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!ap.count(runs[i].id)) continue;
+      out << "<tr title=\"" << HtmlEscape(Tooltip(runs[i])) << "\"><td style=\"color:" << Color(i) << "\">"
+          << runs[i].id << "</td>";
+      for (const auto& col : columns) {
+        const auto it = ap[runs[i].id].find(col);
+        const std::optional<double> v = it == ap[runs[i].id].end() ? std::nullopt : AsNumber(it->second);
+        out << "<td>" << (v ? absl::StrFormat("%.4g", *v) : "") << "</td>";
+      }
+      out << "</tr>\n";
+    }
+    out << "</table>\n";
   }
   out << "</body></html>\n";
   return out.str();

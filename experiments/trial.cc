@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "eval/per_image.h"
 #include "experiments/coco_stats.h"
 
 namespace experiments {
@@ -265,7 +266,7 @@ absl::StatusOr<CocoStats> CocoStatsFromJson(const nlohmann::json& j, const char*
 }
 
 absl::Status ApplyCoco(Db& db, int64_t trial_id, int attempt, int64_t step, std::optional<int64_t> epoch,
-                       const CocoResult& r, double now) {
+                       const CocoResult& r, const nlohmann::json& per_image, double now) {
   const std::vector<std::string>& names = CocoStatNames();
   std::vector<std::string> cols = {"trial_id", "attempt", "step", "epoch", "split", "wall_time"};
   std::vector<double> stat_values;  // bound after the 6 fixed columns
@@ -305,6 +306,31 @@ absl::Status ApplyCoco(Db& db, int64_t trial_id, int attempt, int64_t step, std:
       s = cst->Run();
       if (!s.ok()) return s;
     }
+  }
+  // The per-image files: stored relative to the log's folder when inside it.
+  const std::filesystem::path log_dir = std::filesystem::absolute(db.path()).parent_path();
+  for (const nlohmann::json& f : per_image) {
+    if (!f.is_object() || !f.contains("type") || !f["type"].is_string() || !f.contains("path") ||
+        !f["path"].is_string() || !f.contains("images") || !f["images"].is_number_integer() ||
+        !f.contains("detections") || !f["detections"].is_number_integer()) {
+      return absl::InvalidArgumentError(absl::StrCat("field \"per_image\": expected {type, path, images, detections}, got ",
+                                                     f.dump()));
+    }
+    const std::string type = f["type"].get<std::string>();
+    if (type != "bbox" && type != "segm") {
+      return absl::InvalidArgumentError(absl::StrCat("field \"per_image\": type must be bbox or segm, got ", type));
+    }
+    const std::filesystem::path abs = std::filesystem::absolute(f["path"].get<std::string>()).lexically_normal();
+    std::string stored = abs.string();
+    const std::filesystem::path rel = abs.lexically_relative(log_dir);
+    if (!rel.empty() && rel.native().rfind("..", 0) != 0) stored = rel.string();
+    absl::StatusOr<Stmt> pst = db.Prepare(
+        "INSERT INTO coco_per_image (coco_id, iou_type, path, images, detections) VALUES (?, ?, ?, ?, ?)");
+    if (!pst.ok()) return pst.status();
+    pst->Bind(1, coco_id).Bind(2, type).Bind(3, stored).Bind(4, f["images"].get<int64_t>()).Bind(5,
+                                                                                           f["detections"].get<int64_t>());
+    s = pst->Run();
+    if (!s.ok()) return s;
   }
   for (const MetricPoint& p : points) {
     s = InsertMetric(db, trial_id, attempt, step, epoch, p, now);
@@ -408,7 +434,12 @@ absl::Status ApplyRecord(Db& db, int64_t trial_id, int attempt, const nlohmann::
       *out = std::move(*stats);
     }
     if (!r.bbox && !r.segm) return absl::InvalidArgumentError("COCO result has neither bbox nor segm");
-    return ApplyCoco(db, trial_id, attempt, *step, *epoch, r, now);
+    const nlohmann::json* per_image = f.Find("per_image");
+    if (per_image != nullptr && !per_image->is_array()) {
+      return absl::InvalidArgumentError("field \"per_image\": expected a list");
+    }
+    return ApplyCoco(db, trial_id, attempt, *step, *epoch, r,
+                     per_image != nullptr ? *per_image : nlohmann::json::array(), now);
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown record type \"", *type, "\""));
 }
@@ -426,8 +457,10 @@ struct TrialLog::ReportFile {
 std::string ResultPath(const std::string& report_path) { return report_path + ".result"; }
 
 absl::StatusOr<TrialLog> TrialLog::Open(const TrialArgs& args) {
-  if (!args.report_path.empty()) return OpenReport(args.report_path, args.trial_id, args.attempt);
-  return Open(args.db_path, args.trial_id, args.attempt);
+  absl::StatusOr<TrialLog> t = !args.report_path.empty() ? OpenReport(args.report_path, args.trial_id, args.attempt)
+                                                         : Open(args.db_path, args.trial_id, args.attempt);
+  if (t.ok()) t->trial_dir_ = args.trial_dir;
+  return t;
 }
 
 absl::StatusOr<TrialLog> TrialLog::Open(const std::string& db_path, int64_t trial_id, int attempt) {
@@ -517,14 +550,59 @@ absl::Status TrialLog::LogMetrics(int64_t step, std::optional<int64_t> epoch,
                  {"points", std::move(pts)}});
 }
 
+absl::StatusOr<std::string> TrialLog::PerImageDir() {
+  std::string dir = trial_dir_;
+  std::filesystem::path fallback;
+  if (log_) {
+    if (dir.empty()) {
+      absl::StatusOr<std::vector<std::vector<SqlValue>>> rows =
+          log_->db().QueryAll("SELECT trial_dir FROM trials WHERE id = ?", {trial_id_});
+      if (!rows.ok()) return rows.status();
+      if (!rows->empty() && std::holds_alternative<std::string>((*rows)[0][0])) {
+        dir = std::get<std::string>((*rows)[0][0]);
+      }
+    }
+    fallback = std::filesystem::absolute(log_->path()).parent_path() / "per_image" / absl::StrCat("trial_", trial_id_);
+  } else {
+    fallback = std::filesystem::absolute(report_->path).parent_path() / "coco_per_image";
+  }
+  std::filesystem::path out = dir.empty() ? fallback : std::filesystem::path(dir) / "coco_per_image";
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat(out.string(), ": cannot create the per-image results folder: ", ec.message()));
+  }
+  return out.string();
+}
+
 absl::Status TrialLog::LogCoco(int64_t step, std::optional<int64_t> epoch, const CocoResult& r) {
   if (!r.bbox && !r.segm) return absl::InvalidArgumentError("COCO result has neither bbox nor segm");
+  // Per-image results go to side files first (eval/per_image.h); the record names them.
+  nlohmann::json per_image = nlohmann::json::array();
+  for (const auto& [type, stats] : {std::pair<const char*, const std::optional<CocoStats>*>{"bbox", &r.bbox},
+                                    {"segm", &r.segm}}) {
+    if (!stats->has_value() || (**stats).per_image == nullptr) continue;
+    absl::StatusOr<std::string> dir = PerImageDir();
+    if (!dir.ok()) return dir.status();
+    const std::string path = std::filesystem::absolute(
+        absl::StrCat(*dir, "/attempt", attempt_, "_step", step, "_", type, ".pie")).lexically_normal().string();
+    absl::Status ws = mrcnn::eval::SavePerImageEval(*(**stats).per_image, path);
+    if (!ws.ok()) return ws;
+    int64_t detections = 0;
+    for (const auto& c : (**stats).per_image->cells) detections += static_cast<int64_t>(c.scores.size());
+    per_image.push_back({{"type", type},
+                         {"path", path},
+                         {"images", static_cast<int64_t>((**stats).per_image->img_ids.size())},
+                         {"detections", detections}});
+  }
   nlohmann::json rec = {{"type", "coco"},
                         {"step", step},
                         {"epoch", epoch ? nlohmann::json(*epoch) : nlohmann::json()},
                         {"split", r.split}};
   if (r.bbox) rec["bbox"] = CocoStatsJson(*r.bbox);
   if (r.segm) rec["segm"] = CocoStatsJson(*r.segm);
+  if (!per_image.empty()) rec["per_image"] = std::move(per_image);
   return Record(std::move(rec));
 }
 

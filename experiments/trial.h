@@ -22,6 +22,7 @@
 //   log->SetDataset("shapes", dataset_hash);
 //   log->LogMetric("loss", step, epoch, loss);          // progress bars read these rows
 //   log->LogCoco(step, epoch, coco);                     // also logged as metrics bbox_AP, segm_AP50, ...
+//                                                        // with per-image results: a side file
 //   log->LogCheckpoint(step, "last", path);
 //
 // The trial never sets its own status: the coordinator decides FINISHED / FAILED / KILLED from the exit
@@ -40,6 +41,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "eval/coco_eval.h"
 #include "experiments/log.h"
 #include "nlohmann/json.hpp"
 
@@ -86,6 +88,9 @@ struct CocoStats {
     double ap;
   };
   std::vector<ClassAp> per_class;
+  // The evaluation's per-image matching results (EvalOptions::keep_per_image), for bootstrap
+  // intervals: LogCoco writes them to a file in the trial's folder and records it in coco_per_image.
+  std::shared_ptr<const mrcnn::eval::PerImageEval> per_image;
 };
 
 struct CocoResult {
@@ -120,6 +125,10 @@ class TrialLog {
   // Several metrics of one step in one transaction.
   absl::Status LogMetrics(int64_t step, std::optional<int64_t> epoch,
                           const std::vector<MetricPoint>& points);
+  // Per-image results (CocoStats::per_image) go to <trial_dir>/coco_per_image/
+  // attempt<A>_step<S>_<bbox|segm>.pie (trial_dir from the arguments or as the coordinator recorded
+  // it; without one, a folder per_image/trial_<id> beside the log, or coco_per_image beside the
+  // report), referenced from coco_per_image.
   absl::Status LogCoco(int64_t step, std::optional<int64_t> epoch, const CocoResult& result);
   absl::Status LogCheckpoint(int64_t step, const std::string& tag, const std::string& path);
 
@@ -133,9 +142,12 @@ class TrialLog {
   TrialLog(int64_t trial_id, int attempt) : trial_id_(trial_id), attempt_(attempt) {}
   // One record: applied to the log at once (--db) or appended to the report (--report).
   absl::Status Record(nlohmann::json record);
+  // Where this trial's per-image results go (created if missing).
+  absl::StatusOr<std::string> PerImageDir();
 
   std::optional<ExperimentLog> log_;
   std::shared_ptr<ReportFile> report_;
+  std::string trial_dir_;  // from the trial's arguments; empty: as the log records it
   int64_t trial_id_;
   int attempt_;
 };

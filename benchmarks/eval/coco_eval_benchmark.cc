@@ -1,14 +1,23 @@
 // COCO evaluation speed: evaluate + accumulate on the largest shared case (a_medium: 200 images,
-// 1313 objects, 4191 detections), box and mask IoU, 1 and 2 threads; then runs the peer script
-// (pycocotools, same files, same run) and prints the speed-up.
+// 1313 objects, 4191 detections) or --gt/--dt, box and mask IoU, 1 and 2 threads; then runs the peer
+// scripts on the same files in the same run and prints the speed-ups: pycocotools
+// (coco_eval_peer.py) and faster-coco-eval (faster_coco_eval_peer.py, a C++ core). Against
+// faster-coco-eval it also times whole processes: `eval/coco_eval --threads=2` against a python3
+// process that imports faster-coco-eval, loads both files and evaluates; and it prints the largest
+// difference between its 12 numbers and ours.
 //
 //   bazel run //benchmarks/eval:coco_eval_benchmark [-- --gt=GT.json --dt=DT.json --nopeer
 //       --python=/path/to/python3 --peer_repeats=3 --benchmark_*...]
+//   python3 benchmarks/eval/make_large_case.py --out /tmp/large      # 500 images, 20k detections
+//   bazel run //benchmarks/eval:coco_eval_benchmark -- --gt=/tmp/large/gt.json --dt=/tmp/large/dt.json
 //
 // "EvaluateAccumulate" times what pycocotools' evaluate()+accumulate() does from loaded
 // annotations: preparing the ground truth (indexing, polygon rasterisation), IoUs, matching,
 // accumulation (and the summary). "EvaluateReused" reuses the prepared ground truth, as a trainer
 // does every epoch. "LoadEvaluate" adds parsing both JSON files.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -181,16 +190,67 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks(&reporter);
   if (!peer) return 0;
 
-  std::string out;
-  const std::string script = "benchmarks/eval/coco_eval_peer.py";
-  for (const std::string& py :
-       python.empty() ? std::vector<std::string>{"python3", "/root/.pyenv/shims/python3",
-                                                 "/usr/local/bin/python3"}
-                      : std::vector<std::string>{python}) {
-    out = RunCommand("'" + py + "' " + script + " --gt '" + g_gt + "' --dt '" + g_dt +
-                     "' --repeats " + repeats + " 2>/dev/null");
-    if (!out.empty()) break;
+  const std::vector<std::string> pythons =
+      python.empty() ? std::vector<std::string>{"python3", "/root/.pyenv/shims/python3",
+                                                "/usr/local/bin/python3"}
+                     : std::vector<std::string>{python};
+  const auto run_peer = [&](const std::string& script) {
+    for (const std::string& py : pythons) {
+      std::string out = RunCommand("'" + py + "' " + script + " --gt '" + g_gt + "' --dt '" + g_dt +
+                                   "' --repeats " + repeats + " 2>/dev/null");
+      if (!out.empty()) return out;
+    }
+    return std::string();
+  };
+  const std::string fce_script = "benchmarks/eval/faster_coco_eval_peer.py";
+  const std::string fce_out = run_peer(fce_script);
+  if (fce_out.empty()) {
+    std::cout << "\npeer: no python3 with faster-coco-eval ran " << fce_script
+              << " (pip install faster-coco-eval==1.8.0, or pass --python=/path/to/python3)\n";
+  } else {
+    const nlohmann::json fce = nlohmann::json::parse(fce_out);
+    // Our whole process, the same way: `eval/coco_eval --threads=2`, fastest and median of repeats.
+    const int n = std::max(1, std::atoi(repeats.c_str()));
+    std::printf(
+        "\nfaster-coco-eval %s vs this, same files, same run (median of %d; ratio = theirs / ours):\n",
+        fce["version"].get<std::string>().c_str(), n);
+    std::printf("%-6s %12s %12s %9s %15s %15s %9s %14s\n", "type", "fce_eval_s", "ours_eval_s",
+                "ratio", "fce_process_s", "ours_process_s", "ratio", "max|stat diff|");
+    for (const char* type : {"bbox", "segm"}) {
+      const std::string segm = std::string(type) == "segm" ? "1" : "0";
+      std::vector<double> ours_process;
+      std::string summary;
+      for (int i = 0; i < n; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        summary = RunCommand("eval/coco_eval --gt='" + g_gt + "' --results='" + g_dt +
+                             "' --iou_type=" + type + " --threads=2 --ignore_unknown_categories --json=-");
+        ours_process.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      }
+      std::sort(ours_process.begin(), ours_process.end());
+      double max_diff = NAN;
+      const size_t brace = summary.find('{');
+      if (brace != std::string::npos) {
+        const nlohmann::json ours = nlohmann::json::parse(summary.substr(brace), nullptr, false);
+        if (!ours.is_discarded() && ours.contains("stats")) {
+          max_diff = 0;
+          for (size_t j = 0; j < 12; ++j) {
+            const double mine = ours["stats"][ev::kStatNames[j]].get<double>();
+            max_diff = std::max(max_diff, std::abs(mine - fce[type]["stats"][j].get<double>()));
+          }
+        }
+      }
+      const double fe = fce[type]["eval_s"]["median_s"];
+      const double fp = fce[type]["process_s"]["median_s"];
+      const double oe = reporter.Seconds("EvaluateAccumulate/segm:" + segm + "/threads:2/real_time");
+      const double op = ours_process[ours_process.size() / 2];
+      std::printf("%-6s %12.4f %12.4f %8.1fx %15.4f %15.4f %8.1fx %14.2g\n", type, fe, oe, fe / oe,
+                  fp, op, fp / op, max_diff);
+    }
   }
+
+  const std::string script = "benchmarks/eval/coco_eval_peer.py";
+  const std::string out = run_peer(script);
   if (out.empty()) {
     std::cout << "\npeer: no python3 with pycocotools ran " << script
               << " (pass --python=/path/to/python3)\n";

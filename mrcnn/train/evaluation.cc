@@ -146,6 +146,7 @@ absl::StatusOr<ModelEvaluator> ModelEvaluator::Create(const datasets::Dataset& d
   if (gt->images.empty()) return absl::InvalidArgumentError("COCO evaluation: the dataset has no images");
   eval::EvalOptions options;
   options.num_threads = num_threads;
+  options.keep_per_image = true;  // logged beside the numbers, for bootstrap intervals
   ModelEvaluator ev;
   ev.dataset_ = &ds;
   for (const eval::CocoImage& im : gt->images) ev.indices_.push_back(static_cast<int>(im.id));

@@ -84,6 +84,7 @@ absl::StatusOr<std::vector<Stage>> ParseStages() {
 experiments::CocoStats ToStats(const eval::CocoEvalResult& r, const datasets::Dataset& ds) {
   experiments::CocoStats s;
   s.stats = r.stats;
+  s.per_image = r.per_image;
   for (const auto& [id, ap] : r.per_category_ap) {
     s.per_class.push_back({id, id < ds.num_classes() ? ds.classes()[id].name : "", ap});
   }

@@ -2,10 +2,6 @@
 // at test time and by us; every summary number, per-category AP and the full precision and recall
 // arrays must agree within 1e-9. Skipped, with the reason, when no Python with pycocotools is
 // found.
-#include <glob.h>
-#include <pwd.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +11,7 @@
 #include "eval/coco_json.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/eval/find_python.h"
 
 namespace mrcnn::eval {
 namespace {
@@ -23,37 +20,6 @@ using nlohmann::json;
 
 constexpr int kFirstSeed = 1;
 constexpr int kLastSeed = 80;
-
-bool HasPycocotools(const std::string& python) {
-  const std::string cmd = "'" + python + "' -c 'import pycocotools.cocoeval' >/dev/null 2>&1";
-  return std::system(cmd.c_str()) == 0;
-}
-
-// Bazel gives tests a minimal PATH and a temporary HOME, so besides `python3` on PATH try the usual
-// places of a pip-installed pycocotools: $PYCOCOTOOLS_PYTHON, pyenv versions under the real home
-// directory, /usr/local/bin, /usr/bin.
-std::string FindPython() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("PYCOCOTOOLS_PYTHON")) candidates.push_back(env);
-  candidates.push_back("python3");
-  std::vector<std::string> homes;
-  if (const passwd* pw = getpwuid(getuid())) homes.push_back(pw->pw_dir);
-  homes.push_back("/root");
-  for (const std::string& home : homes) {
-    glob_t g;
-    const std::string pattern = home + "/.pyenv/versions/*/bin/python3";
-    if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
-      for (size_t i = 0; i < g.gl_pathc; ++i) candidates.push_back(g.gl_pathv[i]);
-    }
-    globfree(&g);
-  }
-  candidates.push_back("/usr/local/bin/python3");
-  candidates.push_back("/usr/bin/python3");
-  for (const std::string& c : candidates) {
-    if (HasPycocotools(c)) return c;
-  }
-  return "";
-}
 
 json ReadJson(const std::string& path) {
   std::ifstream in(path);
@@ -64,12 +30,8 @@ json ReadJson(const std::string& path) {
 }
 
 TEST(CocoEvalPycocotoolsTest, RandomCasesMatch) {
-  const std::string python = FindPython();
-  if (python.empty()) {
-    GTEST_SKIP() << "no Python with pycocotools found (tried $PYCOCOTOOLS_PYTHON, python3 on PATH, "
-                    "~/.pyenv/versions/*/bin/python3, /usr/local/bin/python3, /usr/bin/python3); "
-                    "install it with `pip install pycocotools` (setup.sh does)";
-  }
+  const std::string python = FindPycocotoolsPython();
+  if (python.empty()) GTEST_SKIP() << kNoPycocotools;
   const char* tmp = std::getenv("TEST_TMPDIR");
   const std::string out = std::string(tmp ? tmp : "/tmp") + "/pycocotools_diff";
   const std::string cmd = "'" + python + "' tests/eval/pycocotools_diff.py --seeds " +

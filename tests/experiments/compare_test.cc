@@ -277,10 +277,24 @@ void ExpectPythonPrints(const std::string& code, const std::string& arg, const s
 TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
   absl::StatusOr<std::string> html = HtmlReport(db(), "default", ReportOptions());
   ASSERT_TRUE(html.ok()) << html.status();
-  EXPECT_EQ(Count(*html, "<polyline class=\"curve\""), 12);  // a loss curve per run
+  EXPECT_EQ(Count(*html, "<polyline class=\"curve\""), 12);  // a smoothed loss curve per run
+  EXPECT_EQ(Count(*html, "<polyline class=\"raw\""), 12);    // and its raw values
   EXPECT_EQ(Count(*html, "<polyline class=\"pc\""), 12);     // parallel coordinates
   EXPECT_EQ(Count(*html, "<svg class=\"scatter\""), 2);      // one per swept key
-  EXPECT_EQ(Count(*html, "<circle "), 24);
+  // 24 scatter marks, and the band plot's one evaluation per config point (4 points x 3 seeds).
+  EXPECT_EQ(Count(*html, "<circle "), 28);
+  EXPECT_EQ(Count(*html, "<circle class=\"meanpt\""), 4);
+  // The fake trial's default mode logs no per-image results: the forest plot says so.
+  EXPECT_NE(html->find("<p class=\"no-ci\">No intervals: "), std::string::npos);
+  EXPECT_NE(html->find("have no per-image"), std::string::npos);
+  // The per-class AP table: a row per run, segm and bbox of class 1 ("square").
+  EXPECT_NE(html->find("<table id=\"per_class\"><tr><th>trial</th><th>segm square</th><th>bbox square</th>"),
+            std::string::npos);
+  // The spec pretty-printed, and every run's config as its row's tooltip.
+  EXPECT_NE(html->find("<pre id=\"spec\">{\n  &quot;base&quot;"), std::string::npos);
+  // Once in the spec, then in each run's tooltips: its runs-table row, loss curve, 2 scatter marks,
+  // parallel-coordinates line and per-class row.
+  EXPECT_EQ(Count(*html, "&quot;RPN_ANCHOR_STRIDE&quot;: "), 1 + 12 * 6);
   // Nothing loaded from elsewhere.
   EXPECT_EQ(Count(*html, "<script"), 0);
   EXPECT_EQ(Count(*html, "src="), 0);
@@ -301,14 +315,14 @@ TEST_F(CompareTest, HtmlReportIsSelfContainedWithOneMarkPerRun) {
     ExpectPythonPrints(
         "import sys, xml.etree.ElementTree as E; t = E.parse(sys.argv[1]); "
         "print(len(t.findall('.//{http://www.w3.org/2000/svg}svg')))",
-        file, "4\n");
+        file, "5\n");
   }
   EXPECT_EQ(HtmlReport(db(), "nope", ReportOptions()).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(HtmlEscape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
 }
 
 // The report as a browser shows it: Debian's chromium, headless, parses every plot element (its DOM
-// after loading keeps all 4 plots, 24 marks and 24 lines) and paints every run's colour.
+// after loading keeps all 5 plots, 28 marks and 36 lines) and paints every run's colour.
 TEST_F(CompareTest, HtmlReportRendersInHeadlessChromium) {
   if (!std::filesystem::exists("/usr/bin/chromium")) GTEST_SKIP() << "no chromium installed (setup.sh installs it)";
   if (!std::filesystem::exists("/usr/bin/python3")) GTEST_SKIP() << "no /usr/bin/python3 to read the screenshot";
@@ -325,9 +339,9 @@ TEST_F(CompareTest, HtmlReportRendersInHeadlessChromium) {
   cmd.push_back("file://" + file);
   experiments_test::ProcResult r = experiments_test::RunProcess(cmd, 120);
   ASSERT_TRUE(WIFEXITED(r.wait_status) && WEXITSTATUS(r.wait_status) == 0) << r.output;
-  EXPECT_EQ(Count(r.output, "<svg"), 4);
-  EXPECT_EQ(Count(r.output, "<circle "), 24);
-  EXPECT_EQ(Count(r.output, "<polyline "), 24);
+  EXPECT_EQ(Count(r.output, "<svg"), 5);
+  EXPECT_EQ(Count(r.output, "<circle "), 28);
+  EXPECT_EQ(Count(r.output, "<polyline "), 36);
   cmd = chromium;
   cmd.push_back("--screenshot=" + shot);
   cmd.push_back("file://" + file);

@@ -8,6 +8,13 @@
 //            b = 0.5 + 0.1 * RPN_ANCHOR_STRIDE - 0.05 * USE_MINI_MASK + 0.01 * seed; per-class AP of class 1 = b
 //   dataset "fake" with hash "A" (or "B" when NAME has the token dataset_b)
 //
+// Token per_image: the COCO result is instead a real evaluation (eval/) whose numbers are known by
+// hand, logged with its per-image results: 37 images (ids 100..136) of one 100 x 100 square each
+// (class 1); the trial detects each square exactly (bbox and segm IoU 1) except, with
+// RPN_ANCHOR_STRIDE = 2, on the 9 images i % 4 == 1, and, with seed s, on the last s images (i > 36 -
+// s). A multiset with `total` images, `hits` of them detected, has AP = AP50 = (number of k in 0..100
+// with k * total <= 100 * hits) / 101 (0 when hits is 0). Token other_images: one image fewer (36).
+//
 // Tokens in the config's NAME (joined by '+') make it misbehave: fail (exit 3 after step 0), crash
 // (SIGSEGV after step 0), hang (sleep forever after step 0), fail_attempt1 / hang_attempt1 (only on
 // attempt 1), slow (sleep 50 ms per step).
@@ -32,6 +39,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "eval/coco_eval.h"
 #include "experiments/trial.h"
 #include "mrcnn/config/config.h"
 
@@ -43,6 +51,48 @@ int Fail(const absl::Status& s) {
 }
 
 }  // namespace
+
+// The per_image evaluation described above.
+absl::StatusOr<experiments::CocoResult> PerImageCoco(const mrcnn::Config& config, int64_t seed,
+                                                     bool other_images) {
+  namespace ev = mrcnn::eval;
+  const int images = other_images ? 36 : 37;
+  ev::CocoDataset gt;
+  gt.categories.push_back({1, "square"});
+  std::vector<ev::Detection> dts;
+  for (int i = 0; i < images; ++i) {
+    gt.images.push_back({100 + i, 200, 200, ""});
+    ev::CocoAnnotation a;
+    a.id = i + 1;
+    a.image_id = 100 + i;
+    a.category_id = 1;
+    a.bbox = {10, 10, 100, 100};
+    a.area = 10000;
+    a.segmentation.polygons = {{10, 10, 110, 10, 110, 110, 10, 110}};
+    gt.annotations.push_back(a);
+    const bool missed = (config.RPN_ANCHOR_STRIDE == 2 && i % 4 == 1) || i > 36 - seed;
+    if (missed) continue;
+    ev::Detection d;
+    d.image_id = 100 + i;
+    d.category_id = 1;
+    d.score = 0.3 + 0.01 * i;
+    d.bbox = ev::Box{10, 10, 100, 100};
+    dts.push_back(d);
+  }
+  ev::EvalOptions o;
+  o.keep_per_image = true;
+  experiments::CocoResult coco;
+  for (ev::IouType type : {ev::IouType::kBbox, ev::IouType::kSegm}) {
+    absl::StatusOr<ev::CocoEvalResult> r = ev::EvaluateCoco(gt, dts, type, ev::Params(), o);
+    if (!r.ok()) return r.status();
+    experiments::CocoStats stats;
+    stats.stats = r->stats;
+    stats.per_image = r->per_image;
+    stats.per_class = {{1, "square", r->per_category_ap.at(1)}};
+    (type == ev::IouType::kBbox ? coco.bbox : coco.segm) = stats;
+  }
+  return coco;
+}
 
 // The scheduler mode described above.
 int RunEpochs(const experiments::TrialArgs& args, const mrcnn::Config& config,
@@ -176,6 +226,12 @@ int main(int argc, char** argv) {
   }
   coco.segm->per_class = {{1, "square", b}};
   coco.bbox->per_class = {{1, "square", b + 0.02}};
+  if (tokens.count("per_image")) {
+    absl::StatusOr<experiments::CocoResult> real =
+        PerImageCoco(*config, args->seed, tokens.count("other_images") > 0);
+    if (!real.ok()) return Fail(real.status());
+    coco = *real;
+  }
   s = log->LogCoco(steps, 0, coco);
   if (!s.ok()) return Fail(s);
   const std::string ckpt = absl::StrCat(args->trial_dir, "/last.ckpt");

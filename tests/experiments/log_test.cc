@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "eval/per_image.h"
 #include "experiments/spec.h"
 #include "experiments/store.h"
 #include "experiments/trial.h"
@@ -136,6 +137,30 @@ TEST(LogTest, MigratesVersion1KeepingRowsAndBackfillsSummary) {
                      "best_value || ' ' || best_step FROM metric_summary WHERE key = 'acc'"),
             "max 3 0.5 2 0.9 1");
   EXPECT_EQ(Text(db, "SELECT status FROM runs WHERE trial_id = 7"), "FINISHED");
+}
+
+TEST(LogTest, MigratesVersion3ToPerImageResultsKeepingRows) {
+  const std::string path = NewTempDir("log") + "/v3.sqlite";
+  {
+    ExperimentLog::Options o;
+    o.target_version = 3;
+    absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path, o);
+    ASSERT_TRUE(log.ok()) << log.status();
+  }
+  RawExec(path,
+          "INSERT INTO sweeps VALUES (1, 's', '{}', 0, 1, 0);"
+          "INSERT INTO trials (id, sweep_id, ordinal, seed, config_json, config_hash, point_hash, "
+          "status, attempts) VALUES (7, 1, 0, 3, '{}', 'h', 'p', 'FINISHED', 1);"
+          "INSERT INTO coco_results (id, trial_id, attempt, step, split, wall_time, segm_AP) "
+          "VALUES (5, 7, 1, 10, 'val', 1, 0.25);");
+  absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  Db& db = log->db();
+  EXPECT_EQ(Int(db, "PRAGMA user_version"), kSchemaVersion);
+  EXPECT_EQ(Text(db, "SELECT segm_AP FROM coco_results WHERE id = 5"), "0.25");
+  EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM coco_per_image"), 0);  // older evaluations have none
+  ASSERT_TRUE(db.Exec("INSERT INTO coco_per_image VALUES (5, 'segm', 'a.pie', 50, 120)").ok());
+  EXPECT_FALSE(db.Exec("INSERT INTO coco_per_image VALUES (5, 'mask', 'b.pie', 50, 120)").ok());
 }
 
 TEST(LogTest, MigratesVersion2ToSchedulerStatusesKeepingRows) {
@@ -389,11 +414,33 @@ TEST(TrialApiTest, LogsMetricsCocoAndCheckpointsForTheRunningAttemptOnly) {
   coco.segm->per_class = {{1, "circle", 0.25}, {2, "it's a \"square\"", 0.75}};
   ASSERT_TRUE(t->LogCoco(3, 0, coco).ok());
   EXPECT_FALSE(t->LogCoco(3, 0, CocoResult()).ok());
+  // With per-image results: a side file beside the log (this trial has no trial_dir), referenced
+  // by a relative path, that reads back equal.
+  auto per_image = std::make_shared<mrcnn::eval::PerImageEval>();
+  per_image->img_ids = {4, 9};
+  per_image->cat_ids = {1};
+  per_image->iou_thrs = {0.5};
+  per_image->rec_thrs = {0, 0.5, 1};
+  per_image->max_dets = {100};
+  per_image->area_rng = {{0, 1e10}};
+  per_image->area_rng_lbl = {"all"};
+  per_image->cells = {{0, 1, {0.9, 0.4}, {1}, {1, 0}}};
+  coco.segm->per_image = per_image;
+  ASSERT_TRUE(t->LogCoco(4, 0, coco).ok());
+  EXPECT_EQ(Text(log->db(), "SELECT path || ' ' || images || ' ' || detections FROM coco_per_image"),
+            "per_image/trial_" + std::to_string(id) + "/attempt1_step4_segm.pie 2 2");
+  absl::StatusOr<std::shared_ptr<const mrcnn::eval::PerImageEval>> back = mrcnn::eval::LoadPerImageEval(
+      std::filesystem::path(path).parent_path().string() + "/per_image/trial_" + std::to_string(id) +
+      "/attempt1_step4_segm.pie");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)->cells[0].scores, per_image->cells[0].scores);
+  EXPECT_EQ((*back)->img_ids, per_image->img_ids);
+  coco.segm->per_image = nullptr;
   ASSERT_TRUE(t->LogCheckpoint(3, "last", "/r/last.ckpt").ok());
 
   Db& db = log->db();
   EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"), 3);
-  EXPECT_EQ(Text(db, "SELECT segm_AP50 FROM coco_results"), "0.1");
+  EXPECT_EQ(Text(db, "SELECT segm_AP50 FROM coco_results WHERE step = 3"), "0.1");
   EXPECT_EQ(Text(db, "SELECT segm_ARl FROM runs WHERE trial_id = " + std::to_string(id)), "1.1");
   EXPECT_EQ(Text(db, "SELECT bbox_AP FROM runs"), "");  // no bbox logged: NULL, not 0
   EXPECT_EQ(Text(db, "SELECT final_loss FROM runs"), "0.333333");

@@ -112,7 +112,7 @@ TEST_F(SlurmSweepTest, FourTrialsGiveTheLocalLaunchersTableAndTheLogHoldsTheJobs
   // The printed tables are equal row for row.
   const auto table = [](const std::string& out) {
     const size_t start = out.find("\ntrial_id");
-    return start == std::string::npos ? out : out.substr(start, out.find("\n\nsweep '", start) - start);
+    return start == std::string::npos ? out : out.substr(start, out.find("\n\n", start + 1) - start);
   };
   EXPECT_EQ(table(slurm.output), table(local.output));
   absl::StatusOr<ExperimentLog> local_log = ExperimentLog::Open(local_db);
@@ -166,6 +166,19 @@ TEST_F(SlurmSweepTest, RealTrainerGivesTheSameLossesAndApUnderSlurmAsLocally) {
   const std::string want = rows(local_log->db());
   EXPECT_NE(want.find("segm_AP50"), std::string::npos) << want;
   EXPECT_EQ(rows(db), want);
+  // The per-image results (for bootstrap intervals) travel through the reports too: the same files'
+  // counts, and the same intervals printed after the table.
+  const std::string per_image = "SELECT t.ordinal, p.iou_type, p.images, p.detections FROM coco_per_image p "
+                                "JOIN coco_results c ON c.id = p.coco_id JOIN trials t ON t.id = c.trial_id "
+                                "ORDER BY t.ordinal, p.iou_type";
+  EXPECT_EQ(Text(db, per_image), Text(local_log->db(), per_image));
+  EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM coco_per_image"), "8;");
+  const auto intervals = [](const std::string& out) {
+    const size_t a = out.find("paired bootstrap");
+    return a == std::string::npos ? std::string("(none)") : out.substr(a, out.find("\nsweep 'real'") - a);
+  };
+  EXPECT_NE(intervals(slurm.output), "(none)") << slurm.output;
+  EXPECT_EQ(intervals(slurm.output), intervals(local.output));
   EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM attempts WHERE launcher = 'slurm' AND slurm_job_id IS NOT NULL"), "4;");
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "eval/per_image.h"
 #include "experiments/log.h"
 #include "experiments/store.h"
 #include "gtest/gtest.h"
@@ -90,6 +91,15 @@ TEST(SweepTest, RealTrainerSweepLogsCocoAndARerunTrainsNothing) {
                         "AND segm_AP50 IS NOT NULL"),
               1);
     EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM checkpoints"), 2);
+    // Every COCO evaluation kept its per-image results (bbox and segm) in a readable side file.
+    EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM coco_per_image WHERE images = 2"), 4);
+    absl::StatusOr<std::vector<std::vector<SqlValue>>> files =
+        db.QueryAll("SELECT path FROM coco_per_image");
+    ASSERT_TRUE(files.ok()) << files.status();
+    for (const auto& f : *files) {
+      const std::string path = dir + "/" + SqlValueText(f[0]);
+      EXPECT_TRUE(mrcnn::eval::LoadPerImageEval(path).ok()) << path;
+    }
     metric_rows = Count(db, "SELECT COUNT(*) FROM metrics");
     EXPECT_GT(metric_rows, 2 * 2);  // step losses, epoch losses, COCO metrics
   }
@@ -111,6 +121,11 @@ TEST(SweepTest, RealTrainerSweepLogsCocoAndARerunTrainsNothing) {
   EXPECT_NE(table.find("RPN_ANCHOR_STRIDE"), std::string::npos) << first.output;
   EXPECT_NE(table.find("segm_AP50"), std::string::npos) << first.output;
   EXPECT_EQ(TableOf(second.output), table) << second.output;
+  // The grid's one key, stride 2 against stride 1, with intervals from the per-image results.
+  EXPECT_NE(first.output.find("RPN_ANCHOR_STRIDE: paired bootstrap against the first value"),
+            std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("ci95 low"), std::string::npos) << first.output;
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(db_path);
   ASSERT_TRUE(log.ok()) << log.status();
   EXPECT_EQ(Count(log->db(), "SELECT COUNT(*) FROM attempts"), 2);
