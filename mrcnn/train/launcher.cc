@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,7 @@ absl::StatusOr<int> LaunchLocalRanks(const std::string& binary, const std::vecto
   sigaction(SIGTERM, &sa, &old_term);
 
   std::vector<pid_t> pids(o.ranks, -1);
+  const pid_t launcher = getpid();
   for (int r = 0; r < o.ranks; ++r) {
     const pid_t pid = fork();
     if (pid < 0) {
@@ -78,6 +80,9 @@ absl::StatusOr<int> LaunchLocalRanks(const std::string& binary, const std::vecto
       return absl::InternalError(absl::StrCat("starting rank ", r, ": fork: ", e));
     }
     if (pid == 0) {
+      // A rank ends with the launcher, even when the launcher is SIGKILLed (a sweep's trial timeout).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != launcher) _exit(1);  // it died before prctl
       signal(SIGINT, SIG_DFL);
       signal(SIGTERM, SIG_DFL);
       setenv("RANK", std::to_string(r).c_str(), 1);
