@@ -362,7 +362,7 @@ absl::StatusOr<std::vector<std::string>> DataParallelGroup::GatherToRoot(const s
 
 absl::StatusOr<std::unique_ptr<GradientAverager>> GradientAverager::Create(
     std::shared_ptr<DataParallelGroup> group, std::vector<std::pair<std::string, torch::Tensor>> params,
-    int64_t bucket_bytes) {
+    int64_t bucket_bytes, int64_t first_bucket_bytes) {
   std::unique_ptr<GradientAverager> a(new GradientAverager());
   a->group_ = std::move(group);
   std::optional<c10::ScalarType> dtype;
@@ -391,7 +391,8 @@ absl::StatusOr<std::unique_ptr<GradientAverager>> GradientAverager::Create(
   };
   for (int i = n - 1; i >= 0; --i) {
     const int64_t numel = a->params_[i].second.numel();
-    if (!current.params.empty() && (current.numel + numel) * static_cast<int64_t>(c10::elementSize(a->dtype_)) > bucket_bytes) {
+    const int64_t cap = a->buckets_.empty() ? std::min(first_bucket_bytes, bucket_bytes) : bucket_bytes;
+    if (!current.params.empty() && (current.numel + numel) * static_cast<int64_t>(c10::elementSize(a->dtype_)) > cap) {
       close();
     }
     a->bucket_of_[i] = static_cast<int>(a->buckets_.size());
@@ -454,6 +455,7 @@ void GradientAverager::LaunchReady() {
     absl::Status s = Launch(buckets_[next_launch_]);
     if (!s.ok() && hook_error_.ok()) hook_error_ = s;
     ++next_launch_;
+    ++started_in_backward_;
   }
 }
 
@@ -469,6 +471,7 @@ absl::Status GradientAverager::Launch(Bucket& b) {
   absl::StatusOr<std::shared_ptr<DataParallelGroup::Pending>> p = group_->StartAllReduceSum(b.flat);
   if (!p.ok()) return p.status();
   b.pending = *p;
+  ++started_;
   return absl::OkStatus();
 }
 

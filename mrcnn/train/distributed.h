@@ -100,9 +100,11 @@ class DataParallelGroup {
 // parameters must share one floating type (float32 in training; the tests also average float64).
 class GradientAverager {
  public:
+  // As DDP: the first bucket (the last layers, whose gradients come first) holds at most
+  // `first_bucket_bytes`, so that its allreduce starts early in backward; the others `bucket_bytes`.
   static absl::StatusOr<std::unique_ptr<GradientAverager>> Create(
       std::shared_ptr<DataParallelGroup> group, std::vector<std::pair<std::string, torch::Tensor>> params,
-      int64_t bucket_bytes = 25 << 20);
+      int64_t bucket_bytes = 25 << 20, int64_t first_bucket_bytes = 1 << 20);
   ~GradientAverager();  // removes the hooks
   GradientAverager(const GradientAverager&) = delete;
   GradientAverager& operator=(const GradientAverager&) = delete;
@@ -115,6 +117,9 @@ class GradientAverager {
   // Seconds Finish spent waiting for collectives and writing gradients, over all steps so far: the part
   // of the gradient exchange that backward did not hide.
   double exposed_seconds() const { return exposed_seconds_; }
+  // Over all steps so far: buckets whose allreduce a hook started during backward, and all buckets.
+  int64_t buckets_started_in_backward() const { return started_in_backward_; }
+  int64_t buckets_started() const { return started_; }
 
  private:
   struct Bucket {
@@ -140,6 +145,7 @@ class GradientAverager {
   int next_launch_ = 0;
   absl::Status hook_error_;
   double exposed_seconds_ = 0;
+  int64_t started_in_backward_ = 0, started_ = 0;
 };
 
 }  // namespace mrcnn

@@ -398,6 +398,16 @@ int Main(int argc, char** argv) {
                               r.coco->segm.stats[1], r.coco->images, r.coco->seconds);
       }
       absl::StrAppendFormat(&line, "  train time %.1f s", train_seconds);
+      if (group) {
+        absl::StrAppendFormat(&line,
+                              "\n  data-parallel: epoch %.3f s, waiting for the gradient allreduce %.3f s (%.1f%%); "
+                              "%d of %d buckets started during backward",
+                              r.train_seconds, r.allreduce_seconds,
+                              100.0 * r.allreduce_seconds / std::max(1e-9, r.train_seconds),
+                              r.buckets_started_in_backward, r.buckets);
+      } else {
+        absl::StrAppendFormat(&line, " (epoch %.3f s)", r.train_seconds);
+      }
       if (!r.checkpoint.empty()) absl::StrAppend(&line, "\n  checkpoint ", r.checkpoint);
       progress.EndEpoch(line);
       if (tlog) {

@@ -325,6 +325,9 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
     EpochReport report;
     report.epoch = epoch;
     const auto epoch_start = std::chrono::steady_clock::now();
+    const double exposed_at_start = averager ? averager->exposed_seconds() : 0;
+    const int64_t early_at_start = averager ? averager->buckets_started_in_backward() : 0;
+    const int64_t buckets_at_start = averager ? averager->buckets_started() : 0;
     int done = 0, empty_batches = 0;
     while (done < config_.STEPS_PER_EPOCH) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -399,6 +402,11 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       if (o.on_step && is_root()) o.on_step(sr);
     }
     report.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (averager) {
+      report.allreduce_seconds = averager->exposed_seconds() - exposed_at_start;
+      report.buckets_started_in_backward = averager->buckets_started_in_backward() - early_at_start;
+      report.buckets = averager->buckets_started() - buckets_at_start;
+    }
     train_seconds_ += report.train_seconds;
     report.total_train_seconds = train_seconds_;
     Divide(&report.train_losses, done);

@@ -71,6 +71,11 @@ struct EpochReport {
   std::string checkpoint;  // path written, or empty
   double train_seconds = 0;        // this epoch
   double total_train_seconds = 0;  // the whole run, resumed epochs included (kept in checkpoints)
+  // Data-parallel: seconds of this epoch's training spent waiting for the gradient exchange after
+  // backward, and of its buckets, how many were started while backward was still running.
+  double allreduce_seconds = 0;
+  int64_t buckets_started_in_backward = 0;
+  int64_t buckets = 0;
 };
 
 struct TrainOptions {

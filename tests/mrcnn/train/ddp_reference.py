@@ -16,6 +16,7 @@ travel in several buckets. Rank 0 writes --out/ref.pt, a plain dict of tensors:
 Usage: ddp_reference.py --out DIR [--seed N]
 """
 import argparse
+import datetime
 import os
 
 import torch
@@ -60,7 +61,7 @@ def data(seed, rank):
 def run(rank, world, out, seed):
     torch.set_num_threads(1)
     store = dist.FileStore(os.path.join(out, "store"), world)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=world)
+    dist.init_process_group("gloo", store=store, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
     # Rank 1 starts from other weights: DDP must replace them with rank 0's.
     net = build(seed if rank == 0 else seed + 1)
     initial = {k: v.detach().clone() for k, v in net.named_parameters()}

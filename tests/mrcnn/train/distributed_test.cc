@@ -94,7 +94,7 @@ TORCH_MODULE(Net);
 
 TEST(DistributedTest, GradientsEqualPytorchDistributedDataParallel) {
   const std::string dir = testing::TempDir("ddp_reference");
-  absl::Status ran = testing::RunCommand("/usr/bin/python3 tests/mrcnn/train/ddp_reference.py --out " + dir);
+  absl::Status ran = testing::RunCommand("timeout 180 /usr/bin/python3 tests/mrcnn/train/ddp_reference.py --out " + dir);
   ASSERT_TRUE(ran.ok()) << ran;
   absl::StatusOr<TensorMap> ref = ReadTensorFile(dir + "/ref.pt");
   ASSERT_TRUE(ref.ok()) << ref.status();
@@ -124,7 +124,7 @@ TEST(DistributedTest, GradientsEqualPytorchDistributedDataParallel) {
     errors[rank] = (*g)->BroadcastFromRoot(params, "the initial weights");
     if (!errors[rank].ok()) return;
     // A 4 KB bucket cap: several buckets, launched during backward.
-    absl::StatusOr<std::unique_ptr<GradientAverager>> avg = GradientAverager::Create(*g, named, 4096);
+    absl::StatusOr<std::unique_ptr<GradientAverager>> avg = GradientAverager::Create(*g, named, 4096, 4096);
     if (!avg.ok()) {
       errors[rank] = avg.status();
       return;
@@ -195,6 +195,7 @@ std::map<std::string, torch::Tensor> TwoRankGradients(const Config& c, const std
   const int port = Port();
   std::vector<std::map<std::string, torch::Tensor>> grads(2);
   std::vector<absl::Status> errors(2);
+  std::vector<int64_t> started_in_backward(2), buckets(2);
   // Models are made one after the other: CreateMaskRCNN seeds and draws from the global generator.
   std::vector<MaskRCNN> models;
   for (int rank = 0; rank < 2; ++rank) {
@@ -236,7 +237,12 @@ std::map<std::string, torch::Tensor> TwoRankGradients(const Config& c, const std
     MaskRCNNImpl::TotalLoss(model->Losses(im, tg, &gen)).backward();
     errors[rank] = (*avg)->Finish();
     grads[rank] = Gradients(model);
+    started_in_backward[rank] = (*avg)->buckets_started_in_backward();
+    buckets[rank] = (*avg)->num_buckets();
   });
+  // The 1 MB first bucket (the heads) starts while backward still runs through the backbone.
+  EXPECT_GE(buckets[0], 2);
+  EXPECT_GE(started_in_backward[0], 1);
   EXPECT_TRUE(errors[0].ok()) << errors[0];
   EXPECT_TRUE(errors[1].ok()) << errors[1];
   EXPECT_EQ(grads[0].size(), grads[1].size());
