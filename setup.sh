@@ -11,6 +11,8 @@ APT_PACKAGES=(
   # C++ toolchain and libraries.
   g++ libtorch-dev libopencv-dev libabsl-dev libgflags-dev libgoogle-glog-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libxxhash-dev
+  # Gloo's headers for torch's c10d ProcessGroupGloo (data-parallel training; LibTorch has the code).
+  libgloo-dev
   # The fuzz targets (--config=fuzz, tests/fuzz/run_fuzzers.sh): clang with libFuzzer and the
   # sanitizer runtimes. (--config=asan uses gcc's own ASan/UBSan runtimes, which g++ brings.)
   clang-14 libclang-rt-14-dev lld-14

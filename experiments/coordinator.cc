@@ -253,7 +253,11 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       options.progress_interval_s > 0 ? options.progress_interval_s : (tty ? 0.5 : 10.0);
   const int cores = options.cores > 0 ? options.cores
                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  absl::StatusOr<int> threads = ThreadsPerTrial(cores, options.workers);
+  if (options.ranks_per_trial < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--ranks_per_trial must be >= 1, got ", options.ranks_per_trial));
+  }
+  // Data-parallel trials: every rank is a process of its own, so the cores are split over them all.
+  absl::StatusOr<int> threads = ThreadsPerTrial(cores, options.workers * options.ranks_per_trial);
   if (!threads.ok()) return threads.status();
   if (options.trial_binary.empty()) {
     return absl::InvalidArgumentError("no trial binary given (--trial_binary)");
@@ -290,7 +294,8 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
   policy.git_dirty = options.git_dirty;
 
   out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
-      << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x " << *threads
+      << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x "
+      << (options.ranks_per_trial > 1 ? absl::StrCat(options.ranks_per_trial, " ranks x ") : "") << *threads
       << " thread(s), log " << options.db_path << "\n  trial binary: " << options.trial_binary
       << "\n";
   if (plan.scheduler) {
@@ -458,6 +463,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       if (spawn_error.empty()) {
         std::vector<std::string> argv = args.ToArgs();
         argv.insert(argv.end(), plan.trainer_args.begin(), plan.trainer_args.end());
+        if (options.ranks_per_trial > 1) argv.push_back(absl::StrCat("--ranks=", options.ranks_per_trial));
         absl::StatusOr<pid_t> pid = Spawn(options.trial_binary, argv, r.log_path, *threads);
         if (pid.ok()) {
           r.pid = *pid;

@@ -33,6 +33,9 @@ struct SweepOptions {
   std::string runs_dir;  // trial folders go in runs_dir/<sweep>/trial_<id>; empty: next to the db
   int workers = 1;
   int cores = 0;  // 0: the machine's; each trial gets cores / workers threads
+  // > 1: each trial is a data-parallel job of this many local ranks (the trainer's --ranks), the
+  // trial's cores split as ranks x threads: cores / (workers x ranks_per_trial) threads per rank.
+  int ranks_per_trial = 1;
   int retries = 2;
   double heartbeat_s = 2.0;
   double stale_after_s = 60.0;

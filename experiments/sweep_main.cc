@@ -38,6 +38,8 @@ DEFINE_int32(seeds, 0, "Seeds per config point; overrides the spec's \"seeds\" (
 DEFINE_int32(workers, 0, "Trials run at once; the cores are split evenly between them (0: one per core, "
                          "at most one per trial).");
 DEFINE_int32(cores, 0, "Cores to use (0: all of this machine's).");
+DEFINE_int32(ranks_per_trial, 1, "Data-parallel trials: each trial trains as this many local ranks (the "
+             "trainer's --ranks), the cores split as workers x ranks x threads");
 DEFINE_string(dataset_dir, "", "Your dataset folder, passed to every trial (trainer --dataset_dir); "
                                "recorded in the spec.");
 DEFINE_string(format, "", "Dataset format passed to every trial (trainer --format: shapes | tutorial | "
@@ -236,10 +238,12 @@ int Main(int argc, char** argv) {
   }
   o.cores = FLAGS_cores > 0 ? FLAGS_cores
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // Default workers: one per core, but no more than there are trials, so that every core trains.
-  o.workers = FLAGS_workers > 0
-                  ? FLAGS_workers
-                  : std::max(1, std::min(o.cores, static_cast<int>(plan->trials.size())));
+  o.ranks_per_trial = FLAGS_ranks_per_trial;
+  // Default workers: one per core (per ranks_per_trial cores for data-parallel trials), but no more than
+  // there are trials, so that every core trains.
+  o.workers = FLAGS_workers > 0 ? FLAGS_workers
+                                : std::max(1, std::min(o.cores / std::max(1, FLAGS_ranks_per_trial),
+                                                       static_cast<int>(plan->trials.size())));
   o.runs_dir = ResolveUserPath(FLAGS_runs_dir);
   o.retries = FLAGS_retries;
   o.heartbeat_s = FLAGS_heartbeat_s;
