@@ -90,6 +90,7 @@ nlohmann::json SlurmSettings::ToJson() const {
   if (!time.empty()) j["time"] = time;
   if (!mem.empty()) j["mem"] = mem;
   if (cpus_per_trial != 1) j["cpus_per_trial"] = cpus_per_trial;
+  if (ntasks_per_trial != 1) j["ntasks_per_trial"] = ntasks_per_trial;
   if (gpus_per_trial != 0) j["gpus_per_trial"] = gpus_per_trial;
   if (array_parallelism != 0) j["array_parallelism"] = array_parallelism;
   if (!sbatch_args.empty()) j["sbatch_args"] = sbatch_args;
@@ -105,6 +106,13 @@ absl::Status ValidateSlurmSettings(const SlurmSettings& s, const std::string& so
     return Bad(source, absl::StrCat("slurm mem \"", s.mem, "\": expected a number with an optional K, M, G or T"));
   }
   if (s.cpus_per_trial < 1) return Bad(source, absl::StrCat("slurm cpus_per_trial must be >= 1, got ", s.cpus_per_trial));
+  if (s.ntasks_per_trial < 1) {
+    return Bad(source, absl::StrCat("slurm ntasks_per_trial must be >= 1, got ", s.ntasks_per_trial));
+  }
+  if (s.cpus_per_trial % s.ntasks_per_trial != 0) {
+    return Bad(source, absl::StrCat("slurm cpus_per_trial (", s.cpus_per_trial, ") must be a multiple of ntasks_per_trial (",
+                                    s.ntasks_per_trial, "): each rank gets the same number of CPUs"));
+  }
   if (s.gpus_per_trial < 0) return Bad(source, absl::StrCat("slurm gpus_per_trial must be >= 0, got ", s.gpus_per_trial));
   if (s.array_parallelism < 0) {
     return Bad(source, absl::StrCat("slurm array_parallelism must be >= 0, got ", s.array_parallelism));
@@ -146,12 +154,15 @@ absl::StatusOr<SlurmSettings> ParseSlurmSettings(const nlohmann::json& j, const 
         return Bad(source, absl::StrCat(where, ": expected a string, got ", v.dump()));
       }
       (k == "partition" ? s.partition : k == "account" ? s.account : k == "time" ? s.time : s.mem) = text;
-    } else if (k == "cpus_per_trial" || k == "gpus_per_trial" || k == "array_parallelism") {
+    } else if (k == "cpus_per_trial" || k == "gpus_per_trial" || k == "array_parallelism" || k == "ntasks_per_trial") {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000000) {
         return Bad(source, absl::StrCat(where, ": expected an integer in [0, 1000000], got ", v.dump()));
       }
       const int n = static_cast<int>(v.get<int64_t>());
-      (k == "cpus_per_trial" ? s.cpus_per_trial : k == "gpus_per_trial" ? s.gpus_per_trial : s.array_parallelism) = n;
+      (k == "cpus_per_trial"     ? s.cpus_per_trial
+       : k == "gpus_per_trial"   ? s.gpus_per_trial
+       : k == "ntasks_per_trial" ? s.ntasks_per_trial
+                                 : s.array_parallelism) = n;
     } else if (k == "sbatch_args") {
       if (!v.is_array()) return Bad(source, absl::StrCat(where, ": expected a list of strings"));
       for (const nlohmann::json& a : v) {
@@ -160,8 +171,8 @@ absl::StatusOr<SlurmSettings> ParseSlurmSettings(const nlohmann::json& j, const 
       }
     } else {
       return Bad(source, absl::StrCat("unknown field \"", where,
-                                      "\" (expected partition, account, time, mem, cpus_per_trial, gpus_per_trial, "
-                                      "array_parallelism, sbatch_args)"));
+                                      "\" (expected partition, account, time, mem, cpus_per_trial, ntasks_per_trial, "
+                                      "gpus_per_trial, array_parallelism, sbatch_args)"));
     }
   }
   absl::Status ok = ValidateSlurmSettings(s, source);
@@ -178,13 +189,19 @@ std::string BatchScript(const std::string& title, const std::vector<ArrayTask>& 
     const ArrayTask& t = tasks[i];
     std::vector<std::string> quoted;
     for (const std::string& a : t.argv) quoted.push_back(ShellQuote(a));
+    // A data-parallel trial: srun starts its ranks (SLURM_PROCID, SLURM_NTASKS), whose rendezvous port
+    // comes from the task's own job id, so that co-located trials never meet on one port.
+    const std::string launcher =
+        t.ranks > 1 ? absl::StrCat("srun --ntasks=", t.ranks, " --cpus-per-task=", t.threads, " --kill-on-bad-exit=1 ")
+                    : "";
     absl::StrAppend(&s, "  ", i, ")\n    log=", ShellQuote(t.log_path), "\n    exit_file=", ShellQuote(t.exit_path),
-                    "\n    threads=", t.threads, "\n    cmd=(", absl::StrJoin(quoted, " "), ")\n    ;;\n");
+                    "\n    threads=", t.threads, "\n    cmd=(", launcher, absl::StrJoin(quoted, " "), ")\n    ;;\n");
   }
   absl::StrAppend(&s,
                   "  *)\n    echo \"no trial for array task ${SLURM_ARRAY_TASK_ID:-(unset)}\" >&2\n    exit 2\n    ;;\n"
                   "esac\n"
                   "export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads\n"
+                  "export MASTER_PORT=${MASTER_PORT:-$((20000 + ${SLURM_JOB_ID:-0} % 20000))}\n"
                   "echo \"slurm job ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID} on $(hostname)\" >>\"$log\"\n"
                   "\"${cmd[@]}\" </dev/null >>\"$log\" 2>&1\n"
                   "code=$?\n"
@@ -278,11 +295,11 @@ absl::StatusOr<std::string> SlurmClient::Submit(const std::string& script_path, 
       absl::StrCat("--job-name=", job_name),
       absl::StrCat("--chdir=", chdir),
       absl::StrCat("--output=", chdir, "/slurm-%A_%a.out"),
-      "--ntasks=1",
+      absl::StrCat("--ntasks=", s.ntasks_per_trial),
       // Retries are the coordinator's (from the trial's checkpoint, as a new attempt with its own
       // report): Slurm must not silently rerun a task after a node failure or preemption.
       "--no-requeue",
-      absl::StrCat("--cpus-per-task=", s.cpus_per_trial)};
+      absl::StrCat("--cpus-per-task=", s.cpus_per_trial / s.ntasks_per_trial)};
   if (s.gpus_per_trial > 0) args.push_back(absl::StrCat("--gpus-per-task=", s.gpus_per_trial));
   if (!s.partition.empty()) args.push_back(absl::StrCat("--partition=", s.partition));
   if (!s.account.empty()) args.push_back(absl::StrCat("--account=", s.account));

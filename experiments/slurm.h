@@ -22,14 +22,15 @@
 namespace experiments {
 
 // What every trial's array task asks Slurm for. In a spec: "slurm": {"partition": "gpu", "time":
-// "4:00:00", "cpus_per_trial": 8, "gpus_per_trial": 1, "mem": "32G", "array_parallelism": 16,
-// "sbatch_args": ["--qos=high"]}; the sweep's flags of the same names override it.
+// "4:00:00", "cpus_per_trial": 8, "ntasks_per_trial": 2, "gpus_per_trial": 1, "mem": "32G",
+// "array_parallelism": 16, "sbatch_args": ["--qos=high"]}; the sweep's flags of the same names override it.
 struct SlurmSettings {
   std::string partition;          // --partition; empty: the cluster's default
   std::string account;            // --account
   std::string time;               // --time (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS)
   std::string mem;                // --mem (e.g. 4000, 16G)
-  int cpus_per_trial = 1;         // --cpus-per-task; also the trial's threads
+  int cpus_per_trial = 1;         // CPUs of a trial, split evenly between its tasks (its threads)
+  int ntasks_per_trial = 1;       // > 1: the trial trains data-parallel as that many ranks (srun)
   int gpus_per_trial = 0;         // --gpus-per-task when > 0
   int array_parallelism = 0;      // at most this many trials submitted and not ended (also %N); 0: all
   std::vector<std::string> sbatch_args;  // passed to sbatch as they are, one argument each
@@ -48,7 +49,8 @@ struct ArrayTask {
   std::vector<std::string> argv;  // argv[0]: the trial binary
   std::string log_path;           // stdout and stderr, appended
   std::string exit_path;
-  int threads = 1;                // OMP_NUM_THREADS and MKL_NUM_THREADS
+  int threads = 1;                // OMP_NUM_THREADS and MKL_NUM_THREADS (per rank)
+  int ranks = 1;                  // > 1: started with srun as that many ranks of one data-parallel job
 };
 // The bash batch script of a job array whose task i runs tasks[i].
 std::string BatchScript(const std::string& title, const std::vector<ArrayTask>& tasks);

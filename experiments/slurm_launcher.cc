@@ -130,6 +130,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
 
   out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
       << " points x " << plan.seeds << " seeds) on Slurm, " << settings.cpus_per_trial << " CPU(s)"
+      << (settings.ntasks_per_trial > 1 ? absl::StrCat(" as ", settings.ntasks_per_trial, " data-parallel ranks") : "")
       << (settings.gpus_per_trial > 0 ? absl::StrCat(" + ", settings.gpus_per_trial, " GPU(s)") : "")
       << " per trial"
       << (settings.array_parallelism > 0 ? absl::StrCat(", at most ", settings.array_parallelism, " at once") : "")
@@ -297,7 +298,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       args.report_path = f.a.report_path;
       args.trial_id = c.trial_id;
       args.attempt = c.attempt;
-      args.threads = settings.cpus_per_trial;
+      args.threads = settings.cpus_per_trial / settings.ntasks_per_trial;
       args.stop_at_epoch = c.stop_at_epoch;
       args.resume = c.resume_path;
       {
@@ -314,7 +315,8 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       t.argv.insert(t.argv.end(), plan.trainer_args.begin(), plan.trainer_args.end());
       t.log_path = f.log_path;
       t.exit_path = f.exit_path;
-      t.threads = settings.cpus_per_trial;
+      t.threads = settings.cpus_per_trial / settings.ntasks_per_trial;
+      t.ranks = settings.ntasks_per_trial;
       tasks.push_back(std::move(t));
       batch.push_back(std::move(f));
     }

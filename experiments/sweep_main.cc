@@ -60,7 +60,10 @@ DEFINE_string(partition, "", "Slurm: --partition of every trial (default: the sp
 DEFINE_string(account, "", "Slurm: --account of every trial.");
 DEFINE_string(time, "", "Slurm: time limit of every trial (e.g. 4:00:00); a trial that reaches it is KILLED "
                         "and retried from its last checkpoint.");
-DEFINE_int32(cpus_per_trial, 0, "Slurm: CPUs of every trial, also its threads (0: the spec's, else 1).");
+DEFINE_int32(cpus_per_trial, 0, "Slurm: CPUs of every trial, also its threads (0: the spec's, else 1); with "
+                                "--ntasks_per_trial, split evenly between the ranks.");
+DEFINE_int32(ntasks_per_trial, 0, "Slurm: train every trial data-parallel as this many ranks, started with srun "
+                                  "inside its task (0: the spec's, else 1); see train --ranks.");
 DEFINE_int32(gpus_per_trial, -1, "Slurm: GPUs of every trial (-1: the spec's, else 0).");
 DEFINE_string(mem, "", "Slurm: memory of every trial (sbatch --mem, e.g. 16G).");
 DEFINE_int32(array_parallelism, -1, "Slurm: at most this many trials submitted and not ended at once, also "
@@ -270,9 +273,15 @@ int Main(int argc, char** argv) {
     if (!FLAGS_time.empty()) st.time = FLAGS_time;
     if (!FLAGS_mem.empty()) st.mem = FLAGS_mem;
     if (FLAGS_cpus_per_trial != 0) st.cpus_per_trial = FLAGS_cpus_per_trial;
+    if (FLAGS_ntasks_per_trial != 0) st.ntasks_per_trial = FLAGS_ntasks_per_trial;
     if (FLAGS_gpus_per_trial != -1) st.gpus_per_trial = FLAGS_gpus_per_trial;
     if (FLAGS_array_parallelism != -1) st.array_parallelism = FLAGS_array_parallelism;
     st.sbatch_args.insert(st.sbatch_args.end(), sbatch_args.begin(), sbatch_args.end());
+    if (FLAGS_ranks_per_trial != 1) {
+      std::cerr << "sweep: --ranks_per_trial is the local launcher's; under Slurm use --ntasks_per_trial (srun "
+                   "starts the ranks)\n";
+      return 1;
+    }
     absl::Status valid = ValidateSlurmSettings(st, "flags and spec");
     if (!valid.ok()) {
       std::cerr << "sweep: " << valid.message() << "\n";

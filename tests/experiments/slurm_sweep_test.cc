@@ -207,6 +207,47 @@ TEST_F(SlurmSweepTest, AshaPromotesAndPrunesAsWithTheLocalLauncher) {
   EXPECT_EQ(Text(db, "SELECT COUNT(DISTINCT slurm_job_id) FROM attempts"), "7;");
 }
 
+// A data-parallel trial under Slurm: srun starts 2 ranks inside the array task (train reads SLURM_PROCID
+// and SLURM_NTASKS); rank 0 alone reports. Its losses equal the local launcher's --ranks_per_trial=2.
+TEST_F(SlurmSweepTest, NtasksPerTrialTrainsDataParallelThroughSrun) {
+  const Json spec = {{"name", "ddp"},
+                     {"preset", "shapes"},
+                     {"base", {{"STEPS_PER_EPOCH", 2}, {"VALIDATION_STEPS", 1}, {"IMAGES_PER_GPU", 2}}},
+                     {"params", {{"RPN_ANCHOR_STRIDE", {2}}}},
+                     {"trainer", {{"format", "shapes"}, {"shapes_train", 4}, {"shapes_val", 2}, {"epochs", 1},
+                                  {"workers", 1}, {"log_every", 1}}}};
+  const auto real = [](std::vector<std::string> cmd, const std::string& extra) {
+    cmd.erase(std::remove_if(cmd.begin(), cmd.end(),
+                             [](const std::string& a) { return a.rfind("--trial_binary=", 0) == 0; }),
+              cmd.end());
+    cmd.push_back(extra);
+    return cmd;
+  };
+  const std::string local_db = dir_ + "/local.sqlite";
+  const ProcResult local = RunProcess(real(Command(spec, "local", local_db), "--ranks_per_trial=2"), 600);
+  ASSERT_EQ(Exit(local), 0) << local.output;
+  std::vector<std::string> cmd = real(Command(spec), "--ntasks_per_trial=2");
+  cmd.push_back("--cpus_per_trial=2");
+  const ProcResult slurm = RunProcess(cmd, 600);
+  ASSERT_EQ(Exit(slurm), 0) << slurm.output;
+  EXPECT_NE(slurm.output.find("2 CPU(s) as 2 data-parallel ranks per trial"), std::string::npos) << slurm.output;
+  const std::string log = experiments_test::ReadFile(dir_ + "/runs_slurm/ddp/trial_1/attempt_1.log");
+  EXPECT_NE(log.find("data-parallel: 2 ranks (Slurm"), std::string::npos) << log;
+  absl::StatusOr<ExperimentLog> local_log = ExperimentLog::Open(local_db);
+  ASSERT_TRUE(local_log.ok());
+  const std::string losses = "SELECT key, step, quote(value) FROM metrics WHERE key LIKE '%loss%' ORDER BY key, step";
+  EXPECT_EQ(Text(OpenDb(), losses), Text(local_log->db(), losses));
+  EXPECT_EQ(Text(OpenDb(), "SELECT COUNT(*) FROM metrics WHERE key = 'loss'"), "2;");  // rank 0 alone
+  // Under Slurm the local launcher's flag is refused, and CPUs must split evenly between the ranks.
+  std::vector<std::string> wrong = Command(spec);
+  wrong.push_back("--ranks_per_trial=2");
+  EXPECT_NE(RunProcess(wrong, 60).output.find("use --ntasks_per_trial"), std::string::npos);
+  wrong = Command(spec);
+  wrong.push_back("--ntasks_per_trial=2");
+  wrong.push_back("--cpus_per_trial=3");
+  EXPECT_NE(RunProcess(wrong, 60).output.find("must be a multiple of ntasks_per_trial"), std::string::npos);
+}
+
 TEST_F(SlurmSweepTest, ACancelledTaskIsKilledAndItsRetryResumesFromTheCheckpoint) {
   // 5 epochs of 2 steps of 0.3 s; a checkpoint after every epoch.
   Json spec = Grid("cancel", {{"NAME", {"fake+timed"}}}, 2);
