@@ -258,6 +258,18 @@ absl::StatusOr<std::shared_ptr<DataParallelGroup>> DataParallelGroup::Connect(co
     return absl::UnavailableError(absl::StrCat("rendezvous at ", where, ": reading the ranks' fingerprints: ",
                                                CurrentError()));
   }
+  // Rank 0 hosts the store: it stays until every rank has read the fingerprints, so that a refusal
+  // reaches every rank as the refusal, not as a connection reset.
+  try {
+    impl->store->set(absl::StrCat("fingerprint_read/", o.rank), std::vector<uint8_t>{1});
+    if (o.rank == 0) {
+      std::vector<std::string> read;
+      for (int r = 0; r < o.world_size; ++r) read.push_back(absl::StrCat("fingerprint_read/", r));
+      impl->store->wait(read, o.timeout);
+    }
+  } catch (...) {
+    // A rank that died after reading: the collectives' own timeouts report it.
+  }
   if (!differ.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to train: the ranks run different code or configs (every rank must run the same binary with "
