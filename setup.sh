@@ -11,6 +11,8 @@ APT_PACKAGES=(
   # C++ toolchain and libraries.
   g++ libtorch-dev libopencv-dev libabsl-dev libgflags-dev libgoogle-glog-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libxxhash-dev
+  # Gloo's headers for torch's c10d ProcessGroupGloo (data-parallel training; LibTorch has the code).
+  libgloo-dev
   # The fuzz targets (--config=fuzz, tests/fuzz/run_fuzzers.sh): clang with libFuzzer and the
   # sanitizer runtimes. (--config=asan uses gcc's own ASan/UBSan runtimes, which g++ brings.)
   clang-14 libclang-rt-14-dev lld-14
@@ -23,6 +25,9 @@ APT_PACKAGES=(
   python3-torch python3-torchvision python3-numpy python3-pil
   # The experiment report's rendering test (headless).
   chromium
+  # The Slurm launcher: its client commands, and a single-node cluster for its tests and for trying it
+  # on one machine (experiments/local_slurm.sh).
+  slurm-wlm munge
 )
 
 SUDO=""

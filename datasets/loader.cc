@@ -119,8 +119,12 @@ void BatchLoader::Work() {
       if (stopping_ || next_task_ >= num_batches_) return;
       b = next_task_++;
     }
-    const int begin = b * batch_size_;
-    const int end = std::min<int>(begin + batch_size_, static_cast<int>(order_.size()));
+    const int batch_begin = b * batch_size_;
+    const int batch_end = std::min<int>(batch_begin + batch_size_, static_cast<int>(order_.size()));
+    // This process's slice of the batch (all of it unless sharded).
+    const int shards = std::max(1, options_.num_shards), n = batch_end - batch_begin;
+    const int begin = batch_begin + n * options_.shard / shards;
+    const int end = batch_begin + n * (options_.shard + 1) / shards;
     std::vector<PreparedImage> prepared;
     absl::Status status;
     for (int pos = begin; pos < end && status.ok(); ++pos) {

@@ -58,6 +58,11 @@ struct LoaderOptions {
   int num_workers = 2;
   int prefetch_batches = 4;  // batches prepared ahead of the consumer
   bool drop_last = false;    // drop a last partial batch
+  // Data-parallel training: this process prepares only its part of every batch, the `shard`-th of
+  // `num_shards` consecutive slices (BATCH_SIZE / num_shards images when that divides), so that the
+  // shards of all ranks together are the one-process batch, in its order and with its augmentation.
+  int shard = 0;
+  int num_shards = 1;
 };
 
 class BatchLoader {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "experiments/compare.h"
 #include "experiments/log.h"
+#include "experiments/trial.h"
 #include "experiments/report.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/untrusted.h"
@@ -85,6 +86,27 @@ int Main(int argc, char** argv) {
   const std::string path = experiments::ResolveDbPath(FLAGS_db);
   experiments::ExperimentLog::Options lo;
   lo.mode = experiments::Db::kReadOnly;
+  bool slurm_running = false;
+  {
+    absl::StatusOr<experiments::ExperimentLog> ro = experiments::ExperimentLog::Open(path, lo);
+    if (ro.ok()) {
+      absl::StatusOr<experiments::SqlValue> n = ro->db().QueryValue(
+          "SELECT COUNT(*) FROM trials t JOIN attempts a ON a.trial_id = t.id AND a.attempt = t.attempts "
+          "WHERE t.status = 'RUNNING' AND a.launcher = 'slurm'");
+      slurm_running = n.ok() && std::holds_alternative<int64_t>(*n) && std::get<int64_t>(*n) > 0;
+    }
+  }
+  if (slurm_running) {
+    // Trials of a Slurm sweep report to files that their coordinator ingests; while it is not running
+    // (--no_wait, or it died), compare ingests what has arrived, when it may write the log.
+    absl::StatusOr<experiments::ExperimentLog> rw = experiments::ExperimentLog::Open(path);
+    if (rw.ok()) {
+      std::vector<std::string> problems;
+      absl::StatusOr<int64_t> added = experiments::IngestRunningReports(rw->db(), &problems);
+      for (const std::string& p : problems) std::cerr << "compare: note: " << p << "\n";
+      if (added.ok() && *added > 0) std::cerr << "compare: ingested " << *added << " new report line(s) of Slurm trials\n";
+    }
+  }
   absl::StatusOr<experiments::ExperimentLog> log = experiments::ExperimentLog::Open(path, lo);
   if (!log.ok()) {
     std::cerr << "compare: " << log.status().message() << "\n";

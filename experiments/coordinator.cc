@@ -33,39 +33,26 @@ namespace {
 volatile sig_atomic_t g_signal = 0;
 void OnSignal(int sig) { g_signal = sig; }
 
-// Installs SIGINT/SIGTERM handlers for the lifetime of the object and restores the old ones after.
-class SignalScope {
- public:
-  SignalScope() {
-    g_signal = 0;
-    struct sigaction sa;
-    std::memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = OnSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~SignalScope() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
+}  // namespace
 
- private:
-  struct sigaction old_int_, old_term_;
-};
+SignalScope::SignalScope() {
+  g_signal = 0;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
 
-enum class StopReason { kNone, kInterrupt, kTimeout };
+SignalScope::~SignalScope() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
 
-struct Running {
-  Claim claim;
-  pid_t pid = -1;
-  double started = 0;
-  std::string dir;
-  std::string log_path;
-  StopReason stop = StopReason::kNone;
-  double term_sent = 0;
-  bool kill_sent = false;
-};
+int SignalScope::Received() const { return g_signal; }
+
+void SignalScope::Raise(int sig) { g_signal = sig; }
 
 std::string Hostname() {
   char buf[256] = {0};
@@ -79,7 +66,7 @@ std::string SafeName(const std::string& s) {
   return out;
 }
 
-std::string Tail(const std::string& path, int lines) {
+std::string TailOfFile(const std::string& path, int lines) {
   std::ifstream in(path);
   std::deque<std::string> last;
   std::string line;
@@ -91,6 +78,21 @@ std::string Tail(const std::string& path, int lines) {
   if (out.size() > 2000) out = out.substr(out.size() - 2000);
   return out;
 }
+
+namespace {
+
+enum class StopReason { kNone, kInterrupt, kTimeout };
+
+struct Running {
+  Claim claim;
+  pid_t pid = -1;
+  double started = 0;
+  std::string dir;
+  std::string log_path;
+  StopReason stop = StopReason::kNone;
+  double term_sent = 0;
+  bool kill_sent = false;
+};
 
 // Forks and execs the trial binary in its own process group, with stdout and stderr appended to
 // `log_path` and OMP_NUM_THREADS / MKL_NUM_THREADS set to `threads`. Everything the child needs is
@@ -146,20 +148,21 @@ absl::StatusOr<pid_t> Spawn(const std::string& binary, const std::vector<std::st
   return pid;
 }
 
-struct Progress {
-  std::optional<int64_t> total_steps;
-  std::optional<int64_t> step;
-  std::optional<double> metric;
-};
+std::string Bar(double fraction, int width) {
+  const int filled = static_cast<int>(std::round(std::clamp(fraction, 0.0, 1.0) * width));
+  return absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '-'), "]");
+}
 
-absl::StatusOr<Progress> ReadProgress(Db& db, const Running& r, const std::string& metric) {
+}  // namespace
+
+absl::StatusOr<TrialProgress> ReadTrialProgress(Db& db, int64_t trial_id, int attempt, const std::string& metric) {
   absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = db.QueryAll(
       "SELECT (SELECT total_steps FROM trials WHERE id = ?1), "
       "(SELECT MAX(last_step) FROM metric_summary WHERE trial_id = ?1 AND attempt = ?2), "
       "(SELECT last_value FROM metric_summary WHERE trial_id = ?1 AND attempt = ?2 AND key = ?3)",
-      {r.claim.trial_id, static_cast<int64_t>(r.claim.attempt), metric});
+      {trial_id, static_cast<int64_t>(attempt), metric});
   if (!rows.ok()) return rows.status();
-  Progress p;
+  TrialProgress p;
   const std::vector<SqlValue>& row = rows->at(0);
   if (std::holds_alternative<int64_t>(row[0])) p.total_steps = std::get<int64_t>(row[0]);
   if (std::holds_alternative<int64_t>(row[1])) p.step = std::get<int64_t>(row[1]);
@@ -167,13 +170,6 @@ absl::StatusOr<Progress> ReadProgress(Db& db, const Running& r, const std::strin
   if (std::holds_alternative<int64_t>(row[2])) p.metric = static_cast<double>(std::get<int64_t>(row[2]));
   return p;
 }
-
-std::string Bar(double fraction, int width) {
-  const int filled = static_cast<int>(std::round(std::clamp(fraction, 0.0, 1.0) * width));
-  return absl::StrCat("[", std::string(filled, '#'), std::string(width - filled, '-'), "]");
-}
-
-}  // namespace
 
 std::string FormatDuration(double seconds) {
   if (!(seconds >= 0) || !std::isfinite(seconds)) return "?";
@@ -242,7 +238,7 @@ absl::Status CheckTrainerArgs(const std::string& binary, const std::vector<std::
     }
     usleep(10 * 1000);
   }
-  const std::string said = Tail(out_path, 5);
+  const std::string said = TailOfFile(out_path, 5);
   unlink(out_path.c_str());
   if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
@@ -257,7 +253,11 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       options.progress_interval_s > 0 ? options.progress_interval_s : (tty ? 0.5 : 10.0);
   const int cores = options.cores > 0 ? options.cores
                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  absl::StatusOr<int> threads = ThreadsPerTrial(cores, options.workers);
+  if (options.ranks_per_trial < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--ranks_per_trial must be >= 1, got ", options.ranks_per_trial));
+  }
+  // Data-parallel trials: every rank is a process of its own, so the cores are split over them all.
+  absl::StatusOr<int> threads = ThreadsPerTrial(cores, options.workers * options.ranks_per_trial);
   if (!threads.ok()) return threads.status();
   if (options.trial_binary.empty()) {
     return absl::InvalidArgumentError("no trial binary given (--trial_binary)");
@@ -294,7 +294,8 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
   policy.git_dirty = options.git_dirty;
 
   out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
-      << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x " << *threads
+      << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x "
+      << (options.ranks_per_trial > 1 ? absl::StrCat(options.ranks_per_trial, " ranks x ") : "") << *threads
       << " thread(s), log " << options.db_path << "\n  trial binary: " << options.trial_binary
       << "\n";
   if (plan.scheduler) {
@@ -340,7 +341,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
                            ")");
     }
     if (status == kFailed) {
-      const std::string tail = Tail(r.log_path, 10);
+      const std::string tail = TailOfFile(r.log_path, 10);
       if (!tail.empty()) absl::StrAppend(&error, "; last lines of ", r.log_path, ":\n", tail);
     }
     std::string rung_note;
@@ -358,7 +359,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
     }
     if (status != kFailed && status != kKilled) durations.push_back(elapsed);
     std::string metric;
-    absl::StatusOr<Progress> p = ReadProgress(db, r, options.progress_metric);
+    absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, r.claim.trial_id, r.claim.attempt, options.progress_metric);
     if (p.ok() && p->metric) metric = absl::StrFormat(", %s %.4g", options.progress_metric, *p->metric);
     const std::string first_line = error.substr(0, error.find('\n'));
     if (tty && progress_lines > 0) {
@@ -462,6 +463,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       if (spawn_error.empty()) {
         std::vector<std::string> argv = args.ToArgs();
         argv.insert(argv.end(), plan.trainer_args.begin(), plan.trainer_args.end());
+        if (options.ranks_per_trial > 1) argv.push_back(absl::StrCat("--ranks=", options.ranks_per_trial));
         absl::StatusOr<pid_t> pid = Spawn(options.trial_binary, argv, r.log_path, *threads);
         if (pid.ok()) {
           r.pid = *pid;
@@ -496,7 +498,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
       int lines = 0;
       std::vector<double> remaining;
       for (const Running& r : running) {
-        absl::StatusOr<Progress> p = ReadProgress(db, r, options.progress_metric);
+        absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, r.claim.trial_id, r.claim.attempt, options.progress_metric);
         const double elapsed = now - r.started;
         double fraction = 0;
         std::string steps = "starting";

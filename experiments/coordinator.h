@@ -15,6 +15,8 @@
 #ifndef EXPERIMENTS_COORDINATOR_H_
 #define EXPERIMENTS_COORDINATOR_H_
 
+#include <signal.h>
+
 #include <optional>
 #include <ostream>
 #include <string>
@@ -31,6 +33,9 @@ struct SweepOptions {
   std::string runs_dir;  // trial folders go in runs_dir/<sweep>/trial_<id>; empty: next to the db
   int workers = 1;
   int cores = 0;  // 0: the machine's; each trial gets cores / workers threads
+  // > 1: each trial is a data-parallel job of this many local ranks (the trainer's --ranks), the
+  // trial's cores split as ranks x threads: cores / (workers x ranks_per_trial) threads per rank.
+  int ranks_per_trial = 1;
   int retries = 2;
   double heartbeat_s = 2.0;
   double stale_after_s = 60.0;
@@ -72,6 +77,36 @@ absl::StatusOr<int> ThreadsPerTrial(int cores, int workers);
 
 // "1:05", "12:00:03": durations for progress lines.
 std::string FormatDuration(double seconds);
+
+// A running attempt's progress from the log: its total steps, last step and the last value of `metric`.
+struct TrialProgress {
+  std::optional<int64_t> total_steps;
+  std::optional<int64_t> step;
+  std::optional<double> metric;
+};
+absl::StatusOr<TrialProgress> ReadTrialProgress(Db& db, int64_t trial_id, int attempt, const std::string& metric);
+
+// Shared by the launchers (local here, Slurm in slurm_launcher.h).
+std::string Hostname();
+// A name made safe for a folder: letters, digits, '-' and '_' kept, anything else '_'.
+std::string SafeName(const std::string& s);
+// The last `lines` lines of a file (at most 2000 bytes), for error messages.
+std::string TailOfFile(const std::string& path, int lines);
+
+// SIGINT/SIGTERM handlers that record the signal, for the lifetime of the object; the old handlers are
+// restored after. One at a time.
+class SignalScope {
+ public:
+  SignalScope();
+  ~SignalScope();
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+  int Received() const;  // 0: none yet
+  void Raise(int sig);   // as if `sig` had arrived
+
+ private:
+  struct sigaction old_int_, old_term_;
+};
 
 }  // namespace experiments
 

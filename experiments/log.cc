@@ -250,6 +250,25 @@ CREATE TABLE coco_per_image (
 )sql");
 }
 
+// Version 4 -> 5: the Slurm launcher. An attempt records how it was launched and, under Slurm, its job
+// and array index; report_ingest holds how much of each attempt's report (trial.h) is in the log.
+absl::Status MigrateToV5(Db& db) {
+  return db.Exec(R"sql(
+ALTER TABLE attempts ADD COLUMN launcher TEXT;            -- 'local' or 'slurm'; NULL before version 5
+ALTER TABLE attempts ADD COLUMN slurm_job_id TEXT;        -- the job array's id (sbatch --parsable)
+ALTER TABLE attempts ADD COLUMN slurm_array_index INTEGER;  -- the attempt's task in that array
+ALTER TABLE attempts ADD COLUMN report_path TEXT;         -- Slurm: the attempt's JSON-lines report
+CREATE TABLE report_ingest (
+  trial_id INTEGER NOT NULL REFERENCES trials(id),
+  attempt INTEGER NOT NULL,
+  path TEXT NOT NULL,
+  offset INTEGER NOT NULL,           -- bytes of the report applied to the log
+  lines INTEGER NOT NULL,            -- records applied
+  PRIMARY KEY (trial_id, attempt)
+);
+)sql");
+}
+
 struct Migration {
   int to_version;
   std::function<absl::Status(Db&)> apply;
@@ -261,6 +280,7 @@ const std::vector<Migration>& Migrations() {
       {2, MigrateToV2},
       {3, MigrateToV3},
       {4, MigrateToV4PerImageEval},
+      {5, MigrateToV5},
   };
   return *m;
 }

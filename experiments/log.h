@@ -30,7 +30,8 @@ inline constexpr int32_t kApplicationId = 0x4D524358;
 // checkpoints and the per-metric summary (best/last), back-filled from existing metric rows.
 // Version 3: the scheduler (PAUSED / PRUNED trials, rungs, attempts that resume earlier ones).
 // Version 4: coco_per_image, the per-image matching results' files of each COCO evaluation.
-inline constexpr int kSchemaVersion = 4;
+// Version 5: the Slurm launcher (attempts' launcher, job and array index; report ingestion offsets).
+inline constexpr int kSchemaVersion = 5;
 
 // The trial statuses, as stored.
 inline constexpr char kQueued[] = "QUEUED";

@@ -89,7 +89,7 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   if (!spec_in.is_object()) return Bad(source, "a sweep spec must be a JSON object");
   static const std::set<std::string> kKnown = {"name",   "description", "preset", "base",
                                                "search", "params",      "seeds",  "seed",
-                                               "trials", "trainer", "scheduler"};
+                                               "trials", "trainer", "scheduler", "slurm"};
   for (auto it = spec_in.begin(); it != spec_in.end(); ++it) {
     if (!kKnown.count(it.key())) {
       return Bad(source, absl::StrCat("unknown field \"", it.key(), "\" (expected one of ",
@@ -279,7 +279,7 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
   if (spec.contains("trainer")) {
     const Json& t = spec["trainer"];
     if (!t.is_object()) return Bad(source, "\"trainer\" must be an object of FLAG: value");
-    static const std::set<std::string> kProtocol = {"config",  "seed",    "trial_dir", "db",
+    static const std::set<std::string> kProtocol = {"config",  "seed",    "trial_dir", "db", "report",
                                                     "trial_id", "attempt", "threads",   "resume",
                                                     "stop_at_epoch"};
     for (auto it = t.begin(); it != t.end(); ++it) {
@@ -309,6 +309,12 @@ absl::StatusOr<SweepPlan> PlanSweep(const Json& spec_in, const std::string& sour
       }
       plan.trainer_args.push_back(absl::StrCat("--", flag, "=", value));
     }
+  }
+  // Slurm resources (slurm.h), used by --launcher=slurm.
+  if (spec.contains("slurm")) {
+    absl::StatusOr<SlurmSettings> slurm = ParseSlurmSettings(spec["slurm"], source);
+    if (!slurm.ok()) return slurm.status();
+    plan.slurm = *slurm;
   }
   plan.spec = spec;
   return plan;

@@ -11,7 +11,8 @@
 //     "seeds": 2,                              // repeats of every point (--seeds overrides); default 1
 //     "seed": 0,                               // base seed: trial seeds are seed, seed+1, ...
 //     "trainer": {"epochs": 3, "layers": "all"}, // flags for the trial binary, the same for every trial
-//     "scheduler": {"type": "asha", "metric": "segm_AP", "min_epochs": 1, "max_epochs": 8, "eta": 2}
+//     "scheduler": {"type": "asha", "metric": "segm_AP", "min_epochs": 1, "max_epochs": 8, "eta": 2},
+//     "slurm": {"partition": "gpu", "time": "4:00:00", "cpus_per_trial": 8}  // --launcher=slurm only
 //   }
 // Random search takes "trials": N and draws each param from its list, or from a range
 // {"min": a, "max": b, "scale": "linear"|"log", "type": "real"|"int"}, with a generator seeded by
@@ -31,6 +32,7 @@
 
 #include "absl/status/statusor.h"
 #include "experiments/scheduler.h"
+#include "experiments/slurm.h"
 #include "mrcnn/config/config.h"
 #include "nlohmann/json.hpp"
 
@@ -57,6 +59,7 @@ struct SweepPlan {
   std::vector<PlannedTrial> trials;  // points in order, each repeated for seeds seed..seed+seeds-1
   std::vector<std::string> trainer_args;  // "--KEY=VALUE" from the spec's "trainer", sorted by KEY
   std::optional<SchedulerSpec> scheduler;
+  SlurmSettings slurm;  // the spec's "slurm" (defaults without one); the sweep's flags override it
 };
 
 // `source` names the spec (its file) in errors. `seeds_override` (--seeds) and `name_override`

@@ -197,7 +197,14 @@ absl::StatusOr<int64_t> MaterializeSweep(Db& db, const SweepPlan& plan) {
     if (!row.ok()) return row.status();
     const std::string spec = plan.spec.dump();
     if (*row) {
-      if (st->Text(1) != spec) {
+      // The spec's "slurm" resources may change between runs of a sweep (another partition, more
+      // time); everything else identifies it.
+      const auto identity = [](nlohmann::json j) {
+        if (j.is_object()) j.erase("slurm");
+        return j.dump();
+      };
+      const nlohmann::json stored = nlohmann::json::parse(st->Text(1), nullptr, false);
+      if (identity(stored) != identity(plan.spec)) {
         return absl::AlreadyExistsError(absl::StrCat(
             d.path(), ": sweep '", plan.name, "' already exists with a different spec (stored: ",
             st->Text(1), "; given: ", spec, "); choose another name with --name"));
@@ -241,10 +248,30 @@ absl::StatusOr<int64_t> MaterializeSweep(Db& db, const SweepPlan& plan) {
   return sweep_id;
 }
 
+namespace {
+// "KEY=value KEY=value" of the trial's swept keys.
+absl::StatusOr<std::string> PointText(Db& db, int64_t trial_id) {
+  absl::StatusOr<Stmt> ps = db.Prepare("SELECT key, value FROM params WHERE trial_id = ? AND swept = 1 ORDER BY key");
+  if (!ps.ok()) return ps.status();
+  ps->Bind(1, trial_id);
+  std::vector<std::string> parts;
+  while (true) {
+    absl::StatusOr<bool> r = ps->Step();
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    parts.push_back(absl::StrCat(ps->Text(0), "=", SqlValueText(ps->Column(1))));
+  }
+  return absl::StrJoin(parts, " ");
+}
+}  // namespace
+
 absl::StatusOr<int> ReapLost(Db& db, int64_t sweep_id, const ClaimPolicy& policy) {
+  // Attempts running as Slurm tasks outlive their coordinator: only a Slurm coordinator decides them
+  // (AdoptSlurmAttempts), from what Slurm says.
   absl::StatusOr<Stmt> st = db.Prepare(
-      "SELECT id, attempts, heartbeat_at, host, coordinator_pid FROM trials "
-      "WHERE sweep_id = ? AND status = 'RUNNING'");
+      "SELECT t.id, t.attempts, t.heartbeat_at, t.host, t.coordinator_pid FROM trials t "
+      "JOIN attempts a ON a.trial_id = t.id AND a.attempt = t.attempts "
+      "WHERE t.sweep_id = ? AND t.status = 'RUNNING' AND IFNULL(a.launcher, 'local') <> 'slurm'");
   if (!st.ok()) return st.status();
   st->Bind(1, sweep_id);
   const double now = NowSeconds();
@@ -331,20 +358,21 @@ RETURNING id, attempts, seed, ordinal, config_json, target_rung
     if (policy.scheduler) {
       const SchedulerSpec& spec = *policy.scheduler;
       c.stop_at_epoch = spec.Rungs(BracketOf(spec, c.ordinal)).at(c.target_rung);
-      // Every attempt after the first continues from the newest checkpoint of the one before.
-      if (c.attempt > 1) {
-        absl::StatusOr<std::optional<Checkpoint>> latest = LatestCheckpoint(d, c.trial_id, c.attempt - 1);
-        if (!latest.ok()) return latest.status();
-        resume = *latest;
-      }
-      if (resume) {
-        c.resume_path = resume->path;
-        c.resume_step = resume->step;
-      }
+    }
+    // Under a scheduler (and with resume_retries), every attempt after the first continues from the
+    // newest checkpoint of the one before.
+    if (c.attempt > 1 && (policy.scheduler || policy.resume_retries)) {
+      absl::StatusOr<std::optional<Checkpoint>> latest = LatestCheckpoint(d, c.trial_id, c.attempt - 1);
+      if (!latest.ok()) return latest.status();
+      resume = *latest;
+    }
+    if (resume) {
+      c.resume_path = resume->path;
+      c.resume_step = resume->step;
     }
     absl::StatusOr<Stmt> at = d.Prepare(
         "INSERT INTO attempts (trial_id, attempt, status, host, coordinator_pid, started_at, "
-        "resumed_from, resume_step, stop_at_epoch) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)");
+        "resumed_from, resume_step, stop_at_epoch, launcher) VALUES (?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?)");
     if (!at.ok()) return at.status();
     at->Bind(1, c.trial_id).Bind(2, c.attempt).Bind(3, policy.host).Bind(4, policy.coordinator_pid);
     at->Bind(5, now);
@@ -360,24 +388,16 @@ RETURNING id, attempts, seed, ordinal, config_json, target_rung
     } else {
       at->BindNull(8);
     }
+    at->Bind(9, policy.launcher);
     rs = at->Run();
     if (!rs.ok()) return rs;
     if (resume) {
       rs = SummarizeCurve(d, c.trial_id, c.attempt);
       if (!rs.ok()) return rs;
     }
-    absl::StatusOr<Stmt> ps = d.Prepare(
-        "SELECT key, value FROM params WHERE trial_id = ? AND swept = 1 ORDER BY key");
-    if (!ps.ok()) return ps.status();
-    ps->Bind(1, c.trial_id);
-    std::vector<std::string> parts;
-    while (true) {
-      absl::StatusOr<bool> r = ps->Step();
-      if (!r.ok()) return r.status();
-      if (!*r) break;
-      parts.push_back(absl::StrCat(ps->Text(0), "=", SqlValueText(ps->Column(1))));
-    }
-    c.point = absl::StrJoin(parts, " ");
+    absl::StatusOr<std::string> point = PointText(d, c.trial_id);
+    if (!point.ok()) return point.status();
+    c.point = *point;
     claim = c;
     return absl::OkStatus();
   });
@@ -401,6 +421,72 @@ absl::Status SetTrialProcess(Db& db, int64_t trial_id, int attempt, int64_t pid,
     at->Bind(1, pid).Bind(2, trial_id).Bind(3, attempt);
     return at->Run();
   });
+}
+
+absl::Status SetSlurmJob(Db& db, int64_t trial_id, int attempt, const std::string& job_id, int array_index,
+                         const std::string& report_path, const std::string& trial_dir) {
+  return db.Write([&](Db& d) -> absl::Status {
+    absl::StatusOr<Stmt> st = d.Prepare("UPDATE trials SET pid = NULL, trial_dir = ? WHERE id = ? AND attempts = ?");
+    if (!st.ok()) return st.status();
+    st->Bind(1, trial_dir).Bind(2, trial_id).Bind(3, attempt);
+    absl::Status s = st->Run();
+    if (!s.ok()) return s;
+    absl::StatusOr<Stmt> at = d.Prepare(
+        "UPDATE attempts SET slurm_job_id = ?, slurm_array_index = ?, report_path = ? "
+        "WHERE trial_id = ? AND attempt = ?");
+    if (!at.ok()) return at.status();
+    at->Bind(1, job_id).Bind(2, array_index).Bind(3, report_path).Bind(4, trial_id).Bind(5, attempt);
+    return at->Run();
+  });
+}
+
+absl::StatusOr<std::vector<SlurmAttempt>> AdoptSlurmAttempts(Db& db, int64_t sweep_id, const ClaimPolicy& policy,
+                                                             std::vector<std::string>* events) {
+  std::vector<SlurmAttempt> adopted;
+  absl::Status s = db.Write([&](Db& d) -> absl::Status {
+    adopted.clear();
+    absl::StatusOr<std::vector<std::vector<SqlValue>>> rows = d.QueryAll(R"sql(
+SELECT t.id, t.attempts, t.seed, t.trial_dir, a.slurm_job_id, a.slurm_array_index, a.report_path
+FROM trials t JOIN attempts a ON a.trial_id = t.id AND a.attempt = t.attempts
+WHERE t.sweep_id = ?1 AND t.status = 'RUNNING' AND a.launcher = 'slurm'
+ORDER BY t.ordinal
+)sql", {sweep_id});
+    if (!rows.ok()) return rows.status();
+    const double now = NowSeconds();
+    for (const std::vector<SqlValue>& r : *rows) {
+      const int64_t id = std::get<int64_t>(r[0]);
+      const int attempt = static_cast<int>(std::get<int64_t>(r[1]));
+      if (!std::holds_alternative<std::string>(r[4]) || !std::holds_alternative<std::string>(r[6])) {
+        // Claimed, but the coordinator stopped before sbatch answered: no job runs it.
+        absl::Status f = FinishAttempt(d, id, attempt, kKilled, std::nullopt,
+                                       "lost: claimed but never submitted (the coordinator stopped before sbatch answered)");
+        if (!f.ok()) return f;
+        if (events) events->push_back(absl::StrCat("trial #", id, " attempt ", attempt, " was never submitted: KILLED"));
+        continue;
+      }
+      SlurmAttempt a;
+      a.trial_id = id;
+      a.attempt = attempt;
+      a.seed = std::get<int64_t>(r[2]);
+      a.trial_dir = std::holds_alternative<std::string>(r[3]) ? std::get<std::string>(r[3]) : "";
+      a.job_id = std::get<std::string>(r[4]);
+      a.array_index = static_cast<int>(std::get<int64_t>(r[5]));
+      a.report_path = std::get<std::string>(r[6]);
+      absl::StatusOr<std::string> point = PointText(d, id);
+      if (!point.ok()) return point.status();
+      a.point = *point;
+      absl::StatusOr<Stmt> up = d.Prepare(
+          "UPDATE trials SET host = ?, coordinator_pid = ?, heartbeat_at = ? WHERE id = ?");
+      if (!up.ok()) return up.status();
+      up->Bind(1, policy.host).Bind(2, policy.coordinator_pid).Bind(3, now).Bind(4, id);
+      absl::Status us = up->Run();
+      if (!us.ok()) return us;
+      adopted.push_back(std::move(a));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return adopted;
 }
 
 absl::Status Heartbeat(Db& db, const std::vector<std::pair<int64_t, int>>& trial_attempts) {

@@ -42,6 +42,10 @@ struct ClaimPolicy {
   double stale_after_s = 60.0;   // a RUNNING trial without heartbeat for this long is lost
   std::string git_commit;        // empty: unknown
   std::optional<bool> git_dirty;
+  std::string launcher = "local";  // recorded with each attempt
+  // Without a scheduler too, an attempt after the first continues from the newest checkpoint of the
+  // attempts before it (the Slurm launcher: preempted and failed jobs never start over).
+  bool resume_retries = false;
 };
 
 struct Claim {
@@ -69,6 +73,25 @@ absl::StatusOr<int> ReapLost(Db& db, int64_t sweep_id, const ClaimPolicy& policy
 absl::Status SetTrialProcess(Db& db, int64_t trial_id, int attempt, int64_t pid,
                              const std::string& trial_dir);
 absl::Status Heartbeat(Db& db, const std::vector<std::pair<int64_t, int>>& trial_attempts);
+
+// Slurm launcher: the job array and task that run an attempt, and where its report goes.
+absl::Status SetSlurmJob(Db& db, int64_t trial_id, int attempt, const std::string& job_id, int array_index,
+                         const std::string& report_path, const std::string& trial_dir);
+
+// A RUNNING attempt of a Slurm job array, as the log records it.
+struct SlurmAttempt {
+  int64_t trial_id = 0;
+  int attempt = 0;
+  int64_t seed = 0;
+  std::string trial_dir, job_id, report_path;
+  int array_index = 0;
+  std::string point;  // "KEY=value ..." of the swept keys
+};
+// Slurm launcher, on start: takes over the sweep's RUNNING Slurm attempts (this coordinator's host,
+// pid and a fresh heartbeat, so that no claim reaps them) and returns them to be followed. Attempts
+// claimed but never submitted become KILLED (said in `events`).
+absl::StatusOr<std::vector<SlurmAttempt>> AdoptSlurmAttempts(Db& db, int64_t sweep_id, const ClaimPolicy& policy,
+                                                             std::vector<std::string>* events);
 
 // Records the end of an attempt decided by the coordinator. FAILED adds one to the trial's failures.
 absl::Status FinishAttempt(Db& db, int64_t trial_id, int attempt, const std::string& status,

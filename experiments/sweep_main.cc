@@ -7,6 +7,7 @@
 //   bazel run //experiments:sweep
 //   bazel run //experiments:sweep -- --spec=my_sweep.json --seeds=3 --workers=2 --db=/tmp/x.sqlite
 //   bazel run //experiments:sweep -- --name=mine --format=coco --dataset_dir=/data/signs
+//   bazel run //experiments:sweep -- --launcher=slurm --partition=gpu --time=4:00:00 --runs_dir=/shared/runs
 #include <unistd.h>
 
 #include <csignal>
@@ -21,6 +22,7 @@
 #include "experiments/compare.h"
 #include "experiments/coordinator.h"
 #include "experiments/log.h"
+#include "experiments/slurm_launcher.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/untrusted.h"
 #include "nlohmann/json.hpp"
@@ -36,6 +38,8 @@ DEFINE_int32(seeds, 0, "Seeds per config point; overrides the spec's \"seeds\" (
 DEFINE_int32(workers, 0, "Trials run at once; the cores are split evenly between them (0: one per core, "
                          "at most one per trial).");
 DEFINE_int32(cores, 0, "Cores to use (0: all of this machine's).");
+DEFINE_int32(ranks_per_trial, 1, "Data-parallel trials: each trial trains as this many local ranks (the "
+             "trainer's --ranks), the cores split as workers x ranks x threads");
 DEFINE_string(dataset_dir, "", "Your dataset folder, passed to every trial (trainer --dataset_dir); "
                                "recorded in the spec.");
 DEFINE_string(format, "", "Dataset format passed to every trial (trainer --format: shapes | tutorial | "
@@ -45,7 +49,31 @@ DEFINE_double(stale_after_s, 60, "A RUNNING trial whose coordinator sent no hear
                                  "is considered lost and re-run.");
 DEFINE_double(heartbeat_s, 2, "Heartbeat period.");
 DEFINE_double(trial_timeout_s, 0, "Kill and fail a trial running longer than this (0: no limit).");
-DEFINE_string(runs_dir, "", "Folder for trial folders (default: experiments_runs next to the log).");
+DEFINE_string(runs_dir, "", "Folder for trial folders (default: experiments_runs next to the log). With "
+                            "--launcher=slurm it must be on a filesystem every node shares (trials write their "
+                            "reports and checkpoints there), while the log stays on this host's local disk.");
+DEFINE_string(launcher, "local", "local: trials are child processes on this machine. slurm: trials are Slurm "
+                                 "job arrays submitted with sbatch from this host (experiments/slurm_launcher.h); "
+                                 "this process stays the only one that opens the log.");
+DEFINE_string(partition, "", "Slurm: --partition of every trial (default: the spec's \"slurm\", else the "
+                             "cluster's default).");
+DEFINE_string(account, "", "Slurm: --account of every trial.");
+DEFINE_string(time, "", "Slurm: time limit of every trial (e.g. 4:00:00); a trial that reaches it is KILLED "
+                        "and retried from its last checkpoint.");
+DEFINE_int32(cpus_per_trial, 0, "Slurm: CPUs of every trial, also its threads (0: the spec's, else 1); with "
+                                "--ntasks_per_trial, split evenly between the ranks.");
+DEFINE_int32(ntasks_per_trial, 0, "Slurm: train every trial data-parallel as this many ranks, started with srun "
+                                  "inside its task (0: the spec's, else 1); see train --ranks.");
+DEFINE_int32(gpus_per_trial, -1, "Slurm: GPUs of every trial (-1: the spec's, else 0).");
+DEFINE_string(mem, "", "Slurm: memory of every trial (sbatch --mem, e.g. 16G).");
+DEFINE_int32(array_parallelism, -1, "Slurm: at most this many trials submitted and not ended at once, also "
+                                    "the arrays' %N limit (-1: the spec's, else no limit).");
+DEFINE_string(sbatch_arg, "", "Slurm: one more sbatch option for every trial, e.g. --sbatch_arg=--qos=high; "
+                              "repeat the flag for several.");
+DEFINE_bool(no_wait, false, "Slurm: submit the trials and return; any later run of the same sweep (or "
+                            "`compare`) ingests what they reported.");
+DEFINE_double(slurm_poll_s, 2, "Slurm: squeue period in seconds.");
+DEFINE_string(slurm_bin_dir, "", "Slurm: folder of sbatch, squeue, sacct and scancel (default: PATH).");
 DEFINE_string(progress_metric, "loss", "Metric shown on the progress lines.");
 DEFINE_double(progress_interval_s, 0, "Progress refresh period (0: 0.5 s on a terminal, 10 s else).");
 DEFINE_bool(ci, true,
@@ -118,7 +146,24 @@ int Main(int argc, char** argv) {
       "Runs a sweep of training trials, logs them in the experiment log and prints the comparison.\n"
       "Usage: sweep [--spec=SPEC.json] [--seeds=N] [--workers=N] [--db=FILE] "
       "[--format=F --dataset_dir=DIR] [--trial_binary=PATH]\n"
+      "       sweep --launcher=slurm --runs_dir=SHARED_DIR [--partition=P --time=T --cpus_per_trial=N ...]\n"
       "With no flags: the default sweep (anchor stride x mini mask on synthetic shapes).");
+  // --sbatch_arg may be repeated; gflags keeps only the last value, so they are collected first.
+  std::vector<std::string> sbatch_args;
+  {
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a.rfind("--sbatch_arg=", 0) == 0 || a.rfind("-sbatch_arg=", 0) == 0) {
+        sbatch_args.push_back(a.substr(a.find('=') + 1));
+      } else if ((a == "--sbatch_arg" || a == "-sbatch_arg") && i + 1 < argc) {
+        sbatch_args.push_back(argv[++i]);
+      } else {
+        argv[kept++] = argv[i];
+      }
+    }
+    argc = kept;
+  }
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   if (argc > 1) {
     std::cerr << "sweep: unexpected argument '" << argv[1] << "'\n";
@@ -196,10 +241,12 @@ int Main(int argc, char** argv) {
   }
   o.cores = FLAGS_cores > 0 ? FLAGS_cores
                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  // Default workers: one per core, but no more than there are trials, so that every core trains.
-  o.workers = FLAGS_workers > 0
-                  ? FLAGS_workers
-                  : std::max(1, std::min(o.cores, static_cast<int>(plan->trials.size())));
+  o.ranks_per_trial = FLAGS_ranks_per_trial;
+  // Default workers: one per core (per ranks_per_trial cores for data-parallel trials), but no more than
+  // there are trials, so that every core trains.
+  o.workers = FLAGS_workers > 0 ? FLAGS_workers
+                                : std::max(1, std::min(o.cores / std::max(1, FLAGS_ranks_per_trial),
+                                                       static_cast<int>(plan->trials.size())));
   o.runs_dir = ResolveUserPath(FLAGS_runs_dir);
   o.retries = FLAGS_retries;
   o.heartbeat_s = FLAGS_heartbeat_s;
@@ -212,7 +259,49 @@ int Main(int argc, char** argv) {
   o.git_commit = git.commit;
   o.git_dirty = git.dirty;
 
-  absl::StatusOr<SweepOutcome> r = RunSweep(*plan, o);
+  if (FLAGS_launcher != "local" && FLAGS_launcher != "slurm") {
+    std::cerr << "sweep: --launcher=" << FLAGS_launcher << ": expected local or slurm\n";
+    return 1;
+  }
+  absl::StatusOr<SweepOutcome> r;
+  if (FLAGS_launcher == "slurm") {
+    SlurmLaunch launch;
+    launch.settings = plan->slurm;  // the spec's, with the flags on top
+    SlurmSettings& st = launch.settings;
+    if (!FLAGS_partition.empty()) st.partition = FLAGS_partition;
+    if (!FLAGS_account.empty()) st.account = FLAGS_account;
+    if (!FLAGS_time.empty()) st.time = FLAGS_time;
+    if (!FLAGS_mem.empty()) st.mem = FLAGS_mem;
+    if (FLAGS_cpus_per_trial != 0) st.cpus_per_trial = FLAGS_cpus_per_trial;
+    if (FLAGS_ntasks_per_trial != 0) st.ntasks_per_trial = FLAGS_ntasks_per_trial;
+    if (FLAGS_gpus_per_trial != -1) st.gpus_per_trial = FLAGS_gpus_per_trial;
+    if (FLAGS_array_parallelism != -1) st.array_parallelism = FLAGS_array_parallelism;
+    st.sbatch_args.insert(st.sbatch_args.end(), sbatch_args.begin(), sbatch_args.end());
+    if (FLAGS_ranks_per_trial != 1) {
+      std::cerr << "sweep: --ranks_per_trial is the local launcher's; under Slurm use --ntasks_per_trial (srun "
+                   "starts the ranks)\n";
+      return 1;
+    }
+    absl::Status valid = ValidateSlurmSettings(st, "flags and spec");
+    if (!valid.ok()) {
+      std::cerr << "sweep: " << valid.message() << "\n";
+      return 1;
+    }
+    if (FLAGS_slurm_poll_s <= 0) {
+      std::cerr << "sweep: --slurm_poll_s must be > 0\n";
+      return 1;
+    }
+    launch.no_wait = FLAGS_no_wait;
+    launch.poll_s = FLAGS_slurm_poll_s;
+    launch.bin_dir = ResolveUserPath(FLAGS_slurm_bin_dir);
+    r = RunSlurmSweep(*plan, o, launch);
+  } else {
+    if (FLAGS_no_wait || !sbatch_args.empty()) {
+      std::cerr << "sweep: --no_wait and --sbatch_arg need --launcher=slurm\n";
+      return 1;
+    }
+    r = RunSweep(*plan, o);
+  }
   if (!r.ok()) {
     std::cerr << "sweep: " << r.status().message() << "\n";
     return 1;
@@ -260,7 +349,8 @@ int Main(int argc, char** argv) {
   std::cout << "\nsweep '" << plan->name << "': " << c.finished << " finished, " << c.failed
             << " failed, " << c.killed << " killed, "
             << (plan->scheduler ? absl::StrCat(c.pruned, " pruned, ", c.paused, " paused, ") : "")
-            << c.running << " running elsewhere, " << c.queued << " queued; " << r->trials_started
+            << c.running << (FLAGS_no_wait ? " running or queued on Slurm, " : " running elsewhere, ") << c.queued
+            << " queued; " << r->trials_started
             << " attempt(s) started in this run\n"
             << "log: " << o.db_path << "\n";
   if (r->interrupted) {
@@ -268,6 +358,7 @@ int Main(int argc, char** argv) {
               << ": running trials were marked KILLED; run the same command again to resume\n";
     return 128 + r->signal;
   }
+  if (FLAGS_no_wait) return c.failed == 0 ? 0 : 3;
   // Trials still running under another coordinator are that coordinator's to report.
   return c.failed == 0 && c.killed == 0 && c.queued == 0 && c.paused == 0 ? 0 : 3;
 }

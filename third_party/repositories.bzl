@@ -33,6 +33,17 @@ def _libtorch_impl(ctx):
     if not ctx.path(lib + "/libtorch_cpu.so").exists:
         fail("LibTorch libraries not found under %s (set LIBTORCH_HOME, or run ./setup.sh)" % lib)
     _symlink_existing(ctx, inc, ["torch", "ATen", "c10", "caffe2"], "include")
+
+    # torch's c10d (ProcessGroupGloo, TCPStore) is compiled into libtorch_cpu, but ProcessGroupGloo.hpp
+    # is inside #ifdef USE_C10D_GLOO and includes Gloo's headers: a LibTorch folder may ship them in
+    # include/gloo; Debian has them in libgloo-dev (/usr/include/gloo).
+    gloo_inc = ""
+    for candidate in [inc, "/usr/include"]:
+        if ctx.path(candidate + "/gloo/algorithm.h").exists:
+            gloo_inc = candidate
+            break
+    if gloo_inc:
+        ctx.symlink(gloo_inc + "/gloo", "gloo_include/gloo")
     libs = ["torch", "torch_cpu", "c10"]
     has_cuda = ctx.path(lib + "/libtorch_cuda.so").exists
     if has_cuda:
@@ -49,6 +60,17 @@ cc_library(
     includes = ["include", "include/torch/csrc/api/include"],
     linkopts = {linkopts},
     defines = {defines},
+)
+
+# c10d with its Gloo backend: only the data-parallel code depends on this, so the define and Gloo's
+# headers do not reach (and recompile) the rest. Empty when Gloo's headers are missing: the build of a
+# target that uses it then fails on the #include, and the message below says what to install.
+cc_library(
+    name = "c10d",
+    hdrs = glob(["gloo_include/gloo/**/*.h"]),
+    includes = ["gloo_include"],
+    defines = ["USE_C10D_GLOO"],
+    deps = [":libtorch"],
 )
 """.format(
         linkopts = repr(linkopts),

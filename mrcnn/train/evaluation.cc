@@ -1,5 +1,7 @@
 #include "mrcnn/train/evaluation.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -164,7 +166,96 @@ absl::StatusOr<ModelEvaluation> ModelEvaluator::Evaluate(MaskRCNN& model, int ba
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<eval::Detection>> found = DetectInDataset(model, *dataset_, indices_, batch_size);
   if (!found.ok()) return found.status();
-  const std::vector<eval::Detection>& dets = *found;
+  absl::StatusOr<ModelEvaluation> r = Score(*found);
+  if (r.ok()) r->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+namespace {
+
+template <typename T>
+void Put(std::string* out, const T& v) {
+  out->append(reinterpret_cast<const char*>(&v), sizeof(T));
+}
+
+template <typename T>
+bool Get(const std::string& in, size_t* pos, T* v) {
+  if (in.size() - *pos < sizeof(T)) return false;
+  std::memcpy(v, in.data() + *pos, sizeof(T));
+  *pos += sizeof(T);
+  return true;
+}
+
+}  // namespace
+
+std::string SerializeDetections(const std::vector<eval::Detection>& dets) {
+  std::string out;
+  Put<uint64_t>(&out, dets.size());
+  for (const eval::Detection& d : dets) {
+    Put(&out, d.image_id);
+    Put(&out, d.category_id);
+    Put(&out, d.score);
+    const uint8_t flags = (d.bbox ? 1 : 0) | (d.mask ? 2 : 0) | (d.area ? 4 : 0);
+    Put(&out, flags);
+    if (d.bbox) {
+      for (double v : {d.bbox->x, d.bbox->y, d.bbox->w, d.bbox->h}) Put(&out, v);
+    }
+    if (d.mask) {
+      Put(&out, d.mask->height);
+      Put(&out, d.mask->width);
+      Put<uint64_t>(&out, d.mask->counts.size());
+      out.append(reinterpret_cast<const char*>(d.mask->counts.data()), d.mask->counts.size() * sizeof(uint32_t));
+    }
+    if (d.area) Put(&out, *d.area);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<eval::Detection>> ParseDetections(const std::string& in, const std::string& source) {
+  size_t pos = 0;
+  uint64_t n = 0;
+  auto bad = [&](uint64_t k) {
+    return absl::DataLossError(absl::StrCat(source, ": detection ", k, " is cut short or malformed (byte ", pos, " of ",
+                                            in.size(), ")"));
+  };
+  if (!Get(in, &pos, &n) || n > in.size()) return bad(0);
+  std::vector<eval::Detection> dets(n);
+  for (uint64_t k = 0; k < n; ++k) {
+    eval::Detection& d = dets[k];
+    uint8_t flags = 0;
+    if (!Get(in, &pos, &d.image_id) || !Get(in, &pos, &d.category_id) || !Get(in, &pos, &d.score) ||
+        !Get(in, &pos, &flags)) {
+      return bad(k);
+    }
+    if (flags & 1) {
+      eval::Box b;
+      if (!Get(in, &pos, &b.x) || !Get(in, &pos, &b.y) || !Get(in, &pos, &b.w) || !Get(in, &pos, &b.h)) return bad(k);
+      d.bbox = b;
+    }
+    if (flags & 2) {
+      eval::Rle r;
+      uint64_t m = 0;
+      if (!Get(in, &pos, &r.height) || !Get(in, &pos, &r.width) || !Get(in, &pos, &m) ||
+          m > (in.size() - pos) / sizeof(uint32_t)) {
+        return bad(k);
+      }
+      r.counts.resize(m);
+      std::memcpy(r.counts.data(), in.data() + pos, m * sizeof(uint32_t));
+      pos += m * sizeof(uint32_t);
+      d.mask = std::move(r);
+    }
+    if (flags & 4) {
+      double a = 0;
+      if (!Get(in, &pos, &a)) return bad(k);
+      d.area = a;
+    }
+  }
+  if (pos != in.size()) return bad(n);
+  return dets;
+}
+
+absl::StatusOr<ModelEvaluation> ModelEvaluator::Score(const std::vector<eval::Detection>& dets) const {
+  const auto start = std::chrono::steady_clock::now();
   ModelEvaluation r;
   r.images = static_cast<int>(indices_.size());
   r.detections = static_cast<int>(dets.size());

@@ -40,12 +40,23 @@ std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t 
 absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, const datasets::Dataset& ds,
                                                             const std::vector<int>& indices, int batch_size);
 
+// Detections as bytes and back, exactly (data-parallel evaluation gathers them on rank 0). Parse
+// errors name `source`.
+std::string SerializeDetections(const std::vector<eval::Detection>& detections);
+absl::StatusOr<std::vector<eval::Detection>> ParseDetections(const std::string& bytes, const std::string& source);
+
 class ModelEvaluator {
  public:
   static absl::StatusOr<ModelEvaluator> Create(const datasets::Dataset& ds, int max_images,
                                                int num_threads = 1);
   // Runs the model (eval mode, `batch_size` images per call) and evaluates bbox and segm.
   absl::StatusOr<ModelEvaluation> Evaluate(MaskRCNN& model, int batch_size = 1) const;
+
+  // For evaluation in parts (data-parallel: each rank detects on a slice of indices()): the images
+  // evaluated, in order, and the scoring of all their detections (in that order).
+  const datasets::Dataset& dataset() const { return *dataset_; }
+  const std::vector<int>& indices() const { return indices_; }
+  absl::StatusOr<ModelEvaluation> Score(const std::vector<eval::Detection>& detections) const;
 
  private:
   ModelEvaluator() = default;

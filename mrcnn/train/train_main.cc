@@ -3,12 +3,20 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <unistd.h>
+#include <xxhash.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -19,7 +27,9 @@
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
+#include "mrcnn/train/distributed.h"
 #include "mrcnn/train/init_weights.h"
+#include "mrcnn/train/launcher.h"
 #include "mrcnn/train/progress.h"
 #include "mrcnn/train/trainer.h"
 #include "mrcnn/config/untrusted.h"
@@ -41,7 +51,8 @@ DEFINE_bool(coco_eval, true, "COCO bbox/segm evaluation on the validation set af
 DEFINE_int32(coco_images, 0, "validation images for COCO evaluation (0: all)");
 DEFINE_int32(log_every, 10, "plain log lines (non-terminal output) every N steps");
 // Experiment-log trial protocol (experiments/trial.h): given --db, the run logs there.
-DEFINE_string(db, "", "trial mode: experiment log database");
+DEFINE_string(db, "", "trial mode: experiment log database (local launcher)");
+DEFINE_string(report, "", "trial mode: JSON-lines report file instead of the log (Slurm launcher)");
 DEFINE_string(trial_dir, "", "trial mode: folder for checkpoints (replaces --model_dir)");
 DEFINE_int64(trial_id, 0, "trial mode: trial id");
 DEFINE_int32(attempt, 0, "trial mode: attempt number");
@@ -53,6 +64,12 @@ DEFINE_int32(stop_at_epoch, 0, "stop after this epoch, its checkpoint written, w
              "schedule still spans --epochs (a sweep scheduler's rung); 0: train to --epochs");
 DEFINE_string(resume, "", "continue from this checkpoint (model, optimizer, epoch and step), in its run "
               "folder; the sweep scheduler passes it when it promotes or retries a trial");
+DEFINE_int32(ranks, 0, "data-parallel training on this machine: start N ranks (processes), each with "
+             "cores / N threads (--threads sets it) and BATCH_SIZE / N images of every global batch; 0 or 1: "
+             "one process, unless the environment describes a job (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT "
+             "as torchrun sets them, or srun's SLURM_PROCID, SLURM_NTASKS, SLURM_JOB_NODELIST)");
+DEFINE_int32(dist_timeout_s, 300, "data-parallel: seconds any rendezvous or collective may wait for the other "
+             "ranks before the job ends with an error");
 
 namespace mrcnn {
 namespace {
@@ -119,9 +136,59 @@ absl::Status CheckArgs() {
   return CheckDataOptions(d);
 }
 
+// Set when this process is a rank of a data-parallel job: errors name the rank, and the process ends at
+// once (c10d's destructors could wait for collectives that will never complete).
+int g_rank = -1;
+
 int Fail(const absl::Status& s) {
-  std::cerr << "train: " << s.message() << "\n";
-  return 1;
+  if (g_rank < 0) {
+    std::cerr << "train: " << s.message() << "\n";
+    return 1;
+  }
+  std::cerr << "train: rank " << g_rank << ": " << s.message() << "\n";
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
+
+// xxHash64 of this executable: ranks built from different code refuse to train together.
+absl::StatusOr<std::string> BinaryHash() {
+  std::ifstream in("/proc/self/exe", std::ios::binary);
+  if (!in) return absl::InternalError("cannot read /proc/self/exe to fingerprint the binary");
+  XXH64_state_t* state = XXH64_createState();
+  XXH64_reset(state, 0);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    XXH64_update(state, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  const XXH64_hash_t h = XXH64_digest(state);
+  XXH64_freeState(state);
+  return absl::StrFormat("%016x", h);
+}
+
+// What must be equal on every rank: the binary, the config, and the trainer's flags except those that
+// may differ per rank (threads, loader workers, logging, the rendezvous itself).
+absl::StatusOr<std::string> Fingerprint(const Config& config) {
+  absl::StatusOr<std::string> binary = BinaryHash();
+  if (!binary.ok()) return binary.status();
+  nlohmann::json j;
+  j["binary"] = *binary;
+  const nlohmann::json c = config.ToJson();
+  for (auto it = c.begin(); it != c.end(); ++it) j["config." + it.key()] = it.value();
+  std::vector<gflags::CommandLineFlagInfo> flags;
+  gflags::GetAllFlags(&flags);
+  const std::set<std::string> per_rank = {"threads", "workers", "log_every", "ranks", "dist_timeout_s"};
+  for (const auto& f : flags) {
+    if (absl::StrContains(f.filename, "mrcnn/") && !per_rank.count(f.name)) j["flag." + f.name] = f.current_value;
+  }
+  return j.dump();
+}
+
+// Threads per rank when --threads is not given: the cores shared by the ranks on this machine.
+int DefaultThreadsPerRank(int local_ranks) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, local_ranks));
 }
 
 int Main(int argc, char** argv) {
@@ -136,9 +203,59 @@ int Main(int argc, char** argv) {
       SetFlagHelp() + ").\nCheckpoints go to <model_dir>/<NAME><YYYYMMDDTHHMM>/mask_rcnn_<name>_<epoch>.pt with "
       "config.json; --init_with=last resumes the newest one. Trial mode (experiments): --config --seed "
       "--trial_dir --db --trial_id --attempt --threads.");
+  // The original arguments, for the ranks the local launcher starts (--set included).
+  std::vector<std::string> original_args(argv + 1, argv + argc);
+  for (const std::string& kv : sets) original_args.push_back("--set=" + kv);
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   ResolvePathFlags({"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db", "resume"});
+
+  if (FLAGS_ranks > 1) {
+    if (FLAGS_check_args) return Fail(absl::InvalidArgumentError("--check_args and --ranks: check without --ranks"));
+    if (FLAGS_dist_timeout_s < 1) return Fail(absl::InvalidArgumentError("--dist_timeout_s must be >= 1"));
+    LaunchOptions lo;
+    lo.ranks = FLAGS_ranks;
+    lo.threads_per_rank = FLAGS_threads > 0 ? FLAGS_threads : DefaultThreadsPerRank(FLAGS_ranks);
+    lo.grace = std::chrono::seconds(FLAGS_dist_timeout_s + 30);
+    // Path flags were resolved against the caller's folder; the ranks get them absolute.
+    std::vector<std::string> args;
+    for (const std::string& a : original_args) {
+      bool path_flag = false;
+      for (const char* name : {"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db", "resume"}) {
+        if (absl::StartsWith(a, absl::StrCat("--", name, "=")) || absl::StartsWith(a, absl::StrCat("-", name, "="))) {
+          path_flag = true;
+        }
+      }
+      if (!path_flag) args.push_back(a);
+    }
+    for (const char* name : {"dataset_dir", "val_dir", "weights", "model_dir", "trial_dir", "db", "resume"}) {
+      gflags::CommandLineFlagInfo info;
+      if (gflags::GetCommandLineFlagInfo(name, &info) && !info.is_default) {
+        args.push_back(absl::StrCat("--", name, "=", info.current_value));
+      }
+    }
+    absl::StatusOr<int> rc = LaunchLocalRanks("/proc/self/exe", args, lo);
+    if (!rc.ok()) return Fail(rc.status());
+    return *rc;
+  }
+  absl::StatusOr<std::optional<RankOptions>> job = RankOptionsFromEnvironment(ProcessEnvironment());
+  if (!job.ok()) return Fail(job.status());
+  if (*job) {
+    if (FLAGS_dist_timeout_s < 1) return Fail(absl::InvalidArgumentError("--dist_timeout_s must be >= 1"));
+    (*job)->timeout = std::chrono::seconds(FLAGS_dist_timeout_s);
+    g_rank = (*job)->rank;
+    if (FLAGS_threads <= 0) {
+      // Ranks on this machine: torchrun's LOCAL_WORLD_SIZE, else Slurm's tasks on this node.
+      int local = 1;
+      for (const char* v : {"LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"}) {
+        const char* s = std::getenv(v);
+        if (s != nullptr && absl::SimpleAtoi(s, &local) && local >= 1) break;
+        local = 1;
+      }
+      FLAGS_threads = DefaultThreadsPerRank(local);
+    }
+  }
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
+  const bool root = !*job || (*job)->rank == 0;
 
   if (FLAGS_check_args) {
     absl::Status s = CheckArgs();
@@ -149,7 +266,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<Config> config = ConfigFromFlags(sets);
   if (!config.ok()) return Fail(config.status());
   if (FLAGS_seed >= 0) config->SEED = static_cast<int>(FLAGS_seed);
-  const bool trial = !FLAGS_db.empty();
+  const bool trial = !FLAGS_db.empty() || !FLAGS_report.empty();
   const std::string model_dir = trial ? FLAGS_trial_dir : FLAGS_model_dir;
   if (FLAGS_stop_at_epoch < 0) {
     return Fail(absl::InvalidArgumentError(absl::StrCat("--stop_at_epoch must be >= 0, got ", FLAGS_stop_at_epoch)));
@@ -171,17 +288,37 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::vector<Stage>> stages = ParseStages();
   if (!stages.ok()) return Fail(stages.status());
 
+  std::shared_ptr<DataParallelGroup> group;
+  if (*job) {
+    absl::StatusOr<std::string> fingerprint = Fingerprint(*config);
+    if (!fingerprint.ok()) return Fail(fingerprint.status());
+    absl::StatusOr<std::shared_ptr<DataParallelGroup>> g = DataParallelGroup::Connect(**job, *fingerprint);
+    if (!g.ok()) return Fail(g.status());
+    group = *g;
+    if (root) {
+      std::cerr << absl::StrFormat("data-parallel: %d ranks (%s), rendezvous at %s:%d, %d threads per rank, "
+                                   "%d of the %d images of each batch per rank\n",
+                                   group->world_size(), (*job)->source, (*job)->master_addr, (*job)->master_port,
+                                   at::get_num_threads(), config->BATCH_SIZE() / group->world_size(),
+                                   config->BATCH_SIZE());
+    }
+  }
+
   std::optional<experiments::TrialLog> tlog;
-  if (trial) {
+  if (trial && root) {
     experiments::TrialArgs a;
     a.config_path = FLAGS_config;
     a.seed = FLAGS_seed;
     a.trial_dir = FLAGS_trial_dir;
     a.db_path = FLAGS_db;
+    a.report_path = FLAGS_report;
     a.trial_id = FLAGS_trial_id;
     a.attempt = FLAGS_attempt;
     a.threads = FLAGS_threads;
-    if (a.trial_dir.empty()) return Fail(absl::InvalidArgumentError("trial mode (--db) needs --trial_dir"));
+    if (a.trial_dir.empty()) return Fail(absl::InvalidArgumentError("trial mode (--db or --report) needs --trial_dir"));
+    if (!a.db_path.empty() && !a.report_path.empty()) {
+      return Fail(absl::InvalidArgumentError("trial mode takes --db or --report, not both"));
+    }
     absl::StatusOr<experiments::TrialLog> l = experiments::TrialLog::Open(a);
     if (!l.ok()) return Fail(l.status());
     tlog.emplace(std::move(*l));
@@ -191,23 +328,24 @@ int Main(int argc, char** argv) {
   d.shapes_train = FLAGS_shapes_train;
   absl::StatusOr<TrainValData> data = LoadTrainVal(d);
   if (!data.ok()) return Fail(data.status());
-  if (!data->problems.empty()) std::cerr << data->problems << "\n";
-  if (!data->split_note.empty()) std::cerr << data->split_note << "\n";
+  if (root && !data->problems.empty()) std::cerr << data->problems << "\n";
+  if (root && !data->split_note.empty()) std::cerr << data->split_note << "\n";
   absl::Status cs = CheckClasses(data->train, *config, "training data");
   if (!cs.ok()) return Fail(cs);
-  std::cerr << absl::StrFormat("data: %d training and %d validation images, %d classes\n",
+  if (root) std::cerr << absl::StrFormat("data: %d training and %d validation images, %d classes\n",
                                data->train.num_images(), data->val.num_images(), data->train.num_classes());
 
   absl::StatusOr<MaskRCNN> model = CreateMaskRCNN(*config);
   if (!model.ok()) return Fail(model.status());
-  absl::StatusOr<Trainer> trainer = Trainer::Create(*model, *config);
+  absl::StatusOr<Trainer> trainer = Trainer::Create(*model, *config, group);
   if (!trainer.ok()) return Fail(trainer.status());
 
   if (!resume_from.empty()) {
     absl::Status s = trainer->Resume(resume_from);
     if (!s.ok()) return Fail(s);
-    std::cerr << "resumed " << resume_from << " at epoch " << trainer->epoch() << "\n";
-  } else {
+    if (root) std::cerr << "resumed " << resume_from << " at epoch " << trainer->epoch() << "\n";
+  } else if (root) {
+    // Rank 0's weights reach the other ranks when training starts (Trainer broadcasts them).
     if (FLAGS_init_with != "none" || !FLAGS_weights.empty()) {
       const std::string kind = FLAGS_init_with == "none" ? "file" : FLAGS_init_with;
       absl::StatusOr<LoadReport> r = LoadInitialWeights(
@@ -218,7 +356,7 @@ int Main(int argc, char** argv) {
     absl::Status s = trainer->SetRunDir(model_dir);
     if (!s.ok()) return Fail(s);
   }
-  std::cerr << "run folder " << trainer->run_dir() << "\n";
+  if (root) std::cerr << "run folder " << trainer->run_dir() << "\n";
 
   const int final_epochs = FLAGS_stop_at_epoch > 0 ? std::min(FLAGS_stop_at_epoch, stages->back().epochs)
                                                  : stages->back().epochs;
@@ -266,6 +404,16 @@ int Main(int argc, char** argv) {
                               r.coco->segm.stats[1], r.coco->images, r.coco->seconds);
       }
       absl::StrAppendFormat(&line, "  train time %.1f s", train_seconds);
+      if (group) {
+        absl::StrAppendFormat(&line,
+                              "\n  data-parallel: epoch %.3f s, waiting for the gradient allreduce %.3f s (%.1f%%); "
+                              "%d of %d buckets started during backward",
+                              r.train_seconds, r.allreduce_seconds,
+                              100.0 * r.allreduce_seconds / std::max(1e-9, r.train_seconds),
+                              r.buckets_started_in_backward, r.buckets);
+      } else {
+        absl::StrAppendFormat(&line, " (epoch %.3f s)", r.train_seconds);
+      }
       if (!r.checkpoint.empty()) absl::StrAppend(&line, "\n  checkpoint ", r.checkpoint);
       progress.EndEpoch(line);
       if (tlog) {
@@ -286,6 +434,10 @@ int Main(int argc, char** argv) {
       return absl::OkStatus();
     };
     absl::Status s = trainer->Train(data->train, data->val, o);
+    if (!s.ok()) return Fail(s);
+  }
+  if (tlog) {
+    absl::Status s = tlog->Finish();
     if (!s.ok()) return Fail(s);
   }
   return 0;

@@ -37,6 +37,17 @@ constexpr char kTrainSecondsKey[] = "trainer.train_seconds";
 // Loader passes of one epoch are numbered epoch * kPassesPerEpoch + k, so the data of an epoch depends
 // only on (seed, epoch) even when an epoch needs several passes over a small dataset.
 constexpr int kPassesPerEpoch = 1000;
+// The losses a step reports, in the order data-parallel ranks exchange them.
+const char* const kLossNames[] = {"loss", "mrcnn_bbox_loss", "mrcnn_class_loss", "mrcnn_mask_loss",
+                                  "rpn_bbox_loss", "rpn_class_loss"};
+constexpr int kNumLosses = sizeof(kLossNames) / sizeof(kLossNames[0]);
+
+// ROI and anchor sampling of epoch `epoch` on rank `rank`; rank 0's is the one-process generator.
+at::Generator SamplingGenerator(const Config& c, int epoch, int rank) {
+  uint64_t seed = datasets::DeriveSeed(c.SEED, "sampling", epoch);
+  if (rank > 0) seed = datasets::DeriveSeed(seed, "rank", static_cast<uint64_t>(rank));
+  return ops::MakeGenerator(seed);
+}
 
 }  // namespace
 
@@ -107,15 +118,69 @@ double LearningRateAt(const Config& c, double base, int64_t step, int64_t total_
   return base;
 }
 
-absl::StatusOr<Trainer> Trainer::Create(MaskRCNN model, const Config& config) {
-  if (config.GPU_COUNT > 1) {
+absl::StatusOr<Trainer> Trainer::Create(MaskRCNN model, const Config& config,
+                                        std::shared_ptr<DataParallelGroup> group) {
+  const int ranks = group ? group->world_size() : 1;
+  if (config.GPU_COUNT > 1 && config.GPU_COUNT != ranks) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "GPU_COUNT: ", config.GPU_COUNT, " is not supported: this build trains on one device (the CPU) "
-        "and has no data-parallel training; set GPU_COUNT=1 and put the batch in IMAGES_PER_GPU"));
+        "GPU_COUNT: ", config.GPU_COUNT, " is not supported with ", ranks,
+        " rank(s): GPU_COUNT is the number of data-parallel ranks (train --ranks=N, srun -n N); set GPU_COUNT=1 "
+        "and put the global batch in IMAGES_PER_GPU, or run GPU_COUNT ranks"));
+  }
+  if (config.BATCH_SIZE() % ranks != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "BATCH_SIZE (IMAGES_PER_GPU x GPU_COUNT = ", config.BATCH_SIZE(), ") is the global batch and must divide "
+        "evenly over the ", ranks, " ranks"));
   }
   absl::Status s = config.Validate();
   if (!s.ok()) return s;
-  return Trainer(std::move(model), config);
+  return Trainer(std::move(model), config, std::move(group));
+}
+
+absl::Status Trainer::BroadcastModel() {
+  std::vector<torch::Tensor> tensors;
+  for (auto& p : model_->named_parameters(true)) tensors.push_back(p.value());
+  for (auto& b : model_->named_buffers(true)) tensors.push_back(b.value());
+  return group_->BroadcastFromRoot(tensors, "the initial weights");
+}
+
+datasets::LoaderOptions Trainer::ShardLoaderOptions(datasets::LoaderOptions o) const {
+  if (group_) {
+    o.shard = group_->rank();
+    o.num_shards = group_->world_size();
+  }
+  return o;
+}
+
+absl::StatusOr<std::optional<ModelEvaluation>> Trainer::EvaluateCoco(const ModelEvaluator& evaluator) {
+  if (!group_) {
+    absl::StatusOr<ModelEvaluation> r = evaluator.Evaluate(model_, config_.BATCH_SIZE());
+    if (!r.ok()) return r.status();
+    return std::optional<ModelEvaluation>(std::move(*r));
+  }
+  // Contiguous slices in rank order, so the gathered detections are in the one-process order.
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<int>& all = evaluator.indices();
+  const int n = static_cast<int>(all.size()), r = group_->rank(), ranks = group_->world_size();
+  const std::vector<int> mine(all.begin() + n * r / ranks, all.begin() + n * (r + 1) / ranks);
+  absl::StatusOr<std::vector<eval::Detection>> found =
+      DetectInDataset(model_, evaluator.dataset(), mine, std::max(1, config_.BATCH_SIZE() / ranks));
+  if (!found.ok()) return found.status();
+  absl::StatusOr<std::vector<std::string>> parts =
+      group_->GatherToRoot(absl::StrCat("coco/", epoch_), SerializeDetections(*found));
+  if (!parts.ok()) return parts.status();
+  if (!group_->is_root()) return std::optional<ModelEvaluation>();
+  std::vector<eval::Detection> dets;
+  for (int k = 0; k < ranks; ++k) {
+    absl::StatusOr<std::vector<eval::Detection>> d =
+        ParseDetections((*parts)[k], absl::StrCat("detections of rank ", k));
+    if (!d.ok()) return d.status();
+    dets.insert(dets.end(), d->begin(), d->end());
+  }
+  absl::StatusOr<ModelEvaluation> result = evaluator.Score(dets);
+  if (!result.ok()) return result.status();
+  result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::optional<ModelEvaluation>(std::move(*result));
 }
 
 absl::Status Trainer::SetRunDir(const std::string& model_dir) {
@@ -162,9 +227,11 @@ absl::StatusOr<std::map<std::string, double>> Trainer::ValidationLosses(const da
   lo.seed = datasets::DeriveSeed(config_.SEED, "val-loader");
   lo.num_workers = 1;
   lo.drop_last = false;
-  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(val), config_, lo);
+  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(val), config_, ShardLoaderOptions(lo));
   loader.StartEpoch(epoch_);
-  at::Generator gen = ops::MakeGenerator(datasets::DeriveSeed(config_.SEED, "val-sampling", epoch_));
+  uint64_t sampling_seed = datasets::DeriveSeed(config_.SEED, "val-sampling", epoch_);
+  if (group_ && group_->rank() > 0) sampling_seed = datasets::DeriveSeed(sampling_seed, "rank", group_->rank());
+  at::Generator gen = ops::MakeGenerator(sampling_seed);
   const bool was_training = model_->is_training();
   model_->train();
   // Validation must not change the model: BatchNorm uses (and keeps) its running statistics.
@@ -186,6 +253,17 @@ absl::StatusOr<std::map<std::string, double>> Trainer::ValidationLosses(const da
     Accumulate(ToDoubles(losses, MaskRCNNImpl::TotalLoss(losses)), &sum);
     ++n;
   }
+  if (group_) {
+    // Each rank saw its slices of the batches: the mean over every (batch, rank) that had images.
+    torch::Tensor v = torch::zeros({kNumLosses + 1}, torch::kFloat64);
+    for (int k = 0; k < kNumLosses; ++k) v[k] = sum.count(kLossNames[k]) ? sum[kLossNames[k]] : 0.0;
+    v[kNumLosses] = n;
+    absl::Status s = group_->AllReduceSum(v, "the validation losses' exchange");
+    if (!s.ok()) return s;
+    sum.clear();
+    for (int k = 0; k < kNumLosses; ++k) sum[kLossNames[k]] = v[k].item<double>();
+    n = static_cast<int>(v[kNumLosses].item<double>());
+  }
   Divide(&sum, n);
   if (was_training) {
     model_->train();
@@ -203,6 +281,21 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
   const double base_lr = o.learning_rate >= 0 ? o.learning_rate : config_.LEARNING_RATE;
   const int64_t total_steps = static_cast<int64_t>(o.epochs) * config_.STEPS_PER_EPOCH;
 
+  if (group_ && !broadcast_done_) {
+    absl::Status s = BroadcastModel();
+    if (!s.ok()) return s;
+    broadcast_done_ = true;
+  }
+  std::unique_ptr<GradientAverager> averager;
+  if (group_) {
+    std::vector<std::pair<std::string, torch::Tensor>> trainable;
+    for (auto& item : model_->named_parameters(true)) {
+      if (item.value().requires_grad()) trainable.emplace_back(item.key(), item.value());
+    }
+    absl::StatusOr<std::unique_ptr<GradientAverager>> a = GradientAverager::Create(group_, std::move(trainable));
+    if (!a.ok()) return a.status();
+    averager = std::move(*a);
+  }
   std::optional<ModelEvaluator> evaluator;
   if (o.coco_eval && o.epochs > epoch_ && (o.stop_at_epoch <= 0 || o.stop_at_epoch > epoch_)) {
     absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(val, o.coco_max_images);
@@ -216,7 +309,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
   lo.seed = datasets::DeriveSeed(config_.SEED, "train-loader");
   lo.num_workers = std::max(1, o.num_workers);
   lo.drop_last = train.num_images() >= config_.BATCH_SIZE();
-  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(train), config_, lo);
+  datasets::BatchLoader loader(std::make_shared<const datasets::Dataset>(train), config_, ShardLoaderOptions(lo));
   if (loader.batches_per_epoch() == 0) {
     return absl::InvalidArgumentError("training dataset has no images");
   }
@@ -224,7 +317,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
   const int last_epoch = o.stop_at_epoch > 0 ? std::min(o.epochs, o.stop_at_epoch) : o.epochs;
   while (epoch_ < last_epoch) {
     const int epoch = epoch_ + 1;
-    at::Generator gen = ops::MakeGenerator(datasets::DeriveSeed(config_.SEED, "sampling", epoch));
+    at::Generator gen = SamplingGenerator(config_, epoch, group_ ? group_->rank() : 0);
     int pass = 0;
     loader.StartEpoch(epoch * kPassesPerEpoch);
     model_->train();
@@ -232,6 +325,9 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
     EpochReport report;
     report.epoch = epoch;
     const auto epoch_start = std::chrono::steady_clock::now();
+    const double exposed_at_start = averager ? averager->exposed_seconds() : 0;
+    const int64_t early_at_start = averager ? averager->buckets_started_in_backward() : 0;
+    const int64_t buckets_at_start = averager ? averager->buckets_started() : 0;
     int done = 0, empty_batches = 0;
     while (done < config_.STEPS_PER_EPOCH) {
       const auto t0 = std::chrono::steady_clock::now();
@@ -244,24 +340,51 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       std::vector<torch::Tensor> images;
       std::vector<InstanceTargets> targets;
       BatchToModelInputs(*b, config_, &images, &targets);
-      if (images.empty()) {
+      if (images.empty() && !group_) {
         if (++empty_batches > 1000) return absl::InvalidArgumentError("training dataset: no image has instances");
         continue;
       }
       const double lr = LearningRateAt(config_, base_lr, step_, total_steps);
       model_->zero_grad();
-      LossMap losses;
-      torch::Tensor total;
-      try {
-        losses = model_->Losses(images, targets, &gen);
-        total = MaskRCNNImpl::TotalLoss(losses);
-        total.backward();
-      } catch (const c10::Error& e) {
-        return absl::InternalError(absl::StrCat("training step ", step_ + 1, " (epoch ", epoch,
-                                                "): ", e.what_without_backtrace()));
-      }
+      if (averager) averager->StartStep();
       StepReport sr;
-      sr.losses = ToDoubles(losses, total);
+      sr.images = static_cast<int>(images.size());
+      // A rank whose slice has no image with instances computes nothing: its gradients count as zero.
+      if (!images.empty()) {
+        try {
+          LossMap losses = model_->Losses(images, targets, &gen);
+          torch::Tensor total = MaskRCNNImpl::TotalLoss(losses);
+          total.backward();
+          sr.losses = ToDoubles(losses, total);
+        } catch (const c10::Error& e) {
+          return absl::InternalError(absl::StrCat("training step ", step_ + 1, " (epoch ", epoch,
+                                                  "): ", e.what_without_backtrace()));
+        }
+      }
+      if (averager) {
+        const double before = averager->exposed_seconds();
+        absl::Status s = averager->Finish();
+        if (!s.ok()) return s;
+        sr.allreduce_seconds = averager->exposed_seconds() - before;
+        // The step's losses: the mean over ranks that had images (the one-process batch loss when the
+        // losses are means over images); the global image count.
+        torch::Tensor v = torch::zeros({kNumLosses + 2}, torch::kFloat64);
+        if (!images.empty()) {
+          for (int k = 0; k < kNumLosses; ++k) v[k] = sr.losses.at(kLossNames[k]);
+          v[kNumLosses] = 1;
+        }
+        v[kNumLosses + 1] = sr.images;
+        s = group_->AllReduceSum(v, "the step's loss exchange");
+        if (!s.ok()) return s;
+        const double ranks_with_images = v[kNumLosses].item<double>();
+        sr.images = static_cast<int>(v[kNumLosses + 1].item<double>());
+        if (ranks_with_images == 0) {
+          if (++empty_batches > 1000) return absl::InvalidArgumentError("training dataset: no image has instances");
+          continue;
+        }
+        sr.losses.clear();
+        for (int k = 0; k < kNumLosses; ++k) sr.losses[kLossNames[k]] = v[k].item<double>() / ranks_with_images;
+      }
       if (!std::isfinite(sr.losses["loss"])) {
         return absl::InternalError(absl::StrCat("training diverged at step ", step_ + 1, " (epoch ", epoch,
                                                 "): loss is ", sr.losses["loss"],
@@ -275,11 +398,15 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       sr.step_in_epoch = done;
       sr.global_step = step_;
       sr.learning_rate = lr;
-      sr.images = static_cast<int>(images.size());
       sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (o.on_step) o.on_step(sr);
+      if (o.on_step && is_root()) o.on_step(sr);
     }
     report.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    if (averager) {
+      report.allreduce_seconds = averager->exposed_seconds() - exposed_at_start;
+      report.buckets_started_in_backward = averager->buckets_started_in_backward() - early_at_start;
+      report.buckets = averager->buckets_started() - buckets_at_start;
+    }
     train_seconds_ += report.train_seconds;
     report.total_train_seconds = train_seconds_;
     Divide(&report.train_losses, done);
@@ -291,10 +418,11 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       report.val_losses = std::move(*vl);
     }
     if (evaluator) {
-      absl::StatusOr<ModelEvaluation> r = evaluator->Evaluate(model_, config_.BATCH_SIZE());
+      absl::StatusOr<std::optional<ModelEvaluation>> r = EvaluateCoco(*evaluator);
       if (!r.ok()) return r.status();
       report.coco = std::move(*r);
     }
+    if (!is_root()) continue;  // rank 0 writes and reports
     if (!run_dir_.empty()) {
       report.checkpoint = CheckpointPath(epoch);
       absl::Status s = SaveCheckpoint(report.checkpoint);

@@ -35,6 +35,7 @@
 #include "datasets/loader.h"
 #include "mrcnn/config/config.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/train/distributed.h"
 #include "mrcnn/train/evaluation.h"
 #include "mrcnn/train/optimizer.h"
 #include "mrcnn/weights/weights.h"
@@ -57,7 +58,8 @@ struct StepReport {
   double learning_rate = 0;
   std::map<std::string, double> losses;  // the five losses and "loss" (their sum)
   double seconds = 0;                    // this step
-  int images = 0;
+  int images = 0;                        // of the global batch (all ranks)
+  double allreduce_seconds = 0;          // data-parallel: waiting for the gradient exchange after backward
 };
 
 struct EpochReport {
@@ -69,6 +71,11 @@ struct EpochReport {
   std::string checkpoint;  // path written, or empty
   double train_seconds = 0;        // this epoch
   double total_train_seconds = 0;  // the whole run, resumed epochs included (kept in checkpoints)
+  // Data-parallel: seconds of this epoch's training spent waiting for the gradient exchange after
+  // backward, and of its buckets, how many were started while backward was still running.
+  double allreduce_seconds = 0;
+  int64_t buckets_started_in_backward = 0;
+  int64_t buckets = 0;
 };
 
 struct TrainOptions {
@@ -87,10 +94,19 @@ struct TrainOptions {
   std::function<absl::Status(const EpochReport&)> on_epoch;
 };
 
+// Data-parallel training (`group` given, DistributedDataParallel's semantics): Train broadcasts rank 0's
+// weights first; BATCH_SIZE (IMAGES_PER_GPU x GPU_COUNT) stays the global batch, and each rank loads
+// and trains on its slice of every batch (the one-rank batches, in their order, with their flips);
+// gradients are averaged over ranks (GradientAverager) before the optimizer step, so every rank takes
+// the same step. Batch norm in train mode (TRAIN_BN) normalises with each rank's own statistics.
+// ROI and anchor sampling draw from a generator per rank (rank 0's is the one-rank generator). Only
+// rank 0 writes checkpoints and calls on_step / on_epoch; reported losses are means over ranks;
+// validation losses and COCO evaluation are sharded over ranks and gathered on rank 0.
 class Trainer {
  public:
-  // Fails on GPU_COUNT > 1 (no data-parallel training yet) and on a bad config.
-  static absl::StatusOr<Trainer> Create(MaskRCNN model, const Config& config);
+  // Fails on a bad config, and on GPU_COUNT > 1 unless it equals the number of ranks.
+  static absl::StatusOr<Trainer> Create(MaskRCNN model, const Config& config,
+                                        std::shared_ptr<DataParallelGroup> group = nullptr);
 
   // Creates MODEL_DIR/<name lower-cased><YYYYMMDDTHHMM>/ and writes config.json there.
   absl::Status SetRunDir(const std::string& model_dir);
@@ -112,6 +128,8 @@ class Trainer {
   absl::StatusOr<std::map<std::string, double>> ValidationLosses(const datasets::Dataset& val);
 
   int epoch() const { return epoch_; }
+  // Rank 0, or the only process: the one that writes checkpoints and reports.
+  bool is_root() const { return group_ == nullptr || group_->is_root(); }
   int64_t global_step() const { return step_; }
   MaskRCNN& model() { return model_; }
   const Config& config() const { return config_; }
@@ -119,9 +137,14 @@ class Trainer {
   TensorMap optimizer_state() const { return optimizer_.State(); }
 
  private:
-  Trainer(MaskRCNN model, Config config)
-      : model_(std::move(model)), config_(std::move(config)), optimizer_(config_) {}
+  Trainer(MaskRCNN model, Config config, std::shared_ptr<DataParallelGroup> group)
+      : model_(std::move(model)), config_(std::move(config)), optimizer_(config_), group_(std::move(group)) {}
   void OptimizerStep(double lr);
+  // Data-parallel: rank 0's parameters and buffers on every rank.
+  absl::Status BroadcastModel();
+  datasets::LoaderOptions ShardLoaderOptions(datasets::LoaderOptions o) const;
+  // COCO evaluation, each rank detecting on its share of the images, scored on rank 0.
+  absl::StatusOr<std::optional<ModelEvaluation>> EvaluateCoco(const ModelEvaluator& evaluator);
 
   MaskRCNN model_;
   Config config_;
@@ -130,6 +153,8 @@ class Trainer {
   int64_t step_ = 0;
   double train_seconds_ = 0;  // training time of the whole run (saved in checkpoints)
   std::string run_dir_;
+  std::shared_ptr<DataParallelGroup> group_;  // null: one process
+  bool broadcast_done_ = false;
 };
 
 // The config a checkpoint was trained with: its run folder's config.json (a missing or malformed one is

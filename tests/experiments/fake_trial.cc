@@ -137,6 +137,9 @@ int RunEpochs(const experiments::TrialArgs& args, const mrcnn::Config& config,
       return 3;
     }
   }
+  if (tokens.count("no_result")) return 0;  // exits 0 without the result file (--report)
+  s = log.Finish();
+  if (!s.ok()) return Fail(s);
   return 0;
 }
 
@@ -234,6 +237,9 @@ int main(int argc, char** argv) {
   const std::string ckpt = absl::StrCat(args->trial_dir, "/last.ckpt");
   std::ofstream(ckpt) << "fake checkpoint\n";
   s = log->LogCheckpoint(steps, "last", ckpt);
+  if (!s.ok()) return Fail(s);
+  if (tokens.count("no_result")) return 0;  // exits 0 without the result file (--report)
+  s = log->Finish();
   if (!s.ok()) return Fail(s);
   return 0;
 }

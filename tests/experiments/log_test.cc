@@ -156,7 +156,7 @@ TEST(LogTest, MigratesVersion3ToPerImageResultsKeepingRows) {
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(path);
   ASSERT_TRUE(log.ok()) << log.status();
   Db& db = log->db();
-  EXPECT_EQ(Int(db, "PRAGMA user_version"), 4);
+  EXPECT_EQ(Int(db, "PRAGMA user_version"), kSchemaVersion);
   EXPECT_EQ(Text(db, "SELECT segm_AP FROM coco_results WHERE id = 5"), "0.25");
   EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM coco_per_image"), 0);  // older evaluations have none
   ASSERT_TRUE(db.Exec("INSERT INTO coco_per_image VALUES (5, 'segm', 'a.pie', 50, 120)").ok());
