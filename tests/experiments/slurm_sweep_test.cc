@@ -356,7 +356,9 @@ TEST_F(SlurmSweepTest, NoWaitSubmitsAndReturnsAndALaterRunIngests) {
   Db& db = OpenDb();
   EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM trials WHERE status = 'RUNNING'"), "2;");
   // Wait for the tasks to end on the cluster, then follow the sweep again.
-  for (int i = 0; i < 300 && !std::filesystem::exists(dir_ + "/runs_slurm/nowait/trial_2/attempt_1.exit"); ++i) {
+  for (int i = 0; i < 600 && !(std::filesystem::exists(dir_ + "/runs_slurm/nowait/trial_1/attempt_1.exit") &&
+                                std::filesystem::exists(dir_ + "/runs_slurm/nowait/trial_2/attempt_1.exit"));
+       ++i) {
     usleep(100 * 1000);
   }
   // compare ingests what arrived (3 provenance lines, 10 steps, COCO and a checkpoint per trial)...
