@@ -249,10 +249,10 @@ TEST_F(SlurmSweepTest, NtasksPerTrialTrainsDataParallelThroughSrun) {
 }
 
 TEST_F(SlurmSweepTest, ACancelledTaskIsKilledAndItsRetryResumesFromTheCheckpoint) {
-  // 5 epochs of 2 steps of 0.3 s; a checkpoint after every epoch.
+  // 10 epochs of 2 steps of 0.3 s; a checkpoint after every epoch.
   Json spec = Grid("cancel", {{"NAME", {"fake+timed"}}}, 2);
   spec["base"]["DETECTION_MAX_INSTANCES"] = 300;
-  spec["trainer"] = {{"epochs", 5}};
+  spec["trainer"] = {{"epochs", 10}};
   const std::vector<std::string> cmd = Command(spec);
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/out.txt");
   ASSERT_TRUE(experiments_test::WaitForValue(db_path_, "SELECT COUNT(*) >= 1 FROM checkpoints", "1", 60))
@@ -296,7 +296,7 @@ TEST_F(SlurmSweepTest, FailuresAreRetriedUpToTheLimitAndAnExitWithoutResultIsAFa
 
 TEST_F(SlurmSweepTest, AKilledCoordinatorIsRerunAndReattachesWithoutLosingOrDuplicatingTrials) {
   Json spec = Grid("reattach", {{"NAME", {"fake+timed"}}, {"RPN_ANCHOR_STRIDE", {1, 2, 4}}}, 2);
-  spec["base"]["DETECTION_MAX_INSTANCES"] = 200;
+  spec["base"]["DETECTION_MAX_INSTANCES"] = 400;
   spec["trainer"] = {{"epochs", 4}};
   const std::vector<std::string> cmd = Command(spec);
   const pid_t pid = experiments_test::StartProcess(cmd, dir_ + "/first.txt");
