@@ -7,8 +7,8 @@
 # - COCO evaluation sharded over 2 ranks and gathered equals one process's on the same weights;
 # - a checkpoint written by a 2-rank run resumes in a 1-rank run and the reverse, each equal to an
 #   uninterrupted 1-rank run;
-# - a rank killed mid-step, a wrong MASTER_PORT and mismatched configs each end the job with an error
-#   that says so, in bounded time.
+# - a rank killed mid-step, a wrong MASTER_PORT, mismatched configs and ranks built from different code
+#   each end the job with an error that says so, in bounded time.
 # The dataset is one labelled image under 4 names and flips are off, so every global batch is two
 # copies of one image and each rank's half is that image: one rank's batch means (anchors, ROIs,
 # positive masks) equal the two ranks' mean, and samplers that take every labelled anchor and ROI remove
@@ -134,4 +134,23 @@ for f in cfg0 cfg1; do
     "$tmp/$f.txt" || fail "mismatched configs: $f's message"
 done
 [[ ! -e $tmp/cfg ]] || fail "mismatched configs: a rank wrote a run folder"
+
+# Ranks built from different code: the same binary with one byte more (an ELF runs the same) is refused.
+cp "$train" "$tmp/train_other"
+printf 'x' >> "$tmp/train_other"
+RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 120 "$train" "${common[@]}" \
+  --model_dir="$tmp/bin" --epochs=1 --threads=1 --dist_timeout_s=20 > "$tmp/bin0.txt" 2>&1 &
+r0=$!
+RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 120 "$tmp/train_other" "${common[@]}" \
+  --model_dir="$tmp/bin" --epochs=1 --threads=1 --dist_timeout_s=20 > "$tmp/bin1.txt" 2>&1 &
+r1=$!
+rc0=0 rc1=0
+wait $r0 || rc0=$?
+wait $r1 || rc1=$?
+cat "$tmp/bin0.txt" "$tmp/bin1.txt" | grep "train:" || true
+[[ $rc0 == 1 && $rc1 == 1 ]] || fail "different binaries: exit codes $rc0 and $rc1"
+for f in bin0 bin1; do
+  grep -q "refusing to train: the ranks run different code or configs.*rank 1: binary (rank 0: \"[0-9a-f]*\", rank 1: \"[0-9a-f]*\")" \
+    "$tmp/$f.txt" || fail "different binaries: $f's message"
+done
 echo PASS
