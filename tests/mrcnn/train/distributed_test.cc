@@ -10,6 +10,8 @@
 // - environment parsing (torchrun's variables, Slurm's) and Slurm node lists.
 #include "mrcnn/train/distributed.h"
 
+#include "mrcnn/train/evaluation.h"
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -387,6 +389,54 @@ TEST(DistributedTest, LoaderShardsAreSlicesOfTheOneProcessBatch) {
     }
     EXPECT_EQ(offset, w->size());
   }
+}
+
+// Detections travel from the ranks to rank 0 as bytes: exactly, and a cut or corrupted message is an
+// error naming its source, never a crash.
+TEST(DistributedTest, DetectionBytesRoundTripAndDamagedBytesAreErrors) {
+  std::vector<eval::Detection> dets(3);
+  dets[0].image_id = 7;
+  dets[0].category_id = 2;
+  dets[0].score = 0.123456789012345;
+  dets[0].bbox = eval::Box{1.5, 2.25, 30.125, 40.0625};
+  dets[0].mask = eval::Rle{4, 3, {2, 5, 5}};
+  dets[1].image_id = 8;
+  dets[1].category_id = 1;
+  dets[1].score = 1e-300;
+  dets[1].area = 17.5;
+  dets[2].image_id = 9;
+  dets[2].mask = eval::Rle{0, 0, {}};
+  const std::string bytes = SerializeDetections(dets);
+  absl::StatusOr<std::vector<eval::Detection>> back = ParseDetections(bytes, "rank 1");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 3u);
+  for (size_t i = 0; i < dets.size(); ++i) {
+    const eval::Detection &a = dets[i], &b = (*back)[i];
+    EXPECT_EQ(a.image_id, b.image_id);
+    EXPECT_EQ(a.category_id, b.category_id);
+    EXPECT_EQ(a.score, b.score);
+    EXPECT_EQ(a.bbox.has_value(), b.bbox.has_value());
+    if (a.bbox && b.bbox) {
+      EXPECT_TRUE(a.bbox->x == b.bbox->x && a.bbox->y == b.bbox->y && a.bbox->w == b.bbox->w &&
+                  a.bbox->h == b.bbox->h);
+    }
+    EXPECT_EQ(a.mask.has_value(), b.mask.has_value());
+    if (a.mask && b.mask) {
+      EXPECT_TRUE(a.mask->height == b.mask->height && a.mask->width == b.mask->width &&
+                  a.mask->counts == b.mask->counts);
+    }
+    EXPECT_EQ(a.area, b.area);
+  }
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    absl::StatusOr<std::vector<eval::Detection>> r = ParseDetections(bytes.substr(0, cut), "rank 1");
+    ASSERT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "rank 1: detection")) << r.status();
+  }
+  EXPECT_FALSE(ParseDetections(bytes + "x", "rank 1").ok());
+  std::string huge_count = bytes;
+  huge_count[7] = '\x7f';  // a count of 2^62 detections
+  EXPECT_FALSE(ParseDetections(huge_count, "rank 1").ok());
+  EXPECT_TRUE(ParseDetections(SerializeDetections({}), "rank 1").ok());
 }
 
 // ------------------------------------------------------------------------------------------------
