@@ -391,6 +391,36 @@ TEST(DistributedTest, LoaderShardsAreSlicesOfTheOneProcessBatch) {
   }
 }
 
+// matterport's GPU_COUNT is the number of ranks; the global batch must split evenly over them.
+TEST(DistributedTest, TrainerChecksGpuCountAndBatchAgainstTheRanks) {
+  const int port = Port();
+  std::vector<std::vector<absl::Status>> results(2);
+  RunRanks(2, [&](int rank) {
+    absl::StatusOr<std::shared_ptr<DataParallelGroup>> g = DataParallelGroup::Connect(Rank(rank, 2, port), "{}");
+    if (!g.ok()) {
+      results[rank].push_back(g.status());
+      return;
+    }
+    Config c = Config::Preset("shapes").value();
+    for (auto [gpus, per_gpu] : std::vector<std::pair<int, int>>{{2, 2}, {1, 4}, {1, 3}, {3, 2}}) {
+      c.GPU_COUNT = gpus;
+      c.IMAGES_PER_GPU = per_gpu;
+      results[rank].push_back(Trainer::Create(CreateMaskRCNN(c).value(), c, *g).status());
+    }
+  });
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_EQ(results[rank].size(), 4u) << results[rank][0];
+    EXPECT_TRUE(results[rank][0].ok()) << results[rank][0];  // GPU_COUNT = ranks, IMAGES_PER_GPU each
+    EXPECT_TRUE(results[rank][1].ok()) << results[rank][1];  // the global batch of 4 in IMAGES_PER_GPU
+    EXPECT_TRUE(absl::StrContains(results[rank][2].message(),
+                                  "BATCH_SIZE (IMAGES_PER_GPU x GPU_COUNT = 3) is the global batch and must divide "
+                                  "evenly over the 2 ranks"))
+        << results[rank][2];
+    EXPECT_TRUE(absl::StrContains(results[rank][3].message(), "GPU_COUNT: 3 is not supported with 2 rank(s)"))
+        << results[rank][3];
+  }
+}
+
 // Detections travel from the ranks to rank 0 as bytes: exactly, and a cut or corrupted message is an
 // error naming its source, never a crash.
 TEST(DistributedTest, DetectionBytesRoundTripAndDamagedBytesAreErrors) {
