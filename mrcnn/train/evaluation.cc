@@ -204,7 +204,9 @@ std::string SerializeDetections(const std::vector<eval::Detection>& dets) {
       Put(&out, d.mask->height);
       Put(&out, d.mask->width);
       Put<uint64_t>(&out, d.mask->counts.size());
-      out.append(reinterpret_cast<const char*>(d.mask->counts.data()), d.mask->counts.size() * sizeof(uint32_t));
+      if (!d.mask->counts.empty()) {
+        out.append(reinterpret_cast<const char*>(d.mask->counts.data()), d.mask->counts.size() * sizeof(uint32_t));
+      }
     }
     if (d.area) Put(&out, *d.area);
   }
@@ -240,7 +242,7 @@ absl::StatusOr<std::vector<eval::Detection>> ParseDetections(const std::string& 
         return bad(k);
       }
       r.counts.resize(m);
-      std::memcpy(r.counts.data(), in.data() + pos, m * sizeof(uint32_t));
+      if (m > 0) std::memcpy(r.counts.data(), in.data() + pos, m * sizeof(uint32_t));
       pos += m * sizeof(uint32_t);
       d.mask = std::move(r);
     }

@@ -399,9 +399,9 @@ int Main(int argc, char** argv) {
         if (k != "loss") absl::StrAppendFormat(&line, " %s %.4f", k, v);
       }
       if (r.coco) {
-        absl::StrAppendFormat(&line, "  bbox AP %.3f AP50 %.3f  segm AP %.3f AP50 %.3f (%d images, %.1f s)",
+        absl::StrAppendFormat(&line, "  bbox AP %.3f AP50 %.3f  segm AP %.3f AP50 %.3f (%d images, %d detections, %.1f s)",
                               r.coco->bbox.stats[0], r.coco->bbox.stats[1], r.coco->segm.stats[0],
-                              r.coco->segm.stats[1], r.coco->images, r.coco->seconds);
+                              r.coco->segm.stats[1], r.coco->images, r.coco->detections, r.coco->seconds);
       }
       absl::StrAppendFormat(&line, "  train time %.1f s", train_seconds);
       if (group) {

@@ -4,10 +4,11 @@
 #   and the same update to 1% of its norm (the update's norm is about 0.014; one process with 1 thread
 #   and with 2 threads differ by about 0.06%: a proposal that flips in or out of the top-k or NMS
 #   after the first step changes the next gradients);
+# - COCO evaluation sharded over 2 ranks and gathered equals one process's on the same weights;
 # - a checkpoint written by a 2-rank run resumes in a 1-rank run and the reverse, each equal to an
 #   uninterrupted 1-rank run;
-# - a rank killed mid-step, a wrong MASTER_PORT and mismatched configs each end the job with an error
-#   that says so, in bounded time.
+# - a rank killed mid-step, a wrong MASTER_PORT, mismatched configs and ranks built from different code
+#   each end the job with an error that says so, in bounded time.
 # The dataset is one labelled image under 4 names and flips are off, so every global batch is two
 # copies of one image and each rank's half is that image: one rank's batch means (anchors, ROIs,
 # positive masks) equal the two ranks' mean, and samplers that take every labelled anchor and ROI remove
@@ -48,6 +49,18 @@ echo "3 steps, 2 ranks against 1 rank:"
 /usr/bin/python3 "$compare" "$(ckpt one_rank 1)" "$(ckpt two_ranks 1)" --base="$tmp/w0.pt" --atol=1e-5 \
   --max_update_diff=0.01 ||
   fail "2 ranks and 1 rank differ after 3 steps"
+
+# Sharded COCO evaluation, gathered on rank 0, against one process, on the same weights (a stage at
+# learning rate 0 keeps w0) and 4 different validation images.
+/usr/bin/python3 "$writer" "$tmp/val4" --count 4 --seed 9
+evaluation=(--weights="$tmp/w0.pt" --val_dir="$tmp/val4" --stages=all:1:0 --coco_eval --coco_images=4)
+run eval_one "${evaluation[@]}" --threads=2
+run eval_two "${evaluation[@]}" --ranks=2
+coco() { grep -o "bbox AP .* detections" "$tmp/$1.txt"; }
+echo "COCO, 1 rank: $(coco eval_one)"
+echo "COCO, 2 ranks: $(coco eval_two)"
+[[ -n $(coco eval_one) && $(coco eval_one) == "$(coco eval_two)" ]] || fail "sharded COCO evaluation differs"
+[[ $(coco eval_one) != *"(4 images, 0 detections"* ]] || fail "no detections to compare"
 
 # Cross-resume: 2 ranks then 1, and 1 then 2, against 1 rank straight through.
 run straight --epochs=2 --weights="$tmp/w0.pt" --threads=2
@@ -121,4 +134,23 @@ for f in cfg0 cfg1; do
     "$tmp/$f.txt" || fail "mismatched configs: $f's message"
 done
 [[ ! -e $tmp/cfg ]] || fail "mismatched configs: a rank wrote a run folder"
+
+# Ranks built from different code: the same binary with one byte more (an ELF runs the same) is refused.
+cp "$train" "$tmp/train_other"
+printf 'x' >> "$tmp/train_other"
+RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 120 "$train" "${common[@]}" \
+  --model_dir="$tmp/bin" --epochs=1 --threads=1 --dist_timeout_s=20 > "$tmp/bin0.txt" 2>&1 &
+r0=$!
+RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port timeout 120 "$tmp/train_other" "${common[@]}" \
+  --model_dir="$tmp/bin" --epochs=1 --threads=1 --dist_timeout_s=20 > "$tmp/bin1.txt" 2>&1 &
+r1=$!
+rc0=0 rc1=0
+wait $r0 || rc0=$?
+wait $r1 || rc1=$?
+cat "$tmp/bin0.txt" "$tmp/bin1.txt" | grep "train:" || true
+[[ $rc0 == 1 && $rc1 == 1 ]] || fail "different binaries: exit codes $rc0 and $rc1"
+for f in bin0 bin1; do
+  grep -q "refusing to train: the ranks run different code or configs.*rank 1: binary (rank 0: \"[0-9a-f]*\", rank 1: \"[0-9a-f]*\")" \
+    "$tmp/$f.txt" || fail "different binaries: $f's message"
+done
 echo PASS

@@ -10,6 +10,8 @@
 // - environment parsing (torchrun's variables, Slurm's) and Slurm node lists.
 #include "mrcnn/train/distributed.h"
 
+#include "mrcnn/train/evaluation.h"
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -387,6 +389,84 @@ TEST(DistributedTest, LoaderShardsAreSlicesOfTheOneProcessBatch) {
     }
     EXPECT_EQ(offset, w->size());
   }
+}
+
+// matterport's GPU_COUNT is the number of ranks; the global batch must split evenly over them.
+TEST(DistributedTest, TrainerChecksGpuCountAndBatchAgainstTheRanks) {
+  const int port = Port();
+  std::vector<std::vector<absl::Status>> results(2);
+  RunRanks(2, [&](int rank) {
+    absl::StatusOr<std::shared_ptr<DataParallelGroup>> g = DataParallelGroup::Connect(Rank(rank, 2, port), "{}");
+    if (!g.ok()) {
+      results[rank].push_back(g.status());
+      return;
+    }
+    Config c = Config::Preset("shapes").value();
+    for (auto [gpus, per_gpu] : std::vector<std::pair<int, int>>{{2, 2}, {1, 4}, {1, 3}, {3, 2}}) {
+      c.GPU_COUNT = gpus;
+      c.IMAGES_PER_GPU = per_gpu;
+      results[rank].push_back(Trainer::Create(CreateMaskRCNN(c).value(), c, *g).status());
+    }
+  });
+  for (int rank = 0; rank < 2; ++rank) {
+    ASSERT_EQ(results[rank].size(), 4u) << results[rank][0];
+    EXPECT_TRUE(results[rank][0].ok()) << results[rank][0];  // GPU_COUNT = ranks, IMAGES_PER_GPU each
+    EXPECT_TRUE(results[rank][1].ok()) << results[rank][1];  // the global batch of 4 in IMAGES_PER_GPU
+    EXPECT_TRUE(absl::StrContains(results[rank][2].message(),
+                                  "BATCH_SIZE (IMAGES_PER_GPU x GPU_COUNT = 3) is the global batch and must divide "
+                                  "evenly over the 2 ranks"))
+        << results[rank][2];
+    EXPECT_TRUE(absl::StrContains(results[rank][3].message(), "GPU_COUNT: 3 is not supported with 2 rank(s)"))
+        << results[rank][3];
+  }
+}
+
+// Detections travel from the ranks to rank 0 as bytes: exactly, and a cut or corrupted message is an
+// error naming its source, never a crash.
+TEST(DistributedTest, DetectionBytesRoundTripAndDamagedBytesAreErrors) {
+  std::vector<eval::Detection> dets(3);
+  dets[0].image_id = 7;
+  dets[0].category_id = 2;
+  dets[0].score = 0.123456789012345;
+  dets[0].bbox = eval::Box{1.5, 2.25, 30.125, 40.0625};
+  dets[0].mask = eval::Rle{4, 3, {2, 5, 5}};
+  dets[1].image_id = 8;
+  dets[1].category_id = 1;
+  dets[1].score = 1e-300;
+  dets[1].area = 17.5;
+  dets[2].image_id = 9;
+  dets[2].mask = eval::Rle{0, 0, {}};
+  const std::string bytes = SerializeDetections(dets);
+  absl::StatusOr<std::vector<eval::Detection>> back = ParseDetections(bytes, "rank 1");
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), 3u);
+  for (size_t i = 0; i < dets.size(); ++i) {
+    const eval::Detection &a = dets[i], &b = (*back)[i];
+    EXPECT_EQ(a.image_id, b.image_id);
+    EXPECT_EQ(a.category_id, b.category_id);
+    EXPECT_EQ(a.score, b.score);
+    EXPECT_EQ(a.bbox.has_value(), b.bbox.has_value());
+    if (a.bbox && b.bbox) {
+      EXPECT_TRUE(a.bbox->x == b.bbox->x && a.bbox->y == b.bbox->y && a.bbox->w == b.bbox->w &&
+                  a.bbox->h == b.bbox->h);
+    }
+    EXPECT_EQ(a.mask.has_value(), b.mask.has_value());
+    if (a.mask && b.mask) {
+      EXPECT_TRUE(a.mask->height == b.mask->height && a.mask->width == b.mask->width &&
+                  a.mask->counts == b.mask->counts);
+    }
+    EXPECT_EQ(a.area, b.area);
+  }
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    absl::StatusOr<std::vector<eval::Detection>> r = ParseDetections(bytes.substr(0, cut), "rank 1");
+    ASSERT_FALSE(r.ok()) << "cut at " << cut;
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "rank 1: detection")) << r.status();
+  }
+  EXPECT_FALSE(ParseDetections(bytes + "x", "rank 1").ok());
+  std::string huge_count = bytes;
+  huge_count[7] = '\x7f';  // a count of 2^62 detections
+  EXPECT_FALSE(ParseDetections(huge_count, "rank 1").ok());
+  EXPECT_TRUE(ParseDetections(SerializeDetections({}), "rank 1").ok());
 }
 
 // ------------------------------------------------------------------------------------------------
