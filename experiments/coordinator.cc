@@ -246,6 +246,30 @@ absl::Status CheckTrainerArgs(const std::string& binary, const std::vector<std::
       binary, ": ", said));
 }
 
+absl::Status CheckTrialBinary(const SweepPlan& plan, const SweepOptions& options) {
+  if (options.trial_binary.empty()) {
+    return absl::InvalidArgumentError("no trial binary given (--trial_binary)");
+  }
+  if (access(options.trial_binary.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("--trial_binary ", options.trial_binary,
+                                            ": not an executable file (", std::strerror(errno), ")"));
+  }
+  // A typo in the spec's trainer flags fails every trial the same way: find it before the sweep exists.
+  return CheckTrainerArgs(options.trial_binary, plan.trainer_args, 60);
+}
+
+ClaimPolicy PolicyFor(const SweepPlan& plan, const SweepOptions& options) {
+  ClaimPolicy policy;
+  policy.host = Hostname();
+  policy.coordinator_pid = getpid();
+  policy.scheduler = plan.scheduler;
+  policy.retries = options.retries;
+  policy.stale_after_s = options.stale_after_s;
+  policy.git_commit = options.git_commit;
+  policy.git_dirty = options.git_dirty;
+  return policy;
+}
+
 absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions& options) {
   std::ostream& out = options.out ? *options.out : std::cout;
   const bool tty = options.out == nullptr && isatty(STDOUT_FILENO);
@@ -259,16 +283,8 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
   // Data-parallel trials: every rank is a process of its own, so the cores are split over them all.
   absl::StatusOr<int> threads = ThreadsPerTrial(cores, options.workers * options.ranks_per_trial);
   if (!threads.ok()) return threads.status();
-  if (options.trial_binary.empty()) {
-    return absl::InvalidArgumentError("no trial binary given (--trial_binary)");
-  }
-  if (access(options.trial_binary.c_str(), X_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat("--trial_binary ", options.trial_binary,
-                                            ": not an executable file (", std::strerror(errno), ")"));
-  }
-  // A typo in the spec's trainer flags fails every trial the same way: find it before the sweep exists.
-  absl::Status args_ok = CheckTrainerArgs(options.trial_binary, plan.trainer_args, 60);
-  if (!args_ok.ok()) return args_ok;
+  absl::Status binary_ok = CheckTrialBinary(plan, options);
+  if (!binary_ok.ok()) return binary_ok;
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(options.db_path);
   if (!log.ok()) return log.status();
   Db& db = log->db();
@@ -284,14 +300,7 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
           : fs::absolute(fs::path(options.runs_dir));
   const std::string db_abs = fs::absolute(fs::path(options.db_path)).string();
 
-  ClaimPolicy policy;
-  policy.host = Hostname();
-  policy.coordinator_pid = getpid();
-  policy.scheduler = plan.scheduler;
-  policy.retries = options.retries;
-  policy.stale_after_s = options.stale_after_s;
-  policy.git_commit = options.git_commit;
-  policy.git_dirty = options.git_dirty;
+  const ClaimPolicy policy = PolicyFor(plan, options);
 
   out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
       << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x "

@@ -87,6 +87,10 @@ struct TrialProgress {
 absl::StatusOr<TrialProgress> ReadTrialProgress(Db& db, int64_t trial_id, int attempt, const std::string& metric);
 
 // Shared by the launchers (local here, Slurm in slurm_launcher.h).
+// The trial binary exists, is executable, and accepts the spec's trainer flags (CheckTrainerArgs).
+absl::Status CheckTrialBinary(const SweepPlan& plan, const SweepOptions& options);
+// The claim policy of a coordinator of this process on this host.
+ClaimPolicy PolicyFor(const SweepPlan& plan, const SweepOptions& options);
 std::string Hostname();
 // A name made safe for a folder: letters, digits, '-' and '_' kept, anything else '_'.
 std::string SafeName(const std::string& s);

@@ -92,13 +92,8 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
   const SlurmSettings& settings = launch.settings;
   absl::Status valid = ValidateSlurmSettings(settings, "slurm settings");
   if (!valid.ok()) return valid;
-  if (options.trial_binary.empty()) return absl::InvalidArgumentError("no trial binary given (--trial_binary)");
-  if (access(options.trial_binary.c_str(), X_OK) != 0) {
-    return absl::NotFoundError(absl::StrCat("--trial_binary ", options.trial_binary,
-                                            ": not an executable file (", std::strerror(errno), ")"));
-  }
-  absl::Status args_ok = CheckTrainerArgs(options.trial_binary, plan.trainer_args, 60);
-  if (!args_ok.ok()) return args_ok;
+  absl::Status binary_ok = CheckTrialBinary(plan, options);
+  if (!binary_ok.ok()) return binary_ok;
   const fs::path runs_root = options.runs_dir.empty()
                                  ? fs::absolute(fs::path(options.db_path)).parent_path() / "experiments_runs"
                                  : fs::absolute(fs::path(options.runs_dir));
@@ -117,14 +112,7 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
   SweepOutcome outcome;
   outcome.sweep_id = *sweep_id;
 
-  ClaimPolicy policy;
-  policy.host = Hostname();
-  policy.coordinator_pid = getpid();
-  policy.scheduler = plan.scheduler;
-  policy.retries = options.retries;
-  policy.stale_after_s = options.stale_after_s;
-  policy.git_commit = options.git_commit;
-  policy.git_dirty = options.git_dirty;
+  ClaimPolicy policy = PolicyFor(plan, options);
   policy.launcher = "slurm";
   policy.resume_retries = true;
 
