@@ -331,7 +331,24 @@ TEST_F(EngineTest, RejectsStrayArgumentsAndBadSpecsWithoutWriting) {
   const std::vector<std::pair<std::string, std::string>> bad_flags = {
       {"--name=a\xff", "--name: not valid UTF-8 (byte 0xff at offset 1)"},
       {"--dataset_dir=/tmp/\xff", "--dataset_dir: not valid UTF-8 (byte 0xff at offset 5)"},
-      {"--name=" + std::string(5000, 'n'), "the sweep's name is 5000 bytes long; at most 200"}};
+      {"--name=" + std::string(5000, 'n'), "the sweep's name is 5000 bytes long; at most 200"},
+      // The launcher's flags are checked before anything is created, Slurm or not.
+      {"--launcher=pbs", "--launcher=pbs: expected local or slurm"},
+      {"--no_wait", "--no_wait and --sbatch_arg need --launcher=slurm"},
+      {"--sbatch_arg=--qos=high", "--no_wait and --sbatch_arg need --launcher=slurm"}};
+  for (const auto& [flag, message] : std::vector<std::pair<std::string, std::string>>{
+           {"--time=soon", "flags and spec: slurm time \"soon\""},
+           {"--cpus_per_trial=-2", "slurm cpus_per_trial must be >= 1, got -2"},
+           {"--slurm_poll_s=0", "--slurm_poll_s must be > 0"},
+           {"--sbatch_arg=--array=0-3", "slurm sbatch argument \"--array=0-3\": set by the launcher"}}) {
+    r = experiments_test::RunProcess({Arg("sweep"), "--launcher=slurm", flag, "--trial_binary=" + Arg("fake_trial"),
+                                      "--db=" + options_.db_path},
+                                     30);
+    ASSERT_TRUE(WIFEXITED(r.wait_status));
+    EXPECT_EQ(WEXITSTATUS(r.wait_status), 1) << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(options_.db_path)) << flag;
+  }
   for (const auto& [flag, message] : bad_flags) {
     r = experiments_test::RunProcess({Arg("sweep"), flag, "--trial_binary=" + Arg("fake_trial"),
                                       "--db=" + options_.db_path},
@@ -341,6 +358,14 @@ TEST_F(EngineTest, RejectsStrayArgumentsAndBadSpecsWithoutWriting) {
     EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(options_.db_path)) << flag;
   }
+  // The Slurm launcher's runs folder must be creatable and writable before anything is submitted.
+  std::ofstream(spec) << R"({"name": "x", "params": {"RPN_ANCHOR_STRIDE": [1]}})";
+  r = experiments_test::RunProcess({Arg("sweep"), "--launcher=slurm", "--spec=" + spec, "--runs_dir=/proc/no_runs",
+                                    "--trial_binary=" + Arg("fake_trial"), "--db=" + options_.db_path},
+                                   30);
+  EXPECT_EQ(WEXITSTATUS(r.wait_status), 1) << r.output;
+  EXPECT_NE(r.output.find("--runs_dir /proc/no_runs/x: cannot create"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(options_.db_path));
 }
 
 }  // namespace
