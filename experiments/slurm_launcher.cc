@@ -29,7 +29,6 @@ namespace fs = std::filesystem;
 struct Flight {
   SlurmAttempt a;
   std::string log_path, exit_path;
-  double since = 0;         // when this coordinator submitted or adopted it
   int64_t ingested = -1;    // report bytes ingested so far; -1: unknown
   std::string state;        // last Slurm state seen
   std::string task() const { return absl::StrCat(a.job_id, "_", a.array_index); }
@@ -136,7 +135,6 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       Flight f;
       f.log_path = AttemptFile(a.trial_dir, a.attempt, ".log");
       f.exit_path = AttemptFile(a.trial_dir, a.attempt, ".exit");
-      f.since = NowSeconds();
       jobs.insert(a.job_id);
       f.a = std::move(a);
       flights.push_back(std::move(f));
@@ -347,7 +345,6 @@ absl::StatusOr<SweepOutcome> RunSlurmSweep(const SweepPlan& plan, const SweepOpt
       Flight& f = batch[i];
       f.a.job_id = job;
       f.a.array_index = static_cast<int>(i);
-      f.since = NowSeconds();
       absl::Status s = SetSlurmJob(db, f.a.trial_id, f.a.attempt, job, f.a.array_index, f.a.report_path, f.a.trial_dir);
       if (!s.ok()) return s;
       listed.push_back(absl::StrCat("#", f.a.trial_id, (f.a.attempt > 1 ? absl::StrCat("/", f.a.attempt) : "")));
