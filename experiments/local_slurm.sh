@@ -78,10 +78,13 @@ start() {
   stop_daemons
   write_conf
   # munged runs as the munge user with its socket folder owned by it.
-  if ! pgrep -x munged >/dev/null; then
+  if ! { pgrep -x munged >/dev/null && [ -S /run/munge/munge.socket.2 ]; }; then
     mkdir -p /run/munge && chown munge:munge /run/munge && chmod 0755 /run/munge
     [ -f /etc/munge/munge.key ] || die "/etc/munge/munge.key is missing (reinstall munge)"
     runuser -u munge -- /usr/sbin/munged
+    # Started here, so `stop` stops it too (a munged that was already running is left alone).
+    for _ in $(seq 1 50); do [ -s /run/munge/munged.pid ] && break; sleep 0.1; done
+    cp /run/munge/munged.pid "$dir/munged.pid"
   fi
   SLURM_CONF=$conf slurmctld -f "$conf"
   SLURM_CONF=$conf slurmd -f "$conf"
@@ -109,7 +112,7 @@ start() {
 
 stop_daemons() {
   local f pid
-  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
+  for f in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"; do
     if alive "$f"; then
       pid=$(cat "$f")
       kill "$pid" 2>/dev/null || true
