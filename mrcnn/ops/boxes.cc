@@ -1,6 +1,7 @@
 #include "mrcnn/ops/boxes.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 
 #include <cmath>
 

@@ -1,5 +1,7 @@
 #include "mrcnn/ops/mask_ops.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <algorithm>
 #include <cmath>
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mrcnn/ops/box_math.h"
+#include "mrcnn/ops/device_kernels.h"
 
 namespace mrcnn {
 namespace ops {
@@ -25,8 +26,13 @@ void CheckInputs(const at::Tensor& boxes, const at::Tensor& scores, const char* 
   TORCH_CHECK(boxes.scalar_type() == scores.scalar_type(), fn,
               ": boxes and scores must have the same dtype, got ", boxes.scalar_type(), " and ",
               scores.scalar_type());
-  TORCH_CHECK(boxes.device().is_cpu() && scores.device().is_cpu(), fn,
-              ": only CPU tensors are supported");
+  TORCH_CHECK(boxes.device() == scores.device(), fn,
+              ": boxes and scores must be on the same device, got ", boxes.device(), " and ",
+              scores.device());
+  TORCH_CHECK(boxes.device().is_cpu() || boxes.device().is_cuda(), fn,
+              ": CPU or CUDA tensors only, got ", boxes.device());
+  TORCH_CHECK(boxes.device().is_cpu() || boxes.scalar_type() == at::kFloat, fn,
+              ": the CUDA kernel takes float32 boxes, got ", boxes.scalar_type());
 }
 
 // Greedy NMS over boxes already in visiting order (decreasing score). Coordinates are copied into
@@ -103,6 +109,7 @@ at::Tensor ToTensor(const std::vector<int64_t>& v) {
 
 at::Tensor Nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_threshold) {
   CheckInputs(boxes, scores, "Nms");
+  if (boxes.is_cuda()) return CudaKernels("Nms").nms(boxes, scores, at::Tensor(), iou_threshold);
   const at::Tensor b = boxes.contiguous();
   const at::Tensor s = scores.contiguous();
   std::vector<int64_t> keep;
@@ -123,6 +130,11 @@ at::Tensor BatchedNms(const at::Tensor& boxes, const at::Tensor& scores, const a
               idxs.defined() ? idxs.sizes() : at::IntArrayRef{});
   TORCH_CHECK(!at::isFloatingType(idxs.scalar_type()) && idxs.scalar_type() != at::kBool,
               "BatchedNms: idxs must be an integer tensor, got ", idxs.scalar_type());
+  if (boxes.is_cuda()) {
+    TORCH_CHECK(idxs.device() == boxes.device(), "BatchedNms: idxs must be on the boxes' device ",
+                boxes.device(), ", got ", idxs.device());
+    return CudaKernels("BatchedNms").nms(boxes, scores, idxs, iou_threshold);
+  }
   const at::Tensor b = boxes.contiguous();
   const at::Tensor s = scores.contiguous();
   const at::Tensor c = idxs.to(at::kLong).contiguous();

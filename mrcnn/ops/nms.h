@@ -6,7 +6,8 @@
 //   at::Tensor keep_per_class = mrcnn::ops::BatchedNms(boxes, scores, labels, 0.5);
 //
 // Results are int64 indices into the inputs, sorted by decreasing score. Inputs: boxes [N, 4]
-// (x1, y1, x2, y2), scores [N] of the same floating dtype; CPU tensors.
+// (x1, y1, x2, y2), scores [N] of the same floating dtype, on the CPU or (float32) on a CUDA device,
+// where the CUDA kernel of //mrcnn/ops/cuda runs (device_kernels.h); the result is on the inputs' device.
 #ifndef MRCNN_OPS_NMS_H_
 #define MRCNN_OPS_NMS_H_
 

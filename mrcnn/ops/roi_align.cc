@@ -1,6 +1,7 @@
 #include "mrcnn/ops/roi_align.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "mrcnn/ops/box_math.h"
+#include "mrcnn/ops/device_kernels.h"
 
 namespace mrcnn {
 namespace ops {
@@ -77,7 +79,6 @@ void CheckRoiArgs(const char* fn, const at::Tensor& rois, int64_t pooled_h, int6
               rois.defined() ? rois.sizes() : at::IntArrayRef{});
   TORCH_CHECK(at::isFloatingType(rois.scalar_type()), fn, ": rois must be floating, got ",
               rois.scalar_type());
-  TORCH_CHECK(rois.device().is_cpu(), fn, ": only CPU tensors are supported");
   TORCH_CHECK(pooled_h > 0 && pooled_w > 0, fn, ": output size must be positive, got ", pooled_h,
               "x", pooled_w);
   TORCH_CHECK(spatial_scale > 0 && std::isfinite(spatial_scale), fn,
@@ -327,7 +328,10 @@ void CheckFeatures(const char* fn, at::TensorList features) {
                 ") must be [N, C, H, W], got shape ", f.defined() ? f.sizes() : at::IntArrayRef{});
     TORCH_CHECK(f.scalar_type() == at::kFloat || f.scalar_type() == at::kDouble, fn,
                 ": input (level ", l, ") must be float or double, got ", f.scalar_type());
-    TORCH_CHECK(f.device().is_cpu(), fn, ": only CPU tensors are supported");
+    TORCH_CHECK(f.device() == f0.device(), fn, ": level ", l, " is on ", f.device(),
+                ", level 0 on ", f0.device());
+    TORCH_CHECK(f.device().is_cpu() || f.device().is_cuda(), fn,
+                ": CPU or CUDA tensors only, got ", f.device());
     TORCH_CHECK(
         f.size(0) == f0.size(0) && f.size(1) == f0.size(1) && f.scalar_type() == f0.scalar_type(),
         fn, ": level ", l, " must be [", f0.size(0), ", ", f0.size(1), ", H, W] of dtype ",
@@ -352,15 +356,37 @@ LevelShapes ShapesOf(at::TensorList features) {
 // (undefined: all level 0), scales per level -> [K, C, ph, pw].
 at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::Tensor& rois,
                              const at::Tensor& levels, const std::vector<double>& scales,
-                             int64_t pooled_h, int64_t pooled_w, int64_t sampling_ratio,
-                             bool aligned) {
+                             int64_t k_min, int64_t k_max, int64_t pooled_h, int64_t pooled_w,
+                             int64_t sampling_ratio, bool aligned) {
   CheckFeatures(fn, features);
+  if (features[0].is_cuda()) {
+    for (double scale : scales) CheckRoiArgs(fn, rois, pooled_h, pooled_w, scale);
+    TORCH_CHECK(scales.size() == features.size(), fn, ": ", scales.size(), " scales for ",
+                features.size(), " levels");
+    TORCH_CHECK(features[0].scalar_type() == at::kFloat && rois.scalar_type() == at::kFloat, fn,
+                ": the CUDA kernel takes float32 features and rois, got ",
+                features[0].scalar_type(), " and ", rois.scalar_type());
+    TORCH_CHECK(rois.device() == features[0].device(), fn, ": rois must be on the features' device ",
+                features[0].device(), ", got ", rois.device());
+    RoiAlignArgs args;
+    args.scales = scales;
+    args.k_min = k_min;
+    args.k_max = k_max;
+    args.pooled_height = pooled_h;
+    args.pooled_width = pooled_w;
+    args.sampling_ratio = sampling_ratio;
+    args.aligned = aligned;
+    // The kernel maps each ROI to its level itself (the same LevelMapper formula in float32).
+    return CudaKernels(fn).roi_align_forward(features, rois, args);
+  }
   for (double scale : scales) CheckRoiArgs(fn, rois, pooled_h, pooled_w, scale);
   TORCH_CHECK(scales.size() == features.size(), fn, ": ", scales.size(), " scales for ",
               features.size(), " levels");
   TORCH_CHECK(rois.scalar_type() == features[0].scalar_type(), fn,
               ": rois must have the input's dtype ", features[0].scalar_type(), ", got ",
               rois.scalar_type());
+  TORCH_CHECK(rois.device().is_cpu(), fn, ": rois must be on the features' device (cpu), got ",
+              rois.device());
   const LevelShapes shapes = ShapesOf(features);
   at::Tensor output =
       at::empty({rois.size(0), shapes.channels, pooled_h, pooled_w}, features[0].options());
@@ -385,9 +411,9 @@ at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::
 // level.
 std::vector<at::Tensor> MultiLevelBackward(const char* fn, const at::Tensor& grad_output,
                                            const at::Tensor& rois, const at::Tensor& levels,
-                                           const std::vector<double>& scales,
-                                           const LevelShapes& shapes, int64_t sampling_ratio,
-                                           bool aligned) {
+                                           const std::vector<double>& scales, int64_t k_min,
+                                           int64_t k_max, const LevelShapes& shapes,
+                                           int64_t sampling_ratio, bool aligned) {
   TORCH_CHECK(grad_output.defined() && grad_output.dim() == 4, fn,
               ": grad_output must be [K, C, ph, pw], got shape ",
               grad_output.defined() ? grad_output.sizes() : at::IntArrayRef{});
@@ -404,6 +430,28 @@ std::vector<at::Tensor> MultiLevelBackward(const char* fn, const at::Tensor& gra
               " rois and ", shapes.channels, " channels");
   TORCH_CHECK(grad_output.scalar_type() == rois.scalar_type(), fn,
               ": grad_output and rois must have the same dtype");
+  TORCH_CHECK(grad_output.device() == rois.device(), fn,
+              ": grad_output and rois must be on the same device, got ", grad_output.device(),
+              " and ", rois.device());
+  if (grad_output.is_cuda()) {
+    TORCH_CHECK(grad_output.scalar_type() == at::kFloat, fn,
+                ": the CUDA kernel takes float32, got ", grad_output.scalar_type());
+    std::vector<int64_t> heights(shapes.height.begin(), shapes.height.end());
+    std::vector<int64_t> widths(shapes.width.begin(), shapes.width.end());
+    RoiAlignArgs args;
+    args.scales = scales;
+    args.k_min = k_min;
+    args.k_max = k_max;
+    args.pooled_height = pooled_h;
+    args.pooled_width = pooled_w;
+    args.sampling_ratio = sampling_ratio;
+    args.aligned = aligned;
+    // Atomics unless the user asked torch for deterministic algorithms.
+    return CudaKernels(fn).roi_align_backward(grad_output, rois, args, shapes.batch,
+                                              shapes.channels, heights, widths,
+                                              at::globalContext().deterministicAlgorithms());
+  }
+  TORCH_CHECK(rois.device().is_cpu(), fn, ": CPU or CUDA tensors only, got ", rois.device());
   std::vector<at::Tensor> grads;
   for (size_t l = 0; l < shapes.height.size(); ++l) {
     grads.push_back(at::empty({shapes.batch, shapes.channels, shapes.height[l], shapes.width[l]},
@@ -429,18 +477,21 @@ class RoiAlignFunction : public torch::autograd::Function<RoiAlignFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::TensorList features,
                             const at::Tensor& rois, const at::Tensor& levels,
-                            std::vector<double> scales, int64_t pooled_h, int64_t pooled_w,
-                            int64_t sampling_ratio, bool aligned) {
+                            std::vector<double> scales, int64_t k_min, int64_t k_max,
+                            int64_t pooled_h, int64_t pooled_w, int64_t sampling_ratio,
+                            bool aligned) {
     std::vector<int64_t> shapes;
     for (const at::Tensor& f : features)
       shapes.insert(shapes.end(), f.sizes().begin(), f.sizes().end());
     ctx->saved_data["shapes"] = shapes;
     ctx->saved_data["scales"] = scales;
+    ctx->saved_data["k_min"] = k_min;
+    ctx->saved_data["k_max"] = k_max;
     ctx->saved_data["sampling_ratio"] = sampling_ratio;
     ctx->saved_data["aligned"] = aligned;
     ctx->save_for_backward({rois, levels});
-    return MultiLevelForward("RoiAlign", features, rois, levels, scales, pooled_h, pooled_w,
-                             sampling_ratio, aligned);
+    return MultiLevelForward("RoiAlign", features, rois, levels, scales, k_min, k_max, pooled_h,
+                             pooled_w, sampling_ratio, aligned);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -456,10 +507,11 @@ class RoiAlignFunction : public torch::autograd::Function<RoiAlignFunction> {
     }
     torch::autograd::variable_list grads = MultiLevelBackward(
         "RoiAlignBackward", grad_outputs[0], saved[0], saved[1],
-        ctx->saved_data["scales"].toDoubleVector(), shapes,
+        ctx->saved_data["scales"].toDoubleVector(), ctx->saved_data["k_min"].toInt(),
+        ctx->saved_data["k_max"].toInt(), shapes,
         ctx->saved_data["sampling_ratio"].toInt(), ctx->saved_data["aligned"].toBool());
-    // rois, levels, scales, pooled_h, pooled_w, sampling_ratio, aligned: no gradient.
-    grads.resize(grads.size() + 7);
+    // rois, levels, scales, k_min, k_max, pooled_h, pooled_w, sampling_ratio, aligned: no gradient.
+    grads.resize(grads.size() + 9);
     return grads;
   }
 };
@@ -469,8 +521,8 @@ class RoiAlignFunction : public torch::autograd::Function<RoiAlignFunction> {
 at::Tensor RoiAlignForward(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
                            int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                            bool aligned) {
-  return MultiLevelForward("RoiAlign", {input}, rois, at::Tensor(), {spatial_scale}, pooled_height,
-                           pooled_width, sampling_ratio, aligned);
+  return MultiLevelForward("RoiAlign", {input}, rois, at::Tensor(), {spatial_scale}, 0, 0,
+                           pooled_height, pooled_width, sampling_ratio, aligned);
 }
 
 at::Tensor RoiAlignBackward(const at::Tensor& grad_output, const at::Tensor& rois,
@@ -486,17 +538,18 @@ at::Tensor RoiAlignBackward(const at::Tensor& grad_output, const at::Tensor& roi
   shapes.channels = channels;
   shapes.height = {static_cast<int>(height)};
   shapes.width = {static_cast<int>(width)};
-  return MultiLevelBackward("RoiAlignBackward", grad_output, rois, at::Tensor(), {spatial_scale},
-                            shapes, sampling_ratio, aligned)[0];
+  return MultiLevelBackward("RoiAlignBackward", grad_output, rois, at::Tensor(), {spatial_scale}, 0,
+                            0, shapes, sampling_ratio, aligned)[0];
 }
 
 at::Tensor RoiAlign(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
                     int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                     bool aligned) {
   CheckRoiArgs("RoiAlign", rois, pooled_height, pooled_width, spatial_scale);
-  return RoiAlignFunction::apply(at::TensorList{input}, rois, at::zeros({rois.size(0)}, at::kLong),
-                                 std::vector<double>{spatial_scale}, pooled_height, pooled_width,
-                                 sampling_ratio, aligned);
+  return RoiAlignFunction::apply(
+      at::TensorList{input}, rois, at::zeros({rois.size(0)}, rois.options().dtype(at::kLong)),
+      std::vector<double>{spatial_scale}, int64_t{0}, int64_t{0}, pooled_height, pooled_width,
+      sampling_ratio, aligned);
 }
 
 LevelMapper::LevelMapper(int64_t k_min, int64_t k_max, double canonical_scale,
@@ -604,8 +657,10 @@ at::Tensor MultiScaleRoiAlign(const std::vector<at::Tensor>& features,
               ls.k_min, "..", ls.k_max);
   const LevelMapper mapper(ls.k_min, ls.k_max);
   // One kernel over all levels: each ROI pools from its level (torchvision loops over the levels).
-  return RoiAlignFunction::apply(at::TensorList(features), rois, mapper(rois.slice(1, 1, 5)),
-                                 ls.scales, pooled_height, pooled_width, sampling_ratio, aligned);
+  // On CUDA the kernel maps the levels itself; the CPU kernel takes them from LevelMapper.
+  const at::Tensor levels = f0.is_cuda() ? at::Tensor() : mapper(rois.slice(1, 1, 5));
+  return RoiAlignFunction::apply(at::TensorList(features), rois, levels, ls.scales, ls.k_min,
+                                 ls.k_max, pooled_height, pooled_width, sampling_ratio, aligned);
 }
 
 }  // namespace ops
