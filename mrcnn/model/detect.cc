@@ -32,6 +32,7 @@ DEFINE_string(weights, "", "Weight file (convert torchvision .pth files with "
 DEFINE_string(image, "", "Input image (JPEG, PNG, BMP or TIFF; at most IMAGE_MAX_PIXELS pixels).");
 DEFINE_string(out, "", "Output image with the detections drawn (e.g. out.png); empty: do not draw.");
 DEFINE_bool(json, false, "Print the detections as JSON to stdout.");
+DEFINE_string(device, "cpu", "cpu | cuda | cuda:N: where the model runs (CUDA: a --config=cuda build).");
 DEFINE_double(score_threshold, 0.5, "Draw and print only detections with at least this score.");
 DEFINE_string(class_names, "", "Comma-separated class names, background first.");
 
@@ -115,6 +116,12 @@ int Main(int argc, char** argv) {
               << report->Summary();
     return 1;
   }
+  const absl::StatusOr<torch::Device> device = mrcnn::ParseDevice(FLAGS_device);
+  if (!device.ok()) {
+    std::cerr << "detect: " << device.status().message() << "\n";
+    return 1;
+  }
+  (*model)->to(*device);
   // The image's size is checked against IMAGE_MAX_PIXELS from its header before it is decoded.
   const absl::StatusOr<cv::Mat> read = mrcnn::datasets::ReadImageRgb(FLAGS_image, config->IMAGE_MAX_PIXELS);
   if (!read.ok()) {

@@ -1,6 +1,9 @@
 #include "mrcnn/model/mask_rcnn.h"
 
+#include <torch/cuda.h>
+
 #include "absl/strings/str_cat.h"
+#include "mrcnn/ops/device_kernels.h"
 #include "mrcnn/ops/mask_ops.h"
 #include "mrcnn/ops/sampler.h"
 
@@ -29,6 +32,36 @@ absl::Status CheckModelConfig(const Config& config) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<torch::Device> ParseDevice(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  int64_t index = -1;
+  if (name != "cuda") {
+    const std::string prefix = "cuda:";
+    const std::string digits = name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : "";
+    if (digits.empty() || digits.size() > 3 ||
+        digits.find_first_not_of("0123456789") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--device: '", name, "' is not cpu, cuda or cuda:N"));
+    }
+    index = std::stoll(digits);
+  }
+  if (!ops::HaveCudaKernels()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--device=", name, ": this binary was built without the CUDA kernels; build it with "
+        "--config=cuda and LIBTORCH_HOME set to a CUDA LibTorch (README: CUDA)"));
+  }
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (count == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--device=", name, ": no CUDA device is visible to this process"));
+  }
+  if (index >= count) {
+    return absl::InvalidArgumentError(absl::StrCat("--device=", name, ": only ", count,
+                                                   " CUDA device(s) are visible"));
+  }
+  return index < 0 ? torch::Device(torch::kCUDA) : torch::Device(torch::kCUDA, static_cast<int8_t>(index));
+}
+
 absl::StatusOr<MaskRCNN> CreateMaskRCNN(const Config& config) {
   absl::Status s = CheckModelConfig(config);
   if (!s.ok()) return s;
@@ -49,11 +82,13 @@ InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images) {
   TORCH_CHECK(!is_training(), "MaskRCNN::Infer: call eval() first (the model is in training mode)");
   torch::NoGradGuard no_grad;
   InferenceOutput out;
+  const torch::Device device = Device();
   out.batch = BatchImages(images, transform);
+  out.batch.images = out.batch.images.to(device);
   const std::vector<torch::Tensor> features = backbone->forward(out.batch.images);
   RPNOutput proposals = rpn->forward(features, out.batch.image_sizes, out.batch.padded_size());
   RoIHeadsOutput heads = roi_heads->forward(features, proposals.proposals, out.batch.image_sizes);
-  out.proposals = proposals.proposals;
+  for (const torch::Tensor& p : proposals.proposals) out.proposals.push_back(p.cpu());
   for (size_t i = 0; i < images.size(); ++i) {
     const Detections& d = heads.detections[i];
     const ImageSize original = out.batch.original_sizes[i];
@@ -63,6 +98,11 @@ InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images) {
     r.scores = d.scores;
     r.mask_probs = ops::PasteMasksInImage(d.masks, r.boxes, original.first, original.second)
                        .squeeze(1);
+    // Detections leave on the CPU, where their consumers (evaluation, drawing, JSON) read them.
+    r.boxes = r.boxes.cpu();
+    r.labels = r.labels.cpu();
+    r.scores = r.scores.cpu();
+    r.mask_probs = r.mask_probs.cpu();
     r.masks = r.mask_probs > 0.5;
     out.detections.push_back(r);
   }
@@ -75,7 +115,9 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
   TORCH_CHECK(images.size() == targets.size(), "MaskRCNN::Losses: ", images.size(), " images but ",
               targets.size(), " targets");
   at::Generator& g = gen != nullptr ? *gen : generator;
-  const ImageBatch batch = BatchImages(images, transform);
+  const torch::Device device = Device();
+  ImageBatch batch = BatchImages(images, transform);
+  batch.images = batch.images.to(device);
   std::vector<torch::Tensor> gt_boxes;
   std::vector<RoITargets> roi_targets;
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -101,9 +143,10 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
                   "MaskRCNN::Losses: full masks of image ", i, " must match the image size");
     }
     RoITargets rt;
-    rt.boxes = ResizeBoxes(t.boxes.to(torch::kFloat), batch.original_sizes[i], batch.image_sizes[i]);
-    rt.labels = t.labels.to(torch::kLong);
-    rt.masks = config.USE_MINI_MASK ? t.masks : ResizeMasks(t.masks, batch.image_sizes[i]);
+    rt.boxes = ResizeBoxes(t.boxes.to(torch::kFloat), batch.original_sizes[i], batch.image_sizes[i])
+                   .to(device);
+    rt.labels = t.labels.to(device, torch::kLong);
+    rt.masks = (config.USE_MINI_MASK ? t.masks : ResizeMasks(t.masks, batch.image_sizes[i])).to(device);
     gt_boxes.push_back(rt.boxes);
     roi_targets.push_back(rt);
   }
@@ -123,6 +166,11 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
   losses["mrcnn_bbox_loss"] = heads.loss_box_reg * weight("mrcnn_bbox_loss");
   losses["mrcnn_mask_loss"] = heads.loss_mask * weight("mrcnn_mask_loss");
   return losses;
+}
+
+torch::Device MaskRCNNImpl::Device() const {
+  const std::vector<torch::Tensor> params = parameters();
+  return params.empty() ? torch::Device(torch::kCPU) : params.front().device();
 }
 
 torch::Tensor MaskRCNNImpl::TotalLoss(const LossMap& losses) {

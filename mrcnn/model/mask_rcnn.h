@@ -65,7 +65,11 @@ struct MaskRCNNImpl : torch::nn::Module {
   // Aborts with c10::Error on a bad config; Create() returns the error instead.
   explicit MaskRCNNImpl(const Config& config);
 
-  // Inference (eval mode; uses no_grad). images: RGB [3, H_i, W_i] uint8 or float 0-255.
+  // The device of the weights (model->to(device) moves them): inputs and targets are moved there,
+  // detections come back on the CPU.
+  torch::Device Device() const;
+
+  // Inference (eval mode; uses no_grad). images: RGB [3, H_i, W_i] uint8 or float 0-255, on the CPU.
   InferenceOutput Infer(const std::vector<torch::Tensor>& images);
   std::vector<ImageDetections> Detect(const std::vector<torch::Tensor>& images) {
     return Infer(images).detections;
@@ -91,6 +95,10 @@ TORCH_MODULE(MaskRCNN);
 // Checks the config (Validate plus what the model needs) and builds the model with weights drawn from
 // SEED. Errors name the config keys.
 absl::StatusOr<MaskRCNN> CreateMaskRCNN(const Config& config);
+
+// The device named by a --device flag: "cpu", "cuda" or "cuda:N". CUDA needs a CUDA LibTorch, a GPU,
+// and a binary built with --config=cuda (the ops' CUDA kernels); the error says which is missing.
+absl::StatusOr<torch::Device> ParseDevice(const std::string& name);
 
 // The checks of CreateMaskRCNN without building anything.
 absl::Status CheckModelConfig(const Config& config);

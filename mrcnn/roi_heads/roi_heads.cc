@@ -104,8 +104,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
       proposals[i] = torch::cat({proposals[i], gt});
       torch::Tensor m, l;
       if (gt.size(0) == 0) {
-        m = torch::zeros({proposals[i].size(0)}, torch::kLong);
-        l = torch::zeros({proposals[i].size(0)}, torch::kLong);
+        m = torch::zeros({proposals[i].size(0)}, proposals[i].options().dtype(torch::kLong));
+        l = torch::zeros({proposals[i].size(0)}, proposals[i].options().dtype(torch::kLong));
       } else {
         m = matcher(ops::BoxIoU(gt, proposals[i]));
         l = t.labels.to(torch::kLong).index_select(0, m.clamp_min(0));
@@ -162,7 +162,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
       mask_targets.push_back(ops::MaskTargets(t.masks, t.boxes.to(rois.dtype()), rois,
                                               matched_idxs[i].index_select(0, p),
                                               2 * options.mask_pool_size, 2 * options.mask_pool_size,
-                                              options.use_mini_masks));
+                                              options.use_mini_masks)
+                                 .to(rois.device()));
     }
     const torch::Tensor mask_pooled =
         ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
@@ -173,7 +174,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     if (tgt.numel() == 0) {
       out.loss_mask = logits.sum() * 0;
     } else {
-      const torch::Tensor picked = logits.index({torch::arange(lbl.size(0)), lbl});
+      const torch::Tensor picked =
+          logits.index({torch::arange(lbl.size(0), lbl.options()), lbl});
       out.loss_mask = torch::binary_cross_entropy_with_logits(picked, tgt.to(picked.dtype()));
     }
     return out;
@@ -194,7 +196,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     torch::Tensor boxes =
         ops::ClipBoxesToImage(boxes_split[i], image_sizes[i].first, image_sizes[i].second);
     torch::Tensor scores = probs_split[i];
-    torch::Tensor lbl = torch::arange(k, torch::kLong).view({1, -1}).expand_as(scores);
+    torch::Tensor lbl =
+        torch::arange(k, scores.options().dtype(torch::kLong)).view({1, -1}).expand_as(scores);
     boxes = boxes.narrow(1, 1, k - 1).reshape({-1, 4});
     scores = scores.narrow(1, 1, k - 1).reshape({-1});
     lbl = lbl.narrow(1, 1, k - 1).reshape({-1});
@@ -223,7 +226,9 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
   const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
   const torch::Tensor all_labels = torch::cat(det_labels);
   const torch::Tensor mask_probs =
-      logits.index({torch::arange(all_labels.size(0)), all_labels}).sigmoid().unsqueeze(1);
+      logits.index({torch::arange(all_labels.size(0), all_labels.options()), all_labels})
+          .sigmoid()
+          .unsqueeze(1);
   std::vector<int64_t> det_counts;
   for (const auto& b : det_boxes) det_counts.push_back(b.size(0));
   const std::vector<torch::Tensor> masks_split = Split(mask_probs, det_counts);

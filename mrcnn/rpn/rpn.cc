@@ -125,7 +125,8 @@ RPNOutput RegionProposalNetworkImpl::forward(
                 anchors_per_level[l].size(0), " anchors");
     anchors_in_level.push_back(anchors_per_level[l].size(0));
   }
-  const torch::Tensor anchors = torch::cat(anchors_per_level).to(features[0].dtype());  // [A, 4]
+  const torch::Tensor anchors =
+      torch::cat(anchors_per_level).to(features[0].device(), features[0].scalar_type());  // [A, 4]
   const torch::Tensor objectness = torch::cat(objectness_levels, 1);                   // [N, A]
   const torch::Tensor deltas = torch::cat(deltas_levels, 1);                           // [N, A, 4]
   const int64_t total = anchors.size(0);
@@ -137,7 +138,8 @@ RPNOutput RegionProposalNetworkImpl::forward(
   const torch::Tensor levels = torch::cat([&] {
     std::vector<torch::Tensor> v;
     for (size_t l = 0; l < anchors_in_level.size(); ++l) {
-      v.push_back(torch::full({anchors_in_level[l]}, static_cast<int64_t>(l), torch::kLong));
+      v.push_back(torch::full({anchors_in_level[l]}, static_cast<int64_t>(l),
+                              anchors.options().dtype(torch::kLong)));
     }
     return v;
   }());

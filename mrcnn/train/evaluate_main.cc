@@ -29,6 +29,7 @@ DEFINE_string(model_dir, "logs", "where --weights=last looks (run folders of //m
 DEFINE_string(split, "val", "val (the training run's held-out images) | train");
 DEFINE_int32(max_images, 0, "evaluate the first N images (0: all)");
 DEFINE_int32(threads, 0, "intra-op threads; 0: LibTorch's default");
+DEFINE_string(device, "cpu", "cpu | cuda | cuda:N: where the model runs (CUDA: a --config=cuda build)");
 DEFINE_string(detections_out, "", "write the detections as a COCO results JSON file");
 
 namespace mrcnn {
@@ -88,6 +89,9 @@ int Main(int argc, char** argv) {
   if (!r.complete()) {
     return Fail(absl::InvalidArgumentError(absl::StrCat(weights, ": does not fit the model: ", r.Summary())));
   }
+  absl::StatusOr<torch::Device> device = ParseDevice(FLAGS_device);
+  if (!device.ok()) return Fail(device.status());
+  (*model)->to(*device);
   absl::StatusOr<ModelEvaluator> ev = ModelEvaluator::Create(ds, FLAGS_max_images);
   if (!ev.ok()) return Fail(ev.status());
   absl::StatusOr<ModelEvaluation> res = ev->Evaluate(*model, config->BATCH_SIZE());

@@ -113,7 +113,8 @@ absl::Status Optimizer::Restore(const TensorMap& state, const std::map<std::stri
       return absl::InvalidArgumentError(
           absl::StrCat(source, ": optimizer state for '", name, "' does not match any model parameter"));
     }
-    const torch::Tensor v = value.to(it->second.dtype()).clone();
+    // On the parameter's device: a checkpoint (always CPU tensors) may resume on a GPU.
+    const torch::Tensor v = value.to(it->second.device(), it->second.scalar_type()).clone();
     (slot == "momentum" ? s.momentum : slot == "exp_avg" ? s.exp_avg : s.exp_avg_sq) = v;
   }
   for (const auto& [name, s] : restored) {
