@@ -1,10 +1,12 @@
 """Repositories of the workbench: Bazel's own helpers resolved offline, and system libraries.
 
-This file and third_party/BUILD.bazel are the only places that name system paths. Two locations can be
+This file and third_party/BUILD.bazel are the only places that name system paths. Three locations can be
 overridden for users who bring their own builds:
   LIBTORCH_HOME  a LibTorch folder as pytorch.org ships it (include/, lib/), e.g. a CUDA build.
                  Default: Debian's libtorch-dev (/usr/include, /usr/lib/<multiarch>).
   CUDA_HOME      the CUDA toolkit used by --config=cuda. Default: /usr/local/cuda.
+  NCCL_HOME      NCCL (include/nccl.h) for data-parallel training on GPUs with a CUDA LibTorch; also
+                 looked for under CUDA_HOME and /usr/include.
 Set them in the environment of the bazel command (bazel re-reads them when they change).
 """
 
@@ -48,6 +50,24 @@ def _libtorch_impl(ctx):
     has_cuda = ctx.path(lib + "/libtorch_cuda.so").exists
     if has_cuda:
         libs += ["torch_cuda", "c10_cuda"]
+
+    # NCCL for c10d's ProcessGroupNCCL (data-parallel training on GPUs): a CUDA LibTorch has it compiled
+    # in, but its header includes <nccl.h>, which comes with NCCL (NCCL_HOME, the CUDA toolkit, or the
+    # system). Without the header the c10d target has Gloo only.
+    nccl_inc = ""
+    if has_cuda:
+        candidates = [inc]
+        for var in ["NCCL_HOME", "CUDA_HOME"]:
+            v = ctx.os.environ.get(var, "")
+            if v:
+                candidates.append(v + "/include")
+        candidates += ["/usr/local/cuda/include", "/usr/include"]
+        for candidate in candidates:
+            if ctx.path(candidate + "/nccl.h").exists:
+                nccl_inc = candidate
+                break
+    if nccl_inc:
+        ctx.symlink(nccl_inc + "/nccl.h", "nccl_include/nccl.h")
     linkopts = ["-L" + lib, "-Wl,-rpath," + lib, "-Wl,--no-as-needed"]
     linkopts += ["-l" + name for name in libs]
     linkopts += ["-Wl,--as-needed"]
@@ -67,19 +87,20 @@ cc_library(
 # target that uses it then fails on the #include, and the message below says what to install.
 cc_library(
     name = "c10d",
-    hdrs = glob(["gloo_include/gloo/**/*.h"]),
-    includes = ["gloo_include"],
-    defines = ["USE_C10D_GLOO"],
+    hdrs = glob(["gloo_include/gloo/**/*.h", "nccl_include/*.h"]),
+    includes = ["gloo_include", "nccl_include"],
+    defines = {c10d_defines},
     deps = [":libtorch"],
 )
 """.format(
         linkopts = repr(linkopts),
         defines = repr(["MRCNN_TORCH_HAS_CUDA"] if has_cuda else []),
+        c10d_defines = repr(["USE_C10D_GLOO"] + (["USE_C10D_NCCL"] if nccl_inc else [])),
     ))
 
 libtorch_repository = repository_rule(
     implementation = _libtorch_impl,
-    environ = ["LIBTORCH_HOME"],
+    environ = ["LIBTORCH_HOME", "NCCL_HOME", "CUDA_HOME"],
     local = True,
 )
 

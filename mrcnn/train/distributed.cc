@@ -3,6 +3,11 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+#ifdef USE_C10D_NCCL
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -148,15 +153,36 @@ absl::StatusOr<std::optional<RankOptions>> RankOptionsFromEnvironment(const EnvL
 
 // ---------------------------------------------------------------------------------------------------
 
+// The common base of c10d's backends: ProcessGroup in LibTorch 1.x, Backend from 2.0 on.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
+
+bool HaveNccl() {
+#ifdef USE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 class DataParallelGroup::Pending {
  public:
   explicit Pending(c10::intrusive_ptr<c10d::Work> work) : work(std::move(work)) {}
   c10::intrusive_ptr<c10d::Work> work;
+  // NCCL with a CPU tensor: the device copy that was reduced, and where its result goes.
+  torch::Tensor host, on_device;
 };
 
 struct DataParallelGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<CollectiveBackend> pg;
+  // NCCL: the rank's CUDA device (collectives take tensors there); Gloo: the CPU.
+  torch::Device device = torch::kCPU;
+  // A tensor on the collectives' device (a copy when it is elsewhere).
+  torch::Tensor OnDevice(const torch::Tensor& t) const { return t.device() == device ? t : t.to(device); }
 };
 
 DataParallelGroup::DataParallelGroup(RankOptions options, std::unique_ptr<Impl> impl)
@@ -276,7 +302,30 @@ absl::StatusOr<std::shared_ptr<DataParallelGroup>> DataParallelGroup::Connect(co
         "the same config and trainer flags); ",
         absl::StrJoin(differ, "; ")));
   }
-  // 4. Gloo's connections between all ranks, through the store.
+  // 4. The backend's connections between all ranks, through the store.
+  if (o.backend == "nccl") {
+#ifdef USE_C10D_NCCL
+    try {
+      impl->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(o.cuda_device));
+      const c10::cuda::CUDAGuard guard(impl->device);
+      auto no = c10d::ProcessGroupNCCL::Options::create();
+      no->timeout = o.timeout;
+      auto prefixed = c10::make_intrusive<c10d::PrefixStore>("nccl", impl->store);
+      impl->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, o.rank, o.world_size, no);
+    } catch (...) {
+      return absl::UnavailableError(absl::StrCat("rendezvous at ", where, ": rank ", o.rank,
+                                                 ": NCCL could not connect the ranks: ", CurrentError()));
+    }
+    return std::shared_ptr<DataParallelGroup>(new DataParallelGroup(o, std::move(impl)));
+#else
+    return absl::FailedPreconditionError(
+        "data-parallel training on CUDA needs NCCL: build with --config=cuda and LIBTORCH_HOME set to a CUDA "
+        "LibTorch, with nccl.h under NCCL_HOME, CUDA_HOME or /usr/include (README: data-parallel training)");
+#endif
+  }
+  if (o.backend != "gloo") {
+    return absl::InvalidArgumentError(absl::StrCat("backend '", o.backend, "': not gloo or nccl"));
+  }
   try {
     auto go = c10d::ProcessGroupGloo::Options::create(o.timeout);
     const bool loopback = o.master_addr == "127.0.0.1" || o.master_addr == "localhost";
@@ -294,8 +343,14 @@ absl::StatusOr<std::shared_ptr<DataParallelGroup>> DataParallelGroup::Connect(co
 
 absl::StatusOr<std::shared_ptr<DataParallelGroup::Pending>> DataParallelGroup::StartAllReduceSum(torch::Tensor t) {
   try {
-    std::vector<torch::Tensor> v = {t};
-    return std::make_shared<Pending>(impl_->pg->allreduce(v));
+    const torch::Tensor on_device = impl_->OnDevice(t);
+    std::vector<torch::Tensor> v = {on_device};
+    auto p = std::make_shared<Pending>(impl_->pg->allreduce(v));
+    if (!on_device.is_same(t)) {
+      p->host = t;
+      p->on_device = on_device;
+    }
+    return p;
   } catch (...) {
     return absl::UnavailableError(absl::StrCat("rank ", rank(), ": starting an allreduce: ", CurrentError()));
   }
@@ -305,6 +360,7 @@ absl::Status DataParallelGroup::Wait(Pending& p, absl::string_view what) {
   try {
     // Gloo fails the collective itself after the timeout; the wait's own limit is a second guard.
     p.work->wait(options_.timeout + std::chrono::seconds(10));
+    if (p.host.defined()) p.host.copy_(p.on_device);
     return absl::OkStatus();
   } catch (...) {
     return absl::UnavailableError(absl::StrCat(
@@ -326,7 +382,8 @@ absl::Status DataParallelGroup::BroadcastFromRoot(const std::vector<torch::Tenso
   for (auto& [type, group] : by_type) {
     std::vector<torch::Tensor> flat_parts;
     for (const torch::Tensor& t : group) flat_parts.push_back(t.reshape(-1));
-    torch::Tensor flat = torch::cat(flat_parts);
+    const torch::Tensor joined = torch::cat(flat_parts);
+    const torch::Tensor flat = impl_->OnDevice(joined);
     try {
       std::vector<torch::Tensor> v = {flat};
       c10d::BroadcastOptions bo;
@@ -341,7 +398,7 @@ absl::Status DataParallelGroup::BroadcastFromRoot(const std::vector<torch::Tenso
     int64_t offset = 0;
     for (const torch::Tensor& t : group) {
       const int64_t n = t.numel();
-      t.copy_(flat.narrow(0, offset, n).view(t.sizes()));
+      t.copy_(flat.narrow(0, offset, n).view(t.sizes()));  // copy_ crosses devices
       offset += n;
     }
   }
@@ -378,17 +435,22 @@ absl::StatusOr<std::unique_ptr<GradientAverager>> GradientAverager::Create(
   std::unique_ptr<GradientAverager> a(new GradientAverager());
   a->group_ = std::move(group);
   std::optional<c10::ScalarType> dtype;
+  std::optional<torch::Device> device;
   for (auto& [name, p] : params) {
     if (!p.requires_grad()) continue;
     if (!dtype) dtype = p.scalar_type();
-    if (!p.is_floating_point() || p.scalar_type() != *dtype || !p.device().is_cpu()) {
+    if (!device) device = p.device();
+    if (!p.is_floating_point() || p.scalar_type() != *dtype || p.device() != *device) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "data-parallel training: parameter ", name, " is ", p.toString(), " but the first trainable one is ",
-          c10::toString(*dtype), "; the trainable parameters must be CPU tensors of one floating type"));
+          "data-parallel training: parameter ", name, " is ", p.toString(), " on ", p.device().str(),
+          " but the first trainable one is ", c10::toString(*dtype), " on ", device->str(),
+          "; the trainable parameters must be tensors of one floating type on one device"));
     }
     a->params_.emplace_back(name, p);
   }
   a->dtype_ = dtype.value_or(torch::kFloat32);
+  const torch::TensorOptions bucket_options =
+      torch::TensorOptions().dtype(a->dtype_).device(device.value_or(torch::Device(torch::kCPU)));
   const int n = static_cast<int>(a->params_.size());
   a->bucket_of_.assign(n, -1);
   a->slot_of_.assign(n, -1);
@@ -397,7 +459,7 @@ absl::StatusOr<std::unique_ptr<GradientAverager>> GradientAverager::Create(
   Bucket current;
   auto close = [&] {
     if (current.params.empty()) return;
-    current.flat = torch::zeros({current.numel + static_cast<int64_t>(current.params.size())}, a->dtype_);
+    current.flat = torch::zeros({current.numel + static_cast<int64_t>(current.params.size())}, bucket_options);
     a->buckets_.push_back(std::move(current));
     current = Bucket();
   };
@@ -497,7 +559,8 @@ absl::Status GradientAverager::Finish() {
     if (!b.pending) continue;
     status = group_->Wait(*b.pending, absl::StrCat("the gradient allreduce (bucket ", k + 1, " of ", num_buckets(), ")"));
     if (!status.ok()) break;
-    const torch::Tensor used = b.flat.narrow(0, b.numel, static_cast<int64_t>(b.params.size())).to(torch::kFloat64);
+    const torch::Tensor used =
+        b.flat.narrow(0, b.numel, static_cast<int64_t>(b.params.size())).to(torch::kCPU, torch::kFloat64);
     const double* used_by = used.data_ptr<double>();
     for (size_t s = 0; s < b.params.size(); ++s) {
       torch::Tensor& p = params_[b.params[s]].second;

@@ -41,7 +41,15 @@ struct RankOptions {
   int master_port = 29500;
   std::chrono::milliseconds timeout{std::chrono::seconds(300)};  // every rendezvous and collective
   std::string source = "--ranks";  // how the job was described, for messages
+  // "gloo" (CPU tensors; c10d's Gloo backend) or "nccl" (CUDA tensors; needs a binary built with
+  // --config=cuda against a CUDA LibTorch with NCCL's header found, USE_C10D_NCCL). With NCCL every
+  // rank uses CUDA device `cuda_device`; CPU tensors given to the collectives travel through it.
+  std::string backend = "gloo";
+  int cuda_device = 0;
 };
+
+// Whether this binary can use NCCL (built against a CUDA LibTorch with USE_C10D_NCCL).
+bool HaveNccl();
 
 // Environment lookup (nullopt: unset); tests pass a map, binaries std::getenv.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
@@ -56,7 +64,7 @@ absl::StatusOr<std::optional<RankOptions>> RankOptionsFromEnvironment(const EnvL
 // The first host of a Slurm node list: "gpu[07-09,12],cpu3" -> "gpu07", "node-a,node-b" -> "node-a".
 absl::StatusOr<std::string> FirstSlurmHost(absl::string_view nodelist);
 
-// The connected ranks of one job (c10d TCPStore + ProcessGroupGloo).
+// The connected ranks of one job (c10d TCPStore + ProcessGroupGloo or ProcessGroupNCCL).
 class DataParallelGroup {
  public:
   // `fingerprint` is a JSON object describing what must be equal on every rank (the binary's hash, the
@@ -73,7 +81,7 @@ class DataParallelGroup {
 
   // Rank 0's values into `tensors` on every rank (in place; any dtypes, flattened per dtype).
   absl::Status BroadcastFromRoot(const std::vector<torch::Tensor>& tensors, absl::string_view what);
-  // In place sum over ranks of a contiguous CPU tensor.
+  // In place sum over ranks of a contiguous tensor (CPU; with NCCL also on the rank's CUDA device).
   absl::Status AllReduceSum(torch::Tensor tensor, absl::string_view what);
   // Starts an in-place sum; Wait returns when it is done (or its error, naming `what`).
   class Pending;

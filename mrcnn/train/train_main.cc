@@ -1,11 +1,13 @@
 // bazel run //mrcnn:train -- --format=shapes --layers=heads --epochs=N [--set KEY=VALUE ...]
 // The tutorial's training workflow; see --help and README "Training".
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +48,8 @@ DEFINE_string(exclude, "", "comma list of names not to load; matterport's mrcnn_
 DEFINE_string(model_dir, "logs", "run folders <model_dir>/<NAME><timestamp>/ with checkpoints and config.json");
 DEFINE_int32(threads, 0, "intra-op threads (at::set_num_threads); 0: LibTorch's default");
 DEFINE_int32(workers, 2, "image preparation threads");
+DEFINE_string(device, "cpu", "cpu | cuda | cuda:N: where the model trains (CUDA needs a binary built with "
+              "--config=cuda against a CUDA LibTorch; checkpoints stay device-independent)");
 DEFINE_bool(augment, true, "random horizontal flips");
 DEFINE_bool(coco_eval, true, "COCO bbox/segm evaluation on the validation set after every epoch");
 DEFINE_int32(coco_images, 0, "validation images for COCO evaluation (0: all)");
@@ -288,6 +292,25 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::vector<Stage>> stages = ParseStages();
   if (!stages.ok()) return Fail(stages.status());
 
+  absl::StatusOr<torch::Device> device = ParseDevice(FLAGS_device);
+  if (!device.ok()) return Fail(device.status());
+  if (*job && device->is_cuda()) {
+    // Data-parallel on GPUs: NCCL, one device per rank (torchrun's LOCAL_RANK, Slurm's SLURM_LOCALID)
+    // unless --device names one.
+    (*job)->backend = "nccl";
+    if (!device->has_index()) {
+      int local = 0;
+      for (const char* v : {"LOCAL_RANK", "SLURM_LOCALID"}) {
+        const char* s = std::getenv(v);
+        if (s != nullptr && absl::SimpleAtoi(s, &local) && local >= 0) break;
+        local = 0;
+      }
+      device = torch::Device(torch::kCUDA,
+                             static_cast<c10::DeviceIndex>(local % std::max<int64_t>(1, torch::cuda::device_count())));
+    }
+    (*job)->cuda_device = device->index();
+  }
+
   std::shared_ptr<DataParallelGroup> group;
   if (*job) {
     absl::StatusOr<std::string> fingerprint = Fingerprint(*config);
@@ -337,6 +360,7 @@ int Main(int argc, char** argv) {
 
   absl::StatusOr<MaskRCNN> model = CreateMaskRCNN(*config);
   if (!model.ok()) return Fail(model.status());
+  (*model)->to(*device);
   absl::StatusOr<Trainer> trainer = Trainer::Create(*model, *config, group);
   if (!trainer.ok()) return Fail(trainer.status());
 
