@@ -12,11 +12,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-/tmp/mrcnn-cuda-out}
 build=${BUILD_DIR:-/tmp/mrcnn-cuda-build}
-: "${DEPS_PREFIX:?set DEPS_PREFIX to the folder with Debian's libgtest-dev and libbenchmark-dev unpacked}"
+: "${DEPS_PREFIX:?set DEPS_PREFIX to the folder where the Debian packages are unpacked}"
 mkdir -p "$out"
 torch_dir=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 # NCCL's header: NCCL_INCLUDE, else the nvidia-nccl wheel beside PyTorch.
-nccl_include=${NCCL_INCLUDE:-$(python3 -c 'import glob, os, torch; site = os.path.dirname(os.path.dirname(torch.__file__)); print(next(iter(glob.glob(site + "/nvidia/nccl*/include")), ""))')}
+nccl_include=${NCCL_INCLUDE:-}
+if [ -z "$nccl_include" ]; then
+  nccl_include=$(python3 -c 'import glob, os, torch; site = os.path.dirname(os.path.dirname(torch.__file__)); print(next(iter(glob.glob(site + "/nvidia/nccl*/include")), ""))')
+fi
 cmake -S "$root/benchmarks/cuda" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DDEPS_PREFIX="$(cd "$DEPS_PREFIX" && pwd)" -DCMAKE_PREFIX_PATH="$torch_dir" -DNCCL_INCLUDE="$nccl_include"
 cmake --build "$build" -j "$(nproc)"

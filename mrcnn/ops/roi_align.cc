@@ -657,8 +657,9 @@ at::Tensor MultiScaleRoiAlign(const std::vector<at::Tensor>& features,
               ls.k_min, "..", ls.k_max);
   const LevelMapper mapper(ls.k_min, ls.k_max);
   // One kernel over all levels: each ROI pools from its level (torchvision loops over the levels).
-  // On CUDA the kernel maps the levels itself; the CPU kernel takes them from LevelMapper.
-  const at::Tensor levels = f0.is_cuda() ? at::Tensor() : mapper(rois.slice(1, 1, 5));
+  // The CPU kernel takes the levels from LevelMapper; the CUDA kernel maps each ROI itself with the
+  // same formula (the tensor is still passed: autograd's inputs must be defined tensors).
+  const at::Tensor levels = mapper(rois.slice(1, 1, 5));
   return RoiAlignFunction::apply(at::TensorList(features), rois, levels, ls.scales, ls.k_min,
                                  ls.k_max, pooled_height, pooled_width, sampling_ratio, aligned);
 }

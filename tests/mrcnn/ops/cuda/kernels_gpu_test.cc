@@ -118,7 +118,10 @@ TEST(FusedRoiAlignGpuTest, ForwardAndBackwardMatchCpu) {
                                  7, 7, 2, aligned, out_d.get<float>(), nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     const at::Tensor actual = out_d.ToCpu(expected.sizes(), at::kFloat);
-    EXPECT_LE((actual - expected.detach()).abs().max().item<float>(), 1e-5);
+    // float32 on both; nvcc contracts multiply-adds into FMAs, so the last bits differ: within 1e-5
+    // of the largest output.
+    EXPECT_LE((actual - expected.detach()).abs().max().item<float>(),
+              1e-5 * expected.detach().abs().max().item<float>());
 
     for (bool deterministic : {false, true}) {
       CUDA_OK(FusedRoiAlignBackward(View(grads, f.features, f.scales), rois_d.get<float>(),
