@@ -28,6 +28,26 @@ status=0
 "$build/kernels_gpu_test" --gtest_output="xml:$out/kernels_gpu_test.xml" || status=1
 "$build/model_gpu_test" --gtest_output="xml:$out/model_gpu_test.xml" || status=1
 "$build/distributed_gpu_test" --gtest_output="xml:$out/distributed_gpu_test.xml" || status=1
-"$build/kernels_benchmark" --benchmark_out="$out/kernels_benchmark.json" --benchmark_out_format=json
-python3 "$root/benchmarks/cuda/torchvision_cuda_peer.py" --ours="$out/kernels_benchmark.json" | tee "$out/peer.txt"
+# ROUNDS rounds (default 3) of ours then torchvision, alternating; then each benchmark's speedup as
+# the median and range over the rounds.
+rounds=${ROUNDS:-3}
+: >"$out/peer.txt"
+for r in $(seq "$rounds"); do
+  "$build/kernels_benchmark" --benchmark_out="$out/kernels_benchmark.json" --benchmark_out_format=json >/dev/null
+  echo "round $r" >>"$out/peer.txt"
+  python3 "$root/benchmarks/cuda/torchvision_cuda_peer.py" --ours="$out/kernels_benchmark.json" >>"$out/peer.txt"
+done
+python3 - "$out/peer.txt" <<'PY' | tee -a "$out/peer.txt"
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) == 4 and f[0].startswith("BM_") and f[3] != "-":
+        rows.setdefault(f[0], []).append((float(f[1]), float(f[2]), float(f[3])))
+print(f"{'benchmark':40} {'torchvision us':>15} {'ours us':>10} {'speedup median (min-max)':>26}")
+for name, v in rows.items():
+    s = [x[2] for x in v]
+    print(f"{name:40} {statistics.median(x[0] for x in v):15.1f} {statistics.median(x[1] for x in v):10.1f}"
+          f" {statistics.median(s):11.2f} ({min(s):.2f}-{max(s):.2f}), {len(s)} rounds")
+PY
 exit $status
