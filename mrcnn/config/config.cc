@@ -593,7 +593,7 @@ absl::Status Config::Validate() const {
   if (RPN_ANCHOR_SCALES.size() != BACKBONE_STRIDES.size()) {
     fail("RPN_ANCHOR_SCALES",
          absl::StrCat("has ", RPN_ANCHOR_SCALES.size(), " scales but BACKBONE_STRIDES has ",
-                      BACKBONE_STRIDES.size(), " levels; give one scale per level"));
+                      BACKBONE_STRIDES.size(), " levels (give one scale per level)"));
   }
   for (int s : RPN_ANCHOR_SCALES) {
     if (s <= 0) fail("RPN_ANCHOR_SCALES", absl::StrCat("scales must be > 0, got ", s));
