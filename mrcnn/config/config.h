@@ -4,6 +4,7 @@
 // write those words in config files, --set flags and experiment-log queries. A Config starts from a
 // preset (matterport's defaults, torchvision's maskrcnn_resnet50_fpn, or the synthetic-shapes preset),
 // takes overrides from a JSON file and KEY=VALUE strings, and is checked by Validate() before use.
+// Options that take a word (IMAGE_RESIZE_MODE, PROPOSAL_SELECTION, ...) are enums, parsed when set.
 //
 //   Config c = Config::Preset("shapes").value();
 //   absl::Status s = c.Set("RPN_ANCHOR_SCALES", "8,16,32,64,128");
@@ -192,7 +193,9 @@ struct Config {
   // "preset" is not allowed here: presets are chosen before overrides.
   absl::Status Apply(const nlohmann::json& overrides, const std::string& source);
 
-  // Checks every field and their combinations; the error lists each problem as "KEY: reason".
+  // Checks every field and their combinations, including every constraint that the data pipeline and
+  // the model enforce, so that a config it passes builds the model and trains (validate_property_test).
+  // The error lists each problem as "KEY: reason", separated by "; ".
   absl::Status Validate() const;
 
   // Prints every field and derived value, sorted by name, like matterport's config.display().
