@@ -2,9 +2,10 @@
 //
 // torchvision's RegionProposalNetwork with matterport's knobs. The head (registered as `rpn.head`)
 // scores every anchor of P2..P6; with RPN_ANCHOR_STRIDE > 1 its outputs are subsampled to the anchors'
-// cells (every RPN_ANCHOR_STRIDE-th cell). Proposals: decode deltas on the anchors, keep the PRE_NMS_LIMIT best (PRE_NMS_LIMIT_INFERENCE
-// at inference), clip to the image, drop boxes smaller than RPN_MIN_SIZE, NMS at RPN_NMS_THRESHOLD,
-// keep POST_NMS_ROIS_TRAINING / POST_NMS_ROIS_INFERENCE. PROPOSAL_SELECTION picks how:
+// cells (every RPN_ANCHOR_STRIDE-th cell). Proposals: decode deltas on the anchors, keep the
+// PRE_NMS_LIMIT best (PRE_NMS_LIMIT_INFERENCE at inference), clip to the image, drop boxes smaller
+// than RPN_MIN_SIZE, NMS at RPN_NMS_THRESHOLD, keep POST_NMS_ROIS_TRAINING / POST_NMS_ROIS_INFERENCE.
+// PROPOSAL_SELECTION picks how:
 //   "per_level" (torchvision): the top-k and the NMS run per pyramid level;
 //   "global"    (matterport):  one top-k over all levels and one NMS over all of them.
 // Training adds the losses: anchors matched to ground truth at RPN_POSITIVE_IOU / RPN_NEGATIVE_IOU
