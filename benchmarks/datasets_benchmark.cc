@@ -75,7 +75,7 @@ std::shared_ptr<Dataset> JpegDataset() {
 
 mrcnn::Config Config512() {
   mrcnn::Config c = mrcnn::Config::Preset("matterport").value();
-  c.IMAGE_RESIZE_MODE = "square";
+  c.IMAGE_RESIZE_MODE = mrcnn::ResizeMode::kSquare;
   c.IMAGE_MIN_DIM = 512;
   c.IMAGE_MAX_DIM = 512;
   c.IMAGES_PER_GPU = 2;

@@ -136,7 +136,7 @@ mrcnn::ops::AnchorOptions FpnAnchorOptions() {
   mrcnn::ops::AnchorOptions opt;
   opt.sizes_per_level = {{32}, {64}, {128}, {256}, {512}};
   opt.ratios = {0.5, 1.0, 2.0};
-  opt.convention = "torchvision";
+  opt.convention = mrcnn::AnchorConvention::kTorchvision;
   return opt;
 }
 

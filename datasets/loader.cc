@@ -10,7 +10,7 @@
 
 namespace mrcnn::datasets {
 
-int SizeDivisible(const mrcnn::Config& config) { return config.IMAGE_RESIZE_MODE == "torchvision" ? 32 : 64; }
+int SizeDivisible(const mrcnn::Config& config) { return config.IMAGE_RESIZE_MODE == mrcnn::ResizeMode::kTorchvision ? 32 : 64; }
 
 // Tensors are filled through raw pointers: at:: ops would start OpenMP teams on every worker thread,
 // which compete for the cores the training step needs (and slowed a one-worker loader 15x).

@@ -19,7 +19,8 @@ long RoundHalfEven(double x) { return static_cast<long>(std::nearbyint(x)); }
 absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& c, Rng* rng) {
   if (h <= 0 || w <= 0) return absl::InvalidArgumentError(absl::StrCat("cannot resize a ", w, "x", h, " image"));
   ResizeGeometry g;
-  const std::string& mode = c.IMAGE_RESIZE_MODE;
+  using mrcnn::ResizeMode;
+  const ResizeMode mode = c.IMAGE_RESIZE_MODE;
   auto finish_unpadded = [&](double scale) {
     g.scale = scale;
     g.resized_height = scale == 1.0 ? h : static_cast<int>(RoundHalfEven(h * scale));
@@ -28,11 +29,11 @@ absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& 
     g.out_width = g.resized_width;
     g.window = {0, 0, g.out_height, g.out_width};
   };
-  if (mode == "none") {
+  if (mode == ResizeMode::kNone) {
     finish_unpadded(1.0);
     return g;
   }
-  if (mode == "torchvision") {
+  if (mode == ResizeMode::kTorchvision) {
     // torchvision: scale = min(min_size / short, max_size / long) on float32 tensors, where Python's
     // number / tensor is tensor.reciprocal() * number; interpolate(scale_factor=scale,
     // recompute_scale_factor=True) then makes floor(size * scale) pixels. Rounding matters: 333 x 500
@@ -50,26 +51,23 @@ absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& 
     g.window = {0, 0, g.out_height, g.out_width};
     return g;
   }
-  if (mode != "square" && mode != "pad64" && mode != "crop") {
-    return absl::InvalidArgumentError(absl::StrCat("IMAGE_RESIZE_MODE: unknown mode '", mode, "'"));
-  }
   // matterport's resize_image: scale up (never down) to IMAGE_MIN_DIM, at least IMAGE_MIN_SCALE, and in
   // square mode down so the long side fits IMAGE_MAX_DIM.
   double scale = 1.0;
   if (c.IMAGE_MIN_DIM > 0) scale = std::max(1.0, static_cast<double>(c.IMAGE_MIN_DIM) / std::min(h, w));
   if (c.IMAGE_MIN_SCALE > 0 && scale < c.IMAGE_MIN_SCALE) scale = c.IMAGE_MIN_SCALE;
-  if (mode == "square" && c.IMAGE_MAX_DIM > 0) {
+  if (mode == ResizeMode::kSquare && c.IMAGE_MAX_DIM > 0) {
     const int image_max = std::max(h, w);
     if (RoundHalfEven(image_max * scale) > c.IMAGE_MAX_DIM) scale = static_cast<double>(c.IMAGE_MAX_DIM) / image_max;
   }
   finish_unpadded(scale);
   const int rh = g.resized_height, rw = g.resized_width;
-  if (mode == "square") {
+  if (mode == ResizeMode::kSquare) {
     const int top = (c.IMAGE_MAX_DIM - rh) / 2, left = (c.IMAGE_MAX_DIM - rw) / 2;
     g.padding = {top, c.IMAGE_MAX_DIM - rh - top, left, c.IMAGE_MAX_DIM - rw - left};
     g.out_height = g.out_width = c.IMAGE_MAX_DIM;
     g.window = {top, left, top + rh, left + rw};
-  } else if (mode == "pad64") {
+  } else if (mode == ResizeMode::kPad64) {
     auto pad = [](int n, int* a, int* b) {
       const int total = n % 64 ? 64 - n % 64 : 0;
       *a = total / 2;

@@ -449,7 +449,7 @@ Json DerivedValues(const mrcnn::Config& c) {
   d["ANCHORS_PER_LEVEL"] = per_level;
   d["ANCHORS_TOTAL"] = total;
   const auto kept = [&](int64_t limit) {
-    if (c.PROPOSAL_SELECTION == "per_level") {
+    if (c.PROPOSAL_SELECTION == mrcnn::ProposalSelection::kPerLevel) {
       int64_t k = 0;
       for (int64_t n : per_level) k += std::min(limit, n);
       return k;

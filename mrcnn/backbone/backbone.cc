@@ -11,7 +11,7 @@ const std::vector<int>& PyramidStrides() {
 }
 
 absl::StatusOr<BackboneOptions> BackboneOptionsFromConfig(const Config& config) {
-  const absl::StatusOr<ResNetLayout> layout = LayoutOf(config.BACKBONE);
+  const absl::StatusOr<ResNetLayout> layout = LayoutOf(EnumName(config.BACKBONE));
   if (!layout.ok()) return layout.status();
   if (config.BACKBONE_BASE_WIDTH <= 0) {
     return absl::InvalidArgumentError(
@@ -28,7 +28,7 @@ absl::StatusOr<BackboneOptions> BackboneOptionsFromConfig(const Config& config) 
         "]"));
   }
   BackboneOptions o;
-  o.resnet.depth = config.BACKBONE;
+  o.resnet.depth = EnumName(config.BACKBONE);
   o.resnet.base_width = config.BACKBONE_BASE_WIDTH;
   o.resnet.trainable_bn = config.TRAIN_BN;
   o.out_channels = config.TOP_DOWN_PYRAMID_SIZE;

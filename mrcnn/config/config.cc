@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
-#include <set>
 #include <sstream>
 #include <type_traits>
 #include <variant>
@@ -24,9 +23,24 @@ namespace {
 
 using Json = nlohmann::json;
 using DoubleMap = std::map<std::string, double>;
+
+// A field holding one of an enum's words: reads and writes go through the enum's word table.
+struct EnumMember {
+  std::string (*get)(const Config&);
+  bool (*set)(Config*, const std::string&);  // false when the word is none of the enum's
+  std::vector<std::string> (*words)();
+};
+
+template <typename E, E Config::*M>
+EnumMember MakeEnumMember() {
+  return EnumMember{[](const Config& c) { return EnumName(c.*M); },
+                    [](Config* c, const std::string& word) { return ParseEnum(word, &(c->*M)); },
+                    &EnumWords<E>};
+}
+
 using Member = std::variant<int Config::*, double Config::*, bool Config::*, std::string Config::*,
                             std::vector<int> Config::*, std::vector<double> Config::*,
-                            DoubleMap Config::*>;
+                            DoubleMap Config::*, EnumMember>;
 
 struct Field {
   const char* name;
@@ -35,6 +49,8 @@ struct Field {
 
 #define MRCNN_FIELD(x) \
   Field { #x, &Config::x }
+#define MRCNN_ENUM_FIELD(x) \
+  Field { #x, MakeEnumMember<decltype(Config::x), &Config::x>() }
 
 // The registry of settable fields: JSON, Display, Set and FieldNames all walk it, so a field added to
 // Config needs one line here and nothing else.
@@ -45,7 +61,7 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(IMAGES_PER_GPU),
       MRCNN_FIELD(STEPS_PER_EPOCH),
       MRCNN_FIELD(VALIDATION_STEPS),
-      MRCNN_FIELD(BACKBONE),
+      MRCNN_ENUM_FIELD(BACKBONE),
       MRCNN_FIELD(BACKBONE_STRIDES),
       MRCNN_FIELD(FPN_CLASSIF_FC_LAYERS_SIZE),
       MRCNN_FIELD(TOP_DOWN_PYRAMID_SIZE),
@@ -60,7 +76,7 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(POST_NMS_ROIS_INFERENCE),
       MRCNN_FIELD(USE_MINI_MASK),
       MRCNN_FIELD(MINI_MASK_SHAPE),
-      MRCNN_FIELD(IMAGE_RESIZE_MODE),
+      MRCNN_ENUM_FIELD(IMAGE_RESIZE_MODE),
       MRCNN_FIELD(IMAGE_MIN_DIM),
       MRCNN_FIELD(IMAGE_MAX_DIM),
       MRCNN_FIELD(IMAGE_MIN_SCALE),
@@ -90,8 +106,8 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(MASK_HEAD_CHANNELS),
       MRCNN_FIELD(ROI_ALIGN_SAMPLING_RATIO),
       MRCNN_FIELD(ROI_ALIGN_ALIGNED),
-      MRCNN_FIELD(RPN_ANCHOR_CONVENTION),
-      MRCNN_FIELD(PROPOSAL_SELECTION),
+      MRCNN_ENUM_FIELD(RPN_ANCHOR_CONVENTION),
+      MRCNN_ENUM_FIELD(PROPOSAL_SELECTION),
       MRCNN_FIELD(PRE_NMS_LIMIT_INFERENCE),
       MRCNN_FIELD(RPN_POSITIVE_IOU),
       MRCNN_FIELD(RPN_NEGATIVE_IOU),
@@ -99,9 +115,9 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(RPN_MIN_SIZE),
       MRCNN_FIELD(ROI_POSITIVE_IOU),
       MRCNN_FIELD(ROI_NEGATIVE_IOU),
-      MRCNN_FIELD(OPTIMIZER),
+      MRCNN_ENUM_FIELD(OPTIMIZER),
       MRCNN_FIELD(WARMUP_STEPS),
-      MRCNN_FIELD(LEARNING_RATE_SCHEDULE),
+      MRCNN_ENUM_FIELD(LEARNING_RATE_SCHEDULE),
       MRCNN_FIELD(LEARNING_RATE_STEPS),
       MRCNN_FIELD(LEARNING_RATE_DECAY),
       MRCNN_FIELD(SEED),
@@ -110,6 +126,7 @@ const std::vector<Field>& Fields() {
 }
 
 #undef MRCNN_FIELD
+#undef MRCNN_ENUM_FIELD
 
 const Field* FindField(const std::string& key) {
   for (const Field& f : Fields()) {
@@ -172,6 +189,9 @@ std::string TypeName(const Member& m) {
     }
     std::string operator()(DoubleMap Config::*) const {
       return "an object of loss names to numbers (e.g. rpn_class_loss=1,mrcnn_mask_loss=2)";
+    }
+    std::string operator()(const EnumMember& e) const {
+      return absl::StrCat("one of ", absl::StrJoin(e.words(), ", "));
     }
   };
   return std::visit(Visitor{}, m);
@@ -241,12 +261,27 @@ absl::Status SetField(Config* c, const Field& f, const Json& v) {
       m[it.key()] = x;
     }
     c->**p = m;
+  } else if (auto p = std::get_if<EnumMember>(&f.member)) {
+    if (!v.is_string()) return TypeError(f, v);
+    if (!p->set(c, v.get<std::string>())) {
+      return absl::InvalidArgumentError(absl::StrCat(f.name, ": must be one of ",
+                                                     absl::StrJoin(p->words(), ", "), "; got '",
+                                                     v.get<std::string>(), "'"));
+    }
   }
   return absl::OkStatus();
 }
 
 Json GetField(const Config& c, const Field& f) {
-  return std::visit([&c](auto member) { return Json(c.*member); }, f.member);
+  return std::visit(
+      [&c](const auto& member) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(member)>, EnumMember>) {
+          return Json(member.get(c));
+        } else {
+          return Json(c.*member);
+        }
+      },
+      f.member);
 }
 
 // Turns what users type after KEY= into JSON for the field's type.
@@ -261,7 +296,8 @@ absl::StatusOr<Json> ParseText(const Field& f, const std::string& raw) {
     return !out->is_discarded();
   };
   Json j;
-  if (std::holds_alternative<std::string Config::*>(f.member)) {
+  if (std::holds_alternative<std::string Config::*>(f.member) ||
+      std::holds_alternative<EnumMember>(f.member)) {
     // The value goes into JSON (config.json, the experiment log, the config hash), which holds UTF-8.
     absl::Status utf8 = CheckUtf8(text, f.name);
     if (!utf8.ok()) return utf8;
@@ -320,8 +356,59 @@ std::string FormatValue(const Json& v) {
 
 }  // namespace
 
+template <>
+const std::vector<std::pair<Backbone, const char*>>& EnumTable<Backbone>() {
+  static const auto* t = new std::vector<std::pair<Backbone, const char*>>{
+      {Backbone::kResNet18, "resnet18"},
+      {Backbone::kResNet34, "resnet34"},
+      {Backbone::kResNet50, "resnet50"},
+      {Backbone::kResNet101, "resnet101"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<ResizeMode, const char*>>& EnumTable<ResizeMode>() {
+  static const auto* t = new std::vector<std::pair<ResizeMode, const char*>>{
+      {ResizeMode::kNone, "none"},
+      {ResizeMode::kSquare, "square"},
+      {ResizeMode::kPad64, "pad64"},
+      {ResizeMode::kCrop, "crop"},
+      {ResizeMode::kTorchvision, "torchvision"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<AnchorConvention, const char*>>& EnumTable<AnchorConvention>() {
+  static const auto* t = new std::vector<std::pair<AnchorConvention, const char*>>{
+      {AnchorConvention::kMatterport, "matterport"}, {AnchorConvention::kTorchvision, "torchvision"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<ProposalSelection, const char*>>& EnumTable<ProposalSelection>() {
+  static const auto* t = new std::vector<std::pair<ProposalSelection, const char*>>{
+      {ProposalSelection::kGlobal, "global"}, {ProposalSelection::kPerLevel, "per_level"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<OptimizerKind, const char*>>& EnumTable<OptimizerKind>() {
+  static const auto* t = new std::vector<std::pair<OptimizerKind, const char*>>{
+      {OptimizerKind::kSgd, "sgd"}, {OptimizerKind::kAdamW, "adamw"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<LearningRateSchedule, const char*>>& EnumTable<LearningRateSchedule>() {
+  static const auto* t = new std::vector<std::pair<LearningRateSchedule, const char*>>{
+      {LearningRateSchedule::kConstant, "constant"},
+      {LearningRateSchedule::kStep, "step"},
+      {LearningRateSchedule::kCosine, "cosine"}};
+  return *t;
+}
+
 std::vector<int> Config::IMAGE_SHAPE() const {
-  const int side = IMAGE_RESIZE_MODE == "crop" ? IMAGE_MIN_DIM : IMAGE_MAX_DIM;
+  const int side = IMAGE_RESIZE_MODE == ResizeMode::kCrop ? IMAGE_MIN_DIM : IMAGE_MAX_DIM;
   return {side, side, IMAGE_CHANNEL_COUNT};
 }
 
@@ -333,15 +420,15 @@ absl::StatusOr<Config> Config::Preset(const std::string& name) {
   if (name == "torchvision") {
     // torchvision.models.detection.maskrcnn_resnet50_fpn and the classes it builds, with defaults.
     c.NAME = "maskrcnn_resnet50_fpn";
-    c.BACKBONE = "resnet50";
+    c.BACKBONE = Backbone::kResNet50;
     c.NUM_CLASSES = 91;
-    c.IMAGE_RESIZE_MODE = "torchvision";
+    c.IMAGE_RESIZE_MODE = ResizeMode::kTorchvision;
     c.IMAGE_MIN_DIM = 800;
     c.IMAGE_MAX_DIM = 1333;
     c.MEAN_PIXEL = {123.675, 116.28, 103.53};  // ImageNet mean, 0-255 units
     c.IMAGE_STD = {58.395, 57.12, 57.375};  // ImageNet std, 0-255 units
-    c.RPN_ANCHOR_CONVENTION = "torchvision";
-    c.PROPOSAL_SELECTION = "per_level";
+    c.RPN_ANCHOR_CONVENTION = AnchorConvention::kTorchvision;
+    c.PROPOSAL_SELECTION = ProposalSelection::kPerLevel;
     c.PRE_NMS_LIMIT = 2000;
     c.PRE_NMS_LIMIT_INFERENCE = 1000;
     c.POST_NMS_ROIS_TRAINING = 2000;
@@ -373,20 +460,20 @@ absl::StatusOr<Config> Config::Preset(const std::string& name) {
     // 128 px images, 32 ROIs. Sized so a from-scratch run learns the shapes in minutes on 2 cores.
     c.NAME = "shapes";
     c.NUM_CLASSES = 4;  // background, square, circle, triangle
-    c.BACKBONE = "resnet18";
+    c.BACKBONE = Backbone::kResNet18;
     c.BACKBONE_BASE_WIDTH = 32;
     c.TOP_DOWN_PYRAMID_SIZE = 64;
     c.FPN_CLASSIF_FC_LAYERS_SIZE = 256;
     c.MASK_HEAD_CHANNELS = 64;
     c.TRAIN_BN = true;
     c.IMAGES_PER_GPU = 4;
-    c.IMAGE_RESIZE_MODE = "square";
+    c.IMAGE_RESIZE_MODE = ResizeMode::kSquare;
     c.IMAGE_MIN_DIM = 128;
     c.IMAGE_MAX_DIM = 128;
     c.MEAN_PIXEL = {123.675, 116.28, 103.53};  // ImageNet mean, 0-255 units
     c.IMAGE_STD = {58.395, 57.12, 57.375};  // ImageNet std, 0-255 units
     c.RPN_ANCHOR_SCALES = {8, 16, 32, 64, 128};
-    c.RPN_ANCHOR_CONVENTION = "torchvision";
+    c.RPN_ANCHOR_CONVENTION = AnchorConvention::kTorchvision;
     c.PRE_NMS_LIMIT = 1000;
     c.PRE_NMS_LIMIT_INFERENCE = 500;
     c.POST_NMS_ROIS_TRAINING = 500;
@@ -400,7 +487,7 @@ absl::StatusOr<Config> Config::Preset(const std::string& name) {
     c.VALIDATION_STEPS = 5;
     // AdamW: from scratch on shapes it reached segm AP50 0.89 at 400 steps where SGD (best rate 0.01)
     // had 0.11 (0.76 at 800); AdamW at 3e-4 was slower and 2e-3 no better (README "Training").
-    c.OPTIMIZER = "adamw";
+    c.OPTIMIZER = OptimizerKind::kAdamW;
     c.LEARNING_RATE = 0.001;
     c.WARMUP_STEPS = 50;
     return c;
@@ -462,11 +549,6 @@ absl::Status Config::Validate() const {
   const auto unit = [&](const char* key, double v) {
     if (!(v >= 0 && v <= 1)) fail(key, absl::StrCat("must be in [0, 1], got ", v));
   };
-  const auto one_of = [&](const char* key, const std::string& v, std::vector<std::string> allowed) {
-    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      fail(key, absl::StrCat("must be one of ", absl::StrJoin(allowed, ", "), "; got '", v, "'"));
-    }
-  };
   const auto shape2 = [&](const char* key, const std::vector<int>& v) {
     if (v.size() != 2 || v[0] <= 0 || v[1] <= 0) {
       fail(key, absl::StrCat("must be two positive integers (height, width), got [",
@@ -491,20 +573,13 @@ absl::Status Config::Validate() const {
   positive("IMAGES_PER_GPU", IMAGES_PER_GPU);
   positive("STEPS_PER_EPOCH", STEPS_PER_EPOCH);
   non_negative("VALIDATION_STEPS", VALIDATION_STEPS);
-  one_of("BACKBONE", BACKBONE, {"resnet18", "resnet34", "resnet50", "resnet101"});
   positive("BACKBONE_BASE_WIDTH", BACKBONE_BASE_WIDTH);
 
-  const std::set<int> fpn_strides = {4, 8, 16, 32, 64};
-  bool strides_ok = !BACKBONE_STRIDES.empty();
-  for (size_t i = 0; i < BACKBONE_STRIDES.size(); ++i) {
-    if (!fpn_strides.count(BACKBONE_STRIDES[i]) ||
-        (i > 0 && BACKBONE_STRIDES[i] <= BACKBONE_STRIDES[i - 1])) {
-      strides_ok = false;
-    }
-  }
-  if (!strides_ok) {
+  // The ResNet-FPN backbone always produces the five levels P2..P6 (mrcnn/backbone refuses others).
+  if (BACKBONE_STRIDES != std::vector<int>{4, 8, 16, 32, 64}) {
     fail("BACKBONE_STRIDES",
-         absl::StrCat("must be increasing strides of the FPN levels P2..P6 (4, 8, 16, 32, 64), got [",
+         absl::StrCat("must be [4,8,16,32,64], the strides of the FPN levels P2..P6 the backbone "
+                      "produces, got [",
                       absl::StrJoin(BACKBONE_STRIDES, ","), "]"));
   }
   positive("FPN_CLASSIF_FC_LAYERS_SIZE", FPN_CLASSIF_FC_LAYERS_SIZE);
@@ -518,7 +593,7 @@ absl::Status Config::Validate() const {
   if (RPN_ANCHOR_SCALES.size() != BACKBONE_STRIDES.size()) {
     fail("RPN_ANCHOR_SCALES",
          absl::StrCat("has ", RPN_ANCHOR_SCALES.size(), " scales but BACKBONE_STRIDES has ",
-                      BACKBONE_STRIDES.size(), " levels; give one scale per level"));
+                      BACKBONE_STRIDES.size(), " levels (give one scale per level)"));
   }
   for (int s : RPN_ANCHOR_SCALES) {
     if (s <= 0) fail("RPN_ANCHOR_SCALES", absl::StrCat("scales must be > 0, got ", s));
@@ -527,16 +602,28 @@ absl::Status Config::Validate() const {
   for (double r : RPN_ANCHOR_RATIOS) {
     if (!(r > 0)) fail("RPN_ANCHOR_RATIOS", absl::StrCat("ratios must be > 0, got ", r));
   }
+  // Anchors at every RPN_ANCHOR_STRIDE-th feature cell (matterport's meaning): any positive stride.
   positive("RPN_ANCHOR_STRIDE", RPN_ANCHOR_STRIDE);
-  one_of("RPN_ANCHOR_CONVENTION", RPN_ANCHOR_CONVENTION, {"matterport", "torchvision"});
   unit("RPN_NMS_THRESHOLD", RPN_NMS_THRESHOLD);
   positive("RPN_TRAIN_ANCHORS_PER_IMAGE", RPN_TRAIN_ANCHORS_PER_IMAGE);
   positive("PRE_NMS_LIMIT", PRE_NMS_LIMIT);
   positive("PRE_NMS_LIMIT_INFERENCE", PRE_NMS_LIMIT_INFERENCE);
   positive("POST_NMS_ROIS_TRAINING", POST_NMS_ROIS_TRAINING);
   positive("POST_NMS_ROIS_INFERENCE", POST_NMS_ROIS_INFERENCE);
-  one_of("PROPOSAL_SELECTION", PROPOSAL_SELECTION, {"global", "per_level"});
-  one_of("OPTIMIZER", OPTIMIZER, {"sgd", "adamw"});
+  // Global selection keeps at most the pre-NMS limit of boxes before NMS, so it cannot return more
+  // (the RPN refuses it); per-level selection keeps the limit on each of the five levels.
+  if (PROPOSAL_SELECTION == ProposalSelection::kGlobal) {
+    if (POST_NMS_ROIS_TRAINING > PRE_NMS_LIMIT) {
+      fail("POST_NMS_ROIS_TRAINING",
+           absl::StrCat("must be <= PRE_NMS_LIMIT (", PRE_NMS_LIMIT, ") with PROPOSAL_SELECTION=global, got ",
+                        POST_NMS_ROIS_TRAINING));
+    }
+    if (POST_NMS_ROIS_INFERENCE > PRE_NMS_LIMIT_INFERENCE) {
+      fail("POST_NMS_ROIS_INFERENCE",
+           absl::StrCat("must be <= PRE_NMS_LIMIT_INFERENCE (", PRE_NMS_LIMIT_INFERENCE,
+                        ") with PROPOSAL_SELECTION=global, got ", POST_NMS_ROIS_INFERENCE));
+    }
+  }
   unit("RPN_POSITIVE_IOU", RPN_POSITIVE_IOU);
   unit("RPN_NEGATIVE_IOU", RPN_NEGATIVE_IOU);
   if (RPN_NEGATIVE_IOU > RPN_POSITIVE_IOU) {
@@ -557,7 +644,6 @@ absl::Status Config::Validate() const {
                                     "] because the mask head upsamples its pooled features once by 2"));
   }
 
-  one_of("IMAGE_RESIZE_MODE", IMAGE_RESIZE_MODE, {"none", "square", "pad64", "crop", "torchvision"});
   positive("IMAGE_MIN_DIM", IMAGE_MIN_DIM);
   positive("IMAGE_MAX_DIM", IMAGE_MAX_DIM);
   if (IMAGE_MIN_DIM > IMAGE_MAX_DIM) {
@@ -565,18 +651,22 @@ absl::Status Config::Validate() const {
                                        IMAGE_MIN_DIM));
   }
   non_negative("IMAGE_MIN_SCALE", IMAGE_MIN_SCALE);
-  if (IMAGE_RESIZE_MODE == "square" || IMAGE_RESIZE_MODE == "crop") {
-    const char* key = IMAGE_RESIZE_MODE == "square" ? "IMAGE_MAX_DIM" : "IMAGE_MIN_DIM";
+  if (IMAGE_RESIZE_MODE == ResizeMode::kSquare || IMAGE_RESIZE_MODE == ResizeMode::kCrop) {
+    const char* key = IMAGE_RESIZE_MODE == ResizeMode::kSquare ? "IMAGE_MAX_DIM" : "IMAGE_MIN_DIM";
     const int side = IMAGE_SHAPE()[0];
     if (side % 64 != 0) {
-      fail(key, absl::StrCat("must be a multiple of 64 in ", IMAGE_RESIZE_MODE,
+      fail(key, absl::StrCat("must be a multiple of 64 in ", EnumName(IMAGE_RESIZE_MODE),
                              " mode (the network halves the image 6 times), got ", side));
     }
   }
-  if (IMAGE_RESIZE_MODE == "pad64" && IMAGE_MIN_DIM % 64 != 0) {
+  if (IMAGE_RESIZE_MODE == ResizeMode::kPad64 && IMAGE_MIN_DIM % 64 != 0) {
     fail("IMAGE_MIN_DIM", absl::StrCat("must be a multiple of 64 in pad64 mode, got ", IMAGE_MIN_DIM));
   }
-  positive("IMAGE_CHANNEL_COUNT", IMAGE_CHANNEL_COUNT);
+  // The loaders decode RGB and the model's first convolution takes 3 channels.
+  if (IMAGE_CHANNEL_COUNT != 3) {
+    fail("IMAGE_CHANNEL_COUNT", absl::StrCat("must be 3 (RGB: the loaders and the model take 3 channels), got ",
+                                             IMAGE_CHANNEL_COUNT));
+  }
   if (static_cast<int>(MEAN_PIXEL.size()) != IMAGE_CHANNEL_COUNT) {
     fail("MEAN_PIXEL", absl::StrCat("has ", MEAN_PIXEL.size(), " values but IMAGE_CHANNEL_COUNT is ",
                                     IMAGE_CHANNEL_COUNT));
@@ -622,11 +712,6 @@ absl::Status Config::Validate() const {
   non_negative("WEIGHT_DECAY", WEIGHT_DECAY);
   non_negative("GRADIENT_CLIP_NORM", GRADIENT_CLIP_NORM);
   non_negative("WARMUP_STEPS", WARMUP_STEPS);
-  if (LEARNING_RATE_SCHEDULE != "constant" && LEARNING_RATE_SCHEDULE != "step" &&
-      LEARNING_RATE_SCHEDULE != "cosine") {
-    fail("LEARNING_RATE_SCHEDULE", absl::StrCat("must be constant, step or cosine, got '",
-                                                LEARNING_RATE_SCHEDULE, "'"));
-  }
   for (size_t i = 0; i < LEARNING_RATE_STEPS.size(); ++i) {
     if (LEARNING_RATE_STEPS[i] <= 0 || (i > 0 && LEARNING_RATE_STEPS[i] <= LEARNING_RATE_STEPS[i - 1])) {
       fail("LEARNING_RATE_STEPS", "must be positive and increasing");

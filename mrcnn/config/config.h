@@ -4,6 +4,7 @@
 // write those words in config files, --set flags and experiment-log queries. A Config starts from a
 // preset (matterport's defaults, torchvision's maskrcnn_resnet50_fpn, or the synthetic-shapes preset),
 // takes overrides from a JSON file and KEY=VALUE strings, and is checked by Validate() before use.
+// Options that take a word (IMAGE_RESIZE_MODE, PROPOSAL_SELECTION, ...) are enums, parsed when set.
 //
 //   Config c = Config::Preset("shapes").value();
 //   absl::Status s = c.Set("RPN_ANCHOR_SCALES", "8,16,32,64,128");
@@ -17,6 +18,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +26,61 @@
 #include "nlohmann/json.hpp"
 
 namespace mrcnn {
+
+// The options that take one of a few words. Each is parsed once, when the config is set or loaded
+// (Set, SetJson, Apply, FromJson), so code compares enums; users keep writing the words, and JSON,
+// Display, the hash and the experiment log show them unchanged. EnumName gives a value's word,
+// EnumWords every word of the type in the order errors list them.
+enum class Backbone { kResNet18, kResNet34, kResNet50, kResNet101 };       // "resnet18", ...
+enum class ResizeMode { kNone, kSquare, kPad64, kCrop, kTorchvision };     // "none", "square", ...
+enum class AnchorConvention { kMatterport, kTorchvision };                 // "matterport", "torchvision"
+enum class ProposalSelection { kGlobal, kPerLevel };                       // "global", "per_level"
+enum class OptimizerKind { kSgd, kAdamW };                                 // "sgd", "adamw"
+enum class LearningRateSchedule { kConstant, kStep, kCosine };             // "constant", "step", "cosine"
+
+template <typename E>
+const std::vector<std::pair<E, const char*>>& EnumTable();
+template <>
+const std::vector<std::pair<Backbone, const char*>>& EnumTable<Backbone>();
+template <>
+const std::vector<std::pair<ResizeMode, const char*>>& EnumTable<ResizeMode>();
+template <>
+const std::vector<std::pair<AnchorConvention, const char*>>& EnumTable<AnchorConvention>();
+template <>
+const std::vector<std::pair<ProposalSelection, const char*>>& EnumTable<ProposalSelection>();
+template <>
+const std::vector<std::pair<OptimizerKind, const char*>>& EnumTable<OptimizerKind>();
+template <>
+const std::vector<std::pair<LearningRateSchedule, const char*>>& EnumTable<LearningRateSchedule>();
+
+// The word users write for `value`, e.g. EnumName(ResizeMode::kPad64) == "pad64".
+template <typename E>
+std::string EnumName(E value) {
+  for (const auto& [v, word] : EnumTable<E>()) {
+    if (v == value) return word;
+  }
+  return "?";  // unreachable for values of the enum
+}
+
+// Every word of E, in declaration order.
+template <typename E>
+std::vector<std::string> EnumWords() {
+  std::vector<std::string> words;
+  for (const auto& entry : EnumTable<E>()) words.push_back(entry.second);
+  return words;
+}
+
+// Parses a word; false when it is none of E's words (exact spelling, as in config files).
+template <typename E>
+bool ParseEnum(const std::string& word, E* out) {
+  for (const auto& [v, w] : EnumTable<E>()) {
+    if (word == w) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
 
 // NAME's longest form in bytes: it names run folders and checkpoint files, whose names must stay under
 // the file system's 255 bytes with the timestamp and epoch added.
@@ -36,7 +93,7 @@ struct Config {
   int IMAGES_PER_GPU = 2;
   int STEPS_PER_EPOCH = 1000;
   int VALIDATION_STEPS = 50;
-  std::string BACKBONE = "resnet101";  // resnet18 | resnet34 | resnet50 | resnet101
+  Backbone BACKBONE = Backbone::kResNet101;  // resnet18 | resnet34 | resnet50 | resnet101
   std::vector<int> BACKBONE_STRIDES = {4, 8, 16, 32, 64};
   int FPN_CLASSIF_FC_LAYERS_SIZE = 1024;
   int TOP_DOWN_PYRAMID_SIZE = 256;
@@ -51,7 +108,7 @@ struct Config {
   int POST_NMS_ROIS_INFERENCE = 1000;
   bool USE_MINI_MASK = true;
   std::vector<int> MINI_MASK_SHAPE = {56, 56};  // (height, width)
-  std::string IMAGE_RESIZE_MODE = "square";    // none | square | pad64 | crop | torchvision
+  ResizeMode IMAGE_RESIZE_MODE = ResizeMode::kSquare;  // none | square | pad64 | crop | torchvision
   int IMAGE_MIN_DIM = 800;
   int IMAGE_MAX_DIM = 1024;
   double IMAGE_MIN_SCALE = 0.0;
@@ -95,10 +152,10 @@ struct Config {
   // Anchor shape convention; both centre anchors at k * stride of their level.
   //   "torchvision": ratio = height / width, base anchors rounded to integers (equal to AnchorGenerator).
   //   "matterport":  ratio = width / height, unrounded (matterport's generate_anchors).
-  std::string RPN_ANCHOR_CONVENTION = "matterport";
+  AnchorConvention RPN_ANCHOR_CONVENTION = AnchorConvention::kMatterport;
   // How proposals are picked before NMS: "global" takes PRE_NMS_LIMIT over all levels (matterport),
   // "per_level" takes PRE_NMS_LIMIT on every level and runs NMS per level (torchvision).
-  std::string PROPOSAL_SELECTION = "global";
+  ProposalSelection PROPOSAL_SELECTION = ProposalSelection::kGlobal;
   int PRE_NMS_LIMIT_INFERENCE = 6000;  // PRE_NMS_LIMIT at inference (torchvision: 1000 vs 2000)
   double RPN_POSITIVE_IOU = 0.7;       // anchors at or above are foreground
   double RPN_NEGATIVE_IOU = 0.3;       // anchors below are background
@@ -108,12 +165,12 @@ struct Config {
   double ROI_NEGATIVE_IOU = 0.5;       // proposals below are background ROIs
   // "sgd" (SGD with LEARNING_MOMENTUM, matterport and torchvision) or "adamw" (AdamW, betas 0.9 and
   // 0.999, WEIGHT_DECAY decoupled); both after GRADIENT_CLIP_NORM clipping.
-  std::string OPTIMIZER = "sgd";
+  OptimizerKind OPTIMIZER = OptimizerKind::kSgd;
   int WARMUP_STEPS = 0;                // linear learning-rate warmup
   // Learning rate after the warmup: "constant", "step" (times LEARNING_RATE_DECAY at each of
   // LEARNING_RATE_STEPS, counted in training steps) or "cosine" (from LEARNING_RATE down to 0 at the
   // run's last step).
-  std::string LEARNING_RATE_SCHEDULE = "constant";
+  LearningRateSchedule LEARNING_RATE_SCHEDULE = LearningRateSchedule::kConstant;
   std::vector<int> LEARNING_RATE_STEPS = {};
   double LEARNING_RATE_DECAY = 0.1;
   int SEED = 0;                        // every random choice of a run derives from it
@@ -136,7 +193,9 @@ struct Config {
   // "preset" is not allowed here: presets are chosen before overrides.
   absl::Status Apply(const nlohmann::json& overrides, const std::string& source);
 
-  // Checks every field and their combinations; the error lists each problem as "KEY: reason".
+  // Checks every field and their combinations, including every constraint that the data pipeline and
+  // the model enforce, so that a config it passes builds the model and trains (validate_property_test).
+  // The error lists each problem as "KEY: reason", separated by "; ".
   absl::Status Validate() const;
 
   // Prints every field and derived value, sorted by name, like matterport's config.display().

@@ -33,7 +33,7 @@ namespace mrcnn {
 using ImageSize = std::pair<int64_t, int64_t>;  // (height, width)
 
 struct TransformOptions {
-  std::string resize_mode = "torchvision";  // torchvision | square | pad64 | none
+  ResizeMode resize_mode = ResizeMode::kTorchvision;  // torchvision | square | pad64 | none
   int64_t min_dim = 800, max_dim = 1333;
   double min_scale = 0.0;
   std::vector<double> mean = {123.675, 116.28, 103.53};  // RGB, 0-255 units

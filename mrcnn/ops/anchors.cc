@@ -25,16 +25,10 @@ absl::StatusOr<AnchorGenerator> AnchorGenerator::Create(const AnchorOptions& opt
   if (options.ratios.empty()) {
     return absl::InvalidArgumentError("AnchorGenerator: ratios (RPN_ANCHOR_RATIOS) is empty");
   }
-  if (options.anchor_stride != 1 && options.anchor_stride != 2) {
+  if (options.anchor_stride < 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("AnchorGenerator: anchor_stride (RPN_ANCHOR_STRIDE) must be 1 or 2, got ",
+        absl::StrCat("AnchorGenerator: anchor_stride (RPN_ANCHOR_STRIDE) must be >= 1, got ",
                      options.anchor_stride));
-  }
-  if (options.convention != "torchvision" && options.convention != "matterport") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "AnchorGenerator: convention (RPN_ANCHOR_CONVENTION) must be \"torchvision\" or "
-        "\"matterport\", got \"",
-        options.convention, "\""));
   }
   for (double r : options.ratios) {
     if (!(r > 0) || !std::isfinite(r)) {
@@ -42,7 +36,7 @@ absl::StatusOr<AnchorGenerator> AnchorGenerator::Create(const AnchorOptions& opt
           absl::StrCat("AnchorGenerator: ratios must be positive and finite, got ", r));
     }
   }
-  const bool torchvision = options.convention == "torchvision";
+  const bool torchvision = options.convention == AnchorConvention::kTorchvision;
   std::vector<at::Tensor> cell_anchors;
   for (size_t level = 0; level < options.sizes_per_level.size(); ++level) {
     const std::vector<double>& sizes = options.sizes_per_level[level];

@@ -3,9 +3,9 @@
 // (ratio, scale) pair, for each ratio in the given order, for each scale of the level (with one
 // scale per level, as matterport's RPN_ANCHOR_SCALES, just the ratios in order).
 //
-// With RPN_ANCHOR_STRIDE = 2 only every other cell in both axes (rows 0, 2, 4, ..., columns 0, 2,
-// ...) carries anchors, and the RPN head's outputs are subsampled to match with
-// SubsampleToAnchorStride.
+// RPN_ANCHOR_STRIDE = s (any s >= 1, matterport's meaning) puts anchors on every s-th cell in both axes
+// (rows and columns 0, s, 2s, ...: matterport's np.arange(0, shape, anchor_stride) * feature_stride),
+// and the RPN head's outputs are subsampled to match with SubsampleToAnchorStride.
 //
 // Two shape conventions; both centre the anchors of cell (i, j) at (j * stride, i * stride):
 //   "torchvision": ratio = height / width, base anchors rounded to integers; at anchor stride 1 the
@@ -43,8 +43,8 @@ struct AnchorOptions {
   // Anchor sizes (the square root of the area, pixels) per level: one inner list per FPN level.
   std::vector<std::vector<double>> sizes_per_level;
   std::vector<double> ratios;  // shared by all levels
-  int anchor_stride = 1;       // 1: every feature cell; 2: every other cell in both axes
-  std::string convention = "torchvision";  // "torchvision" | "matterport"
+  int anchor_stride = 1;       // s >= 1: every s-th feature cell in both axes
+  AnchorConvention convention = AnchorConvention::kTorchvision;
 };
 
 // sizes_per_level = one level per RPN_ANCHOR_SCALES entry; RPN_ANCHOR_RATIOS, RPN_ANCHOR_STRIDE,
@@ -53,7 +53,7 @@ AnchorOptions AnchorOptionsFromConfig(const Config& config);
 
 class AnchorGenerator {
  public:
-  // Checks the options (non-empty, positive sizes and ratios, stride 1 or 2, known convention).
+  // Checks the options (non-empty, positive sizes and ratios, positive stride).
   static absl::StatusOr<AnchorGenerator> Create(const AnchorOptions& options);
 
   // Base anchors of each level centred at (0, 0): [A_l, 4] float32.

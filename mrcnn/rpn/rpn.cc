@@ -45,22 +45,18 @@ absl::StatusOr<RPNOptions> RPNOptionsFromConfig(const Config& c) {
         "RPN_ANCHOR_SCALES: one scale per FPN level P2..P6 (5), got ", c.RPN_ANCHOR_SCALES.size()));
   }
   o.level_strides.assign(c.BACKBONE_STRIDES.begin(), c.BACKBONE_STRIDES.end());
-  if (c.PROPOSAL_SELECTION != "per_level" && c.PROPOSAL_SELECTION != "global") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PROPOSAL_SELECTION: must be per_level or global, got '", c.PROPOSAL_SELECTION, "'"));
-  }
   o.selection = c.PROPOSAL_SELECTION;
   o.pre_nms_top_n_train = c.PRE_NMS_LIMIT;
   o.pre_nms_top_n_test = c.PRE_NMS_LIMIT_INFERENCE;
   o.post_nms_top_n_train = c.POST_NMS_ROIS_TRAINING;
   o.post_nms_top_n_test = c.POST_NMS_ROIS_INFERENCE;
   // Global selection keeps at most PRE_NMS_LIMIT boxes before NMS, so it cannot return more.
-  if (o.selection == "global" && o.post_nms_top_n_train > o.pre_nms_top_n_train) {
+  if (o.selection == ProposalSelection::kGlobal && o.post_nms_top_n_train > o.pre_nms_top_n_train) {
     return absl::InvalidArgumentError(absl::StrCat(
         "POST_NMS_ROIS_TRAINING (", o.post_nms_top_n_train, ") exceeds PRE_NMS_LIMIT (",
         o.pre_nms_top_n_train, "): global proposal selection keeps at most PRE_NMS_LIMIT boxes"));
   }
-  if (o.selection == "global" && o.post_nms_top_n_test > o.pre_nms_top_n_test) {
+  if (o.selection == ProposalSelection::kGlobal && o.post_nms_top_n_test > o.pre_nms_top_n_test) {
     return absl::InvalidArgumentError(absl::StrCat(
         "POST_NMS_ROIS_INFERENCE (", o.post_nms_top_n_test, ") exceeds PRE_NMS_LIMIT_INFERENCE (",
         o.pre_nms_top_n_test, "): global proposal selection keeps at most that many boxes"));
@@ -89,7 +85,7 @@ std::vector<torch::Tensor> RegionProposalNetworkImpl::Anchors(
     const std::vector<torch::Tensor>& features, std::pair<int64_t, int64_t> padded_size) const {
   std::vector<std::pair<int64_t, int64_t>> sizes;
   for (const auto& f : features) sizes.emplace_back(f.size(2), f.size(3));
-  if (options.anchors.convention == "torchvision") {
+  if (options.anchors.convention == AnchorConvention::kTorchvision) {
     // torchvision's strides: padded image size // feature size (P6 of an 800x1088 batch: 61, 64).
     return anchor_generator.Anchors(sizes, ops::AnchorGenerator::InferStrides(padded_size, sizes));
   }
@@ -151,7 +147,7 @@ RPNOutput RegionProposalNetworkImpl::forward(
   for (int64_t i = 0; i < num_images; ++i) {
     // Candidates: the pre_nms best per level (torchvision) or over all levels (matterport).
     torch::Tensor candidates;
-    if (options.selection == "per_level") {
+    if (options.selection == ProposalSelection::kPerLevel) {
       std::vector<torch::Tensor> picks;
       int64_t offset = 0;
       for (int64_t n : anchors_in_level) {
@@ -171,7 +167,7 @@ RPNOutput RegionProposalNetworkImpl::forward(
     boxes = boxes.index_select(0, keep);
     scores = scores.index_select(0, keep);
     lvl = lvl.index_select(0, keep);
-    keep = options.selection == "per_level"
+    keep = options.selection == ProposalSelection::kPerLevel
                ? ops::BatchedNms(boxes, scores, lvl, options.nms_threshold)
                : ops::Nms(boxes, scores, options.nms_threshold);
     keep = keep.narrow(0, 0, std::min<int64_t>(post_nms, keep.size(0)));

@@ -1,10 +1,11 @@
 // Region Proposal Network: objectness and box deltas per anchor, proposals, and the RPN losses.
 //
 // torchvision's RegionProposalNetwork with matterport's knobs. The head (registered as `rpn.head`)
-// scores every anchor of P2..P6; with RPN_ANCHOR_STRIDE = 2 its outputs are subsampled to the anchors'
-// cells. Proposals: decode deltas on the anchors, keep the PRE_NMS_LIMIT best (PRE_NMS_LIMIT_INFERENCE
-// at inference), clip to the image, drop boxes smaller than RPN_MIN_SIZE, NMS at RPN_NMS_THRESHOLD,
-// keep POST_NMS_ROIS_TRAINING / POST_NMS_ROIS_INFERENCE. PROPOSAL_SELECTION picks how:
+// scores every anchor of P2..P6; with RPN_ANCHOR_STRIDE > 1 its outputs are subsampled to the anchors'
+// cells (every RPN_ANCHOR_STRIDE-th cell). Proposals: decode deltas on the anchors, keep the
+// PRE_NMS_LIMIT best (PRE_NMS_LIMIT_INFERENCE at inference), clip to the image, drop boxes smaller
+// than RPN_MIN_SIZE, NMS at RPN_NMS_THRESHOLD, keep POST_NMS_ROIS_TRAINING / POST_NMS_ROIS_INFERENCE.
+// PROPOSAL_SELECTION picks how:
 //   "per_level" (torchvision): the top-k and the NMS run per pyramid level;
 //   "global"    (matterport):  one top-k over all levels and one NMS over all of them.
 // Training adds the losses: anchors matched to ground truth at RPN_POSITIVE_IOU / RPN_NEGATIVE_IOU
@@ -37,7 +38,7 @@ struct RPNOptions {
   int64_t in_channels = 256;
   ops::AnchorOptions anchors;
   std::vector<int64_t> level_strides = {4, 8, 16, 32, 64};  // BACKBONE_STRIDES (matterport anchors)
-  std::string selection = "per_level";                       // "per_level" | "global"
+  ProposalSelection selection = ProposalSelection::kPerLevel;
   int64_t pre_nms_top_n_train = 2000, pre_nms_top_n_test = 1000;
   int64_t post_nms_top_n_train = 2000, post_nms_top_n_test = 1000;
   double nms_threshold = 0.7;
@@ -48,7 +49,7 @@ struct RPNOptions {
   std::array<double, 4> coder_weights = {1.0, 1.0, 1.0, 1.0};  // (wx, wy, ww, wh) = 1 / RPN_BBOX_STD_DEV
 };
 
-// Errors name the config key (e.g. an RPN_ANCHOR_STRIDE the anchors do not support).
+// Errors name the config key; Config::Validate refuses every config that fails here.
 absl::StatusOr<RPNOptions> RPNOptionsFromConfig(const Config& config);
 
 // BoxCoder weights (wx, wy, ww, wh) from matterport's std devs (dy, dx, dh, dw): weights = 1 / std.

@@ -39,7 +39,7 @@ void Optimizer::Step(const std::vector<std::pair<std::string, torch::Tensor>>& p
   for (auto& [name, p] : with_grad) {
     Slots& s = state_[*name];
     const torch::Tensor g = p.grad();
-    if (kind_ == "adamw") {
+    if (kind_ == OptimizerKind::kAdamW) {
       ++s.steps;
       if (!s.exp_avg.defined()) {
         s.exp_avg = torch::zeros_like(p);
@@ -94,10 +94,10 @@ absl::Status Optimizer::Restore(const TensorMap& state, const std::map<std::stri
     if (!sgd_slot && !adamw_slot) {
       return absl::InvalidArgumentError(absl::StrCat(source, ": unknown optimizer state '", key, "'"));
     }
-    if ((kind_ == "adamw") != adamw_slot) {
+    if ((kind_ == OptimizerKind::kAdamW) != adamw_slot) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": the checkpoint holds ", adamw_slot ? "adamw" : "sgd", " optimizer state ('", key,
-          "') but OPTIMIZER is ", kind_, "; resume with the run's own OPTIMIZER, or start from its weights with --weights"));
+          "') but OPTIMIZER is ", EnumName(kind_), "; resume with the run's own OPTIMIZER, or start from its weights with --weights"));
     }
     auto it = params.find(name);
     Slots& s = restored[name];
@@ -118,7 +118,7 @@ absl::Status Optimizer::Restore(const TensorMap& state, const std::map<std::stri
     (slot == "momentum" ? s.momentum : slot == "exp_avg" ? s.exp_avg : s.exp_avg_sq) = v;
   }
   for (const auto& [name, s] : restored) {
-    if (kind_ == "adamw" && (!s.exp_avg.defined() || !s.exp_avg_sq.defined() || s.steps <= 0)) {
+    if (kind_ == OptimizerKind::kAdamW && (!s.exp_avg.defined() || !s.exp_avg_sq.defined() || s.steps <= 0)) {
       return absl::InvalidArgumentError(absl::StrCat(
           source, ": adamw optimizer state of '", name, "' is incomplete (needs exp_avg, exp_avg_sq and step)"));
     }

@@ -54,7 +54,7 @@ class Optimizer {
     int64_t steps = 0;
   };
 
-  std::string kind_;
+  OptimizerKind kind_;
   double momentum_, weight_decay_, clip_norm_;
   std::map<std::string, Slots> state_;
 };

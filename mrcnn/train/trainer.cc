@@ -103,14 +103,14 @@ absl::Status WriteConfig(const Config& c, const std::string& dir) {
 
 double LearningRateAt(const Config& c, double base, int64_t step, int64_t total_steps) {
   if (step < c.WARMUP_STEPS) return base * static_cast<double>(step + 1) / c.WARMUP_STEPS;
-  if (c.LEARNING_RATE_SCHEDULE == "step") {
+  if (c.LEARNING_RATE_SCHEDULE == LearningRateSchedule::kStep) {
     double lr = base;
     for (int s : c.LEARNING_RATE_STEPS) {
       if (step >= s) lr *= c.LEARNING_RATE_DECAY;
     }
     return lr;
   }
-  if (c.LEARNING_RATE_SCHEDULE == "cosine") {
+  if (c.LEARNING_RATE_SCHEDULE == LearningRateSchedule::kCosine) {
     const double span = std::max<int64_t>(1, total_steps - c.WARMUP_STEPS);
     const double t = std::min(1.0, static_cast<double>(step - c.WARMUP_STEPS) / span);
     return base * 0.5 * (1.0 + std::cos(M_PI * t));

@@ -19,7 +19,7 @@ namespace {
 
 mrcnn::Config Cfg(const std::string& mode, int min_dim, int max_dim, double min_scale = 0) {
   mrcnn::Config c;
-  c.IMAGE_RESIZE_MODE = mode;
+  EXPECT_TRUE(mrcnn::ParseEnum(mode, &c.IMAGE_RESIZE_MODE)) << mode;
   c.IMAGE_MIN_DIM = min_dim;
   c.IMAGE_MAX_DIM = max_dim;
   c.IMAGE_MIN_SCALE = min_scale;

@@ -203,7 +203,7 @@ TEST(DerivedTest, ProposalCountsByHand) {
   EXPECT_EQ(d["POST_NMS_ROIS_INFERENCE_AT_MOST"], 250);
   EXPECT_EQ(d["POSITIVE_ROIS_PER_IMAGE_AT_MOST"], 10);  // int(32 * 0.33)
   c.RPN_ANCHOR_STRIDE = 4;  // 8^2 + 4^2 + 2^2 + 1 + 1 = 86 cells x 3 = 258 anchors
-  c.PROPOSAL_SELECTION = "per_level";
+  c.PROPOSAL_SELECTION = mrcnn::ProposalSelection::kPerLevel;
   d = DerivedValues(c);
   EXPECT_EQ(d["ANCHORS_TOTAL"], 258);
   EXPECT_EQ(d["PRE_NMS_KEPT_TRAINING"], 258);  // every level under the per-level limit

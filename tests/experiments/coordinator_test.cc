@@ -376,3 +376,56 @@ int main(int argc, char** argv) {
   experiments_test::SetArgs(argc, argv);
   return RUN_ALL_TESTS();
 }
+
+namespace experiments {
+namespace {
+
+// A grid whose second point is a config the model cannot build (global proposal selection keeps at
+// most PRE_NMS_LIMIT = 1000 boxes on the shapes preset, so 2000 post-NMS ROIs cannot be had) is refused
+// by the sweep before anything is written: no log file for a new log, no sweep, trial or param row
+// in an existing one. Such points used to pass validation and fail in every trial, which was retried.
+TEST_F(CoordinatorTest, SpecWithOneInvalidPointIsRefusedBeforeAnythingIsLogged) {
+  const std::string spec = dir_ + "/one_bad_point.json";
+  std::ofstream(spec) << R"({"name": "one_bad", "base": {"STEPS_PER_EPOCH": 5},
+      "params": {"POST_NMS_ROIS_TRAINING": [500, 2000, 1000]}})";
+  const auto run_sweep = [&]() {
+    return experiments_test::RunProcess({Arg("sweep"), "--spec=" + spec, "--trial_binary=" + Arg("fake_trial"),
+                                         "--db=" + options_.db_path, "--workers=1", "--cores=1"},
+                                        60);
+  };
+  const auto expect_refused = [](const experiments_test::ProcResult& r) {
+    ASSERT_TRUE(WIFEXITED(r.wait_status)) << r.output;
+    EXPECT_EQ(WEXITSTATUS(r.wait_status), 1) << r.output;
+    // The point by its index and values, the key and the value.
+    EXPECT_NE(r.output.find("point 1 {\"POST_NMS_ROIS_TRAINING\":2000}"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("POST_NMS_ROIS_TRAINING: must be <= PRE_NMS_LIMIT (1000) with "
+                            "PROPOSAL_SELECTION=global, got 2000"),
+              std::string::npos)
+        << r.output;
+    EXPECT_EQ(r.output.find("point 0"), std::string::npos) << r.output;  // the valid points are not listed
+    EXPECT_EQ(r.output.find("point 2"), std::string::npos) << r.output;
+  };
+  // A new log: not even created.
+  expect_refused(run_sweep());
+  EXPECT_FALSE(std::filesystem::exists(options_.db_path));
+
+  // An existing log with an earlier sweep: it stays as it was.
+  absl::StatusOr<SweepOutcome> earlier = RunSweep(Plan(Grid("earlier", {{"RPN_ANCHOR_STRIDE", {1}}})), options_);
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  const std::string counts = "SELECT (SELECT COUNT(*) FROM sweeps), (SELECT COUNT(*) FROM trials), "
+                             "(SELECT COUNT(*) FROM params), (SELECT COUNT(*) FROM attempts)";
+  std::string before;
+  {
+    Db& db = OpenDb();
+    before = Text(db, counts);
+    EXPECT_EQ(Text(db, "SELECT (SELECT COUNT(*) FROM sweeps), (SELECT COUNT(*) FROM trials)"), "1|1;");
+    log_.reset();
+  }
+  expect_refused(run_sweep());
+  Db& db = OpenDb();
+  EXPECT_EQ(Text(db, counts), before);
+  EXPECT_EQ(Text(db, "SELECT COUNT(*) FROM sweeps WHERE name = 'one_bad'"), "0;");
+}
+
+}  // namespace
+}  // namespace experiments

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,7 +45,7 @@ TEST(ConfigTest, DefaultsAreMatterports) {
   EXPECT_EQ(c.IMAGES_PER_GPU, 2);
   EXPECT_EQ(c.STEPS_PER_EPOCH, 1000);
   EXPECT_EQ(c.VALIDATION_STEPS, 50);
-  EXPECT_EQ(c.BACKBONE, "resnet101");
+  EXPECT_EQ(c.BACKBONE, Backbone::kResNet101);
   EXPECT_EQ(c.BACKBONE_STRIDES, (std::vector<int>{4, 8, 16, 32, 64}));
   EXPECT_EQ(c.FPN_CLASSIF_FC_LAYERS_SIZE, 1024);
   EXPECT_EQ(c.TOP_DOWN_PYRAMID_SIZE, 256);
@@ -58,7 +60,7 @@ TEST(ConfigTest, DefaultsAreMatterports) {
   EXPECT_EQ(c.POST_NMS_ROIS_INFERENCE, 1000);
   EXPECT_TRUE(c.USE_MINI_MASK);
   EXPECT_EQ(c.MINI_MASK_SHAPE, (std::vector<int>{56, 56}));
-  EXPECT_EQ(c.IMAGE_RESIZE_MODE, "square");
+  EXPECT_EQ(c.IMAGE_RESIZE_MODE, ResizeMode::kSquare);
   EXPECT_EQ(c.IMAGE_MIN_DIM, 800);
   EXPECT_EQ(c.IMAGE_MAX_DIM, 1024);
   EXPECT_DOUBLE_EQ(c.IMAGE_MIN_SCALE, 0);
@@ -98,11 +100,11 @@ TEST(ConfigTest, DerivedValuesFollowMatterport) {
   c.GPU_COUNT = 3;
   c.IMAGES_PER_GPU = 5;
   EXPECT_EQ(c.BATCH_SIZE(), 15);
-  c.IMAGE_RESIZE_MODE = "crop";
+  c.IMAGE_RESIZE_MODE = ResizeMode::kCrop;
   c.IMAGE_MIN_DIM = 64;
   c.IMAGE_CHANNEL_COUNT = 1;
   EXPECT_EQ(c.IMAGE_SHAPE(), (std::vector<int>{64, 64, 1}));
-  c.IMAGE_RESIZE_MODE = "square";
+  c.IMAGE_RESIZE_MODE = ResizeMode::kSquare;
   EXPECT_EQ(c.IMAGE_SHAPE(), (std::vector<int>{128, 128, 1}));
 }
 
@@ -130,10 +132,10 @@ TEST(ConfigTest, TorchvisionPresetMatchesTorchvisionModel) {
     ++checked;
   }
   EXPECT_GE(checked, 30);
-  EXPECT_EQ(c.BACKBONE, "resnet50");
-  EXPECT_EQ(c.IMAGE_RESIZE_MODE, "torchvision");
-  EXPECT_EQ(c.PROPOSAL_SELECTION, "per_level");
-  EXPECT_EQ(c.RPN_ANCHOR_CONVENTION, "torchvision");
+  EXPECT_EQ(c.BACKBONE, Backbone::kResNet50);
+  EXPECT_EQ(c.IMAGE_RESIZE_MODE, ResizeMode::kTorchvision);
+  EXPECT_EQ(c.PROPOSAL_SELECTION, ProposalSelection::kPerLevel);
+  EXPECT_EQ(c.RPN_ANCHOR_CONVENTION, AnchorConvention::kTorchvision);
   EXPECT_FALSE(c.ROI_ALIGN_ALIGNED);
   EXPECT_TRUE(c.Validate().ok()) << c.Validate();
 }
@@ -144,7 +146,7 @@ TEST(ConfigTest, ShapesPresetIsValidAndSmall) {
   EXPECT_EQ(c.NUM_CLASSES, 4);
   EXPECT_EQ(c.IMAGE_SHAPE(), (std::vector<int>{128, 128, 3}));
   EXPECT_EQ(c.TRAIN_ROIS_PER_IMAGE, 32);
-  EXPECT_EQ(c.BACKBONE, "resnet18");
+  EXPECT_EQ(c.BACKBONE, Backbone::kResNet18);
   EXPECT_LT(c.BACKBONE_BASE_WIDTH, 64);
 }
 
@@ -178,10 +180,16 @@ TEST(ConfigTest, EveryValidationError) {
       {"ROI_POSITIVE_RATIO", "0", "ROI_POSITIVE_RATIO: must be in (0, 1]"},
       {"IMAGE_MIN_DIM", "256", "IMAGE_MIN_DIM: must be <= IMAGE_MAX_DIM (128), got 256"},
       {"IMAGE_MAX_DIM", "100", "IMAGE_MAX_DIM: must be a multiple of 64 in square mode"},
-      {"IMAGE_RESIZE_MODE", "stretch", "IMAGE_RESIZE_MODE: must be one of none, square, pad64, crop"},
-      {"BACKBONE", "vgg16", "BACKBONE: must be one of resnet18, resnet34, resnet50, resnet101"},
-      {"BACKBONE_STRIDES", "4,8,16,32,128", "BACKBONE_STRIDES: must be increasing strides"},
-      {"BACKBONE_STRIDES", "8,4,16,32,64", "BACKBONE_STRIDES: must be increasing strides"},
+      {"BACKBONE_STRIDES", "4,8,16,32,128", "BACKBONE_STRIDES: must be [4,8,16,32,64]"},
+      {"BACKBONE_STRIDES", "8,4,16,32,64", "BACKBONE_STRIDES: must be [4,8,16,32,64]"},
+      // The backbone makes all of P2..P6; a subset used to pass here and fail in the model.
+      {"BACKBONE_STRIDES", "4,8,16,32", "BACKBONE_STRIDES: must be [4,8,16,32,64]"},
+      {"IMAGE_CHANNEL_COUNT", "1", "IMAGE_CHANNEL_COUNT: must be 3"},
+      // Global proposal selection keeps at most the pre-NMS limit (the shapes preset: 1000 / 500).
+      {"POST_NMS_ROIS_TRAINING", "1001",
+       "POST_NMS_ROIS_TRAINING: must be <= PRE_NMS_LIMIT (1000) with PROPOSAL_SELECTION=global, got 1001"},
+      {"POST_NMS_ROIS_INFERENCE", "501",
+       "POST_NMS_ROIS_INFERENCE: must be <= PRE_NMS_LIMIT_INFERENCE (500) with PROPOSAL_SELECTION=global"},
       {"MEAN_PIXEL", "1,2", "MEAN_PIXEL: has 2 values but IMAGE_CHANNEL_COUNT is 3"},
       {"IMAGE_STD", "1,0,1", "IMAGE_STD: values must be > 0"},
       {"RPN_BBOX_STD_DEV", "0.1,0.1,0.2", "RPN_BBOX_STD_DEV: must be 4 positive numbers"},
@@ -200,9 +208,6 @@ TEST(ConfigTest, EveryValidationError) {
       {"POST_NMS_ROIS_INFERENCE", "-5", "POST_NMS_ROIS_INFERENCE: must be > 0"},
       {"DETECTION_MAX_INSTANCES", "0", "DETECTION_MAX_INSTANCES: must be > 0"},
       {"MAX_GT_INSTANCES", "0", "MAX_GT_INSTANCES: must be > 0"},
-      {"PROPOSAL_SELECTION", "random", "PROPOSAL_SELECTION: must be one of global, per_level"},
-      {"OPTIMIZER", "adam", "OPTIMIZER: must be one of sgd, adamw"},
-      {"RPN_ANCHOR_CONVENTION", "detectron", "RPN_ANCHOR_CONVENTION: must be one of matterport"},
       {"NAME", "", "NAME: must not be empty"},
       // NAME names run folders and checkpoint files: nothing that leaves the folder or is too long.
       {"NAME", "../../../x", "NAME: '../../../x' cannot name a folder"},
@@ -237,12 +242,12 @@ TEST(ConfigTest, StringValuesMustBeUtf8) {
 
 TEST(ConfigTest, ModeSpecificImageChecks) {
   Config c = Valid();
-  c.IMAGE_RESIZE_MODE = "pad64";
+  c.IMAGE_RESIZE_MODE = ResizeMode::kPad64;
   c.IMAGE_MIN_DIM = 100;
   EXPECT_THAT(ErrorOf(c), HasSubstr("IMAGE_MIN_DIM: must be a multiple of 64 in pad64 mode"));
-  c.IMAGE_RESIZE_MODE = "crop";
+  c.IMAGE_RESIZE_MODE = ResizeMode::kCrop;
   EXPECT_THAT(ErrorOf(c), HasSubstr("IMAGE_MIN_DIM: must be a multiple of 64 in crop mode"));
-  c.IMAGE_RESIZE_MODE = "torchvision";  // pads to a multiple of the largest stride at batching time
+  c.IMAGE_RESIZE_MODE = ResizeMode::kTorchvision;  // pads to a multiple of the largest stride at batching time
   EXPECT_TRUE(c.Validate().ok()) << c.Validate();
 }
 
@@ -304,6 +309,18 @@ TEST(ConfigTest, SetRejectsBadValuesNamingKeyAndReason) {
       {"RPN_ANCHOR_STRIDES", "2", "unknown config key 'RPN_ANCHOR_STRIDES' (did you mean RPN_ANCHOR_STRIDE?)"},
       {"BATCH_SIZE", "8", "BATCH_SIZE: derived value, cannot be set"},
       {"IMAGE_SHAPE", "[64,64,3]", "IMAGE_SHAPE: derived value, cannot be set"},
+      // The word options are parsed when set: a bad word names the key, the choices and the word.
+      {"IMAGE_RESIZE_MODE", "stretch",
+       "IMAGE_RESIZE_MODE: must be one of none, square, pad64, crop, torchvision; got 'stretch'"},
+      {"IMAGE_RESIZE_MODE", "Square", "IMAGE_RESIZE_MODE: must be one of none, square"},
+      {"BACKBONE", "vgg16", "BACKBONE: must be one of resnet18, resnet34, resnet50, resnet101; got 'vgg16'"},
+      {"PROPOSAL_SELECTION", "random", "PROPOSAL_SELECTION: must be one of global, per_level; got 'random'"},
+      {"OPTIMIZER", "adam", "OPTIMIZER: must be one of sgd, adamw; got 'adam'"},
+      {"RPN_ANCHOR_CONVENTION", "detectron",
+       "RPN_ANCHOR_CONVENTION: must be one of matterport, torchvision; got 'detectron'"},
+      {"LEARNING_RATE_SCHEDULE", "linear",
+       "LEARNING_RATE_SCHEDULE: must be one of constant, step, cosine; got 'linear'"},
+      {"OPTIMIZER", "", "OPTIMIZER: must be one of sgd, adamw; got ''"},
   };
   const Config before = c;
   for (const Case& tc : cases) {
@@ -312,6 +329,52 @@ TEST(ConfigTest, SetRejectsBadValuesNamingKeyAndReason) {
     EXPECT_THAT(std::string(s.message()), HasSubstr(tc.expected)) << tc.key << "=" << tc.value;
   }
   EXPECT_EQ(c, before) << "a rejected value must leave the config unchanged";
+}
+
+// Every word of every word option reads back as the same word in JSON and Display, so config files,
+// the experiment log and config_tool show what users typed.
+TEST(ConfigTest, WordOptionsKeepTheirSpelling) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> options = {
+      {"BACKBONE", {"resnet18", "resnet34", "resnet50", "resnet101"}},
+      {"IMAGE_RESIZE_MODE", {"none", "square", "pad64", "crop", "torchvision"}},
+      {"RPN_ANCHOR_CONVENTION", {"matterport", "torchvision"}},
+      {"PROPOSAL_SELECTION", {"global", "per_level"}},
+      {"OPTIMIZER", {"sgd", "adamw"}},
+      {"LEARNING_RATE_SCHEDULE", {"constant", "step", "cosine"}},
+  };
+  for (const auto& [key, words] : options) {
+    for (const std::string& word : words) {
+      Config c = Valid();
+      ASSERT_TRUE(c.Set(key, word).ok()) << key << "=" << word;
+      EXPECT_EQ(c.ToJson()[key], word);
+      std::ostringstream shown;
+      c.Display(shown);
+      EXPECT_THAT(shown.str(), HasSubstr(key + std::string(30 - key.size() + 1, ' ') + word + "\n"));
+      ASSERT_TRUE(c.Set(key, "\"" + word + "\"").ok()) << key << "=\"" << word << "\"";
+      EXPECT_EQ(c.ToJson()[key], word);
+    }
+  }
+  // From JSON: a word of the wrong type or an unknown word names the source and the key.
+  Config c = Valid();
+  absl::Status s = c.Apply(Json::parse(R"({"IMAGE_RESIZE_MODE": 3})"), "f.json");
+  EXPECT_THAT(std::string(s.message()), HasSubstr("f.json: IMAGE_RESIZE_MODE: expected one of none, square"));
+  s = c.Apply(Json::parse(R"({"PROPOSAL_SELECTION": "perlevel"})"), "f.json");
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("f.json: PROPOSAL_SELECTION: must be one of global, per_level; got 'perlevel'"));
+  EXPECT_EQ(c, Valid());
+}
+
+// Constraints the model used to enforce on its own are in Validate now; what the model accepts,
+// Validate accepts too.
+TEST(ConfigTest, ValidateAcceptsWhatTheModelBuilds) {
+  Config c = Valid();
+  c.RPN_ANCHOR_STRIDE = 3;  // anchors on every third cell, as matterport
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  c.PROPOSAL_SELECTION = ProposalSelection::kPerLevel;  // the limit applies per level: 5 x 1000
+  c.POST_NMS_ROIS_TRAINING = 2000;
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  c.PROPOSAL_SELECTION = ProposalSelection::kGlobal;
+  EXPECT_THAT(ErrorOf(c), HasSubstr("POST_NMS_ROIS_TRAINING: must be <= PRE_NMS_LIMIT (1000)"));
 }
 
 TEST(ConfigTest, JsonRoundTripKeepsEveryField) {
@@ -391,11 +454,11 @@ TEST(ConfigTest, ConfigFileOverridesAPreset) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->NUM_CLASSES, 6);
   EXPECT_EQ(c->RPN_ANCHOR_STRIDE, 2);
-  EXPECT_EQ(c->BACKBONE, "resnet50");  // from the file's preset
+  EXPECT_EQ(c->BACKBONE, Backbone::kResNet50);  // from the file's preset
   // An explicit preset wins over the file's.
   c = BuildConfig("shapes", path, {});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->BACKBONE, "resnet18");
+  EXPECT_EQ(c->BACKBONE, Backbone::kResNet18);
   EXPECT_EQ(c->NUM_CLASSES, 6);
   // --set comes after the file, in order.
   c = BuildConfig("", path, {"RPN_ANCHOR_STRIDE=1", "NUM_CLASSES=3", "NUM_CLASSES=4"});

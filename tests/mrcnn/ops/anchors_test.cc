@@ -30,7 +30,7 @@ TEST(AnchorsTest, EqualTorchvisionAtStride1) {
     }
     const at::Tensor r = ref.at(p + "ratios");
     opt.ratios.assign(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
-    opt.convention = "torchvision";
+    opt.convention = AnchorConvention::kTorchvision;
     const AnchorGenerator gen = AnchorGenerator::Create(opt).value();
     const at::Tensor image = ref.at(p + "image");
     const auto strides = AnchorGenerator::InferStrides(
@@ -48,7 +48,7 @@ TEST(AnchorsTest, MatterportConventionAndOrder) {
   AnchorOptions opt;
   opt.sizes_per_level = {{32}, {64}};
   opt.ratios = {0.5, 1.0, 2.0};
-  opt.convention = "matterport";
+  opt.convention = AnchorConvention::kMatterport;
   const AnchorGenerator gen = AnchorGenerator::Create(opt).value();
   const std::vector<at::Tensor> a = gen.Anchors({{2, 3}, {1, 2}}, std::vector<int64_t>{4, 8});
   ASSERT_EQ(a[0].sizes(), (std::vector<int64_t>{2 * 3 * 3, 4}));
@@ -72,7 +72,7 @@ TEST(AnchorsTest, Stride2KeepsEveryOtherCellAndMatchesSubsampledHead) {
   AnchorOptions opt;
   opt.sizes_per_level = {{16}};
   opt.ratios = {0.5, 1.0, 2.0};
-  opt.convention = "torchvision";
+  opt.convention = AnchorConvention::kTorchvision;
   AnchorOptions opt2 = opt;
   opt2.anchor_stride = 2;
   const AnchorGenerator full = AnchorGenerator::Create(opt).value();
@@ -88,12 +88,51 @@ TEST(AnchorsTest, Stride2KeepsEveryOtherCellAndMatchesSubsampledHead) {
       at::equal(sub.flatten(), at::tensor({0.f, 2.f, 4.f, 12.f, 14.f, 16.f, 24.f, 26.f, 28.f})));
 }
 
+// RPN_ANCHOR_STRIDE takes any positive integer with matterport's meaning. matterport's
+// utils.generate_anchors(scales=32, ratios=[0.5, 1, 2], shape=(7, 5), feature_stride=8,
+// anchor_stride=3) centres anchors at shifts_y = arange(0, 7, 3) * 8 = (0, 24, 48) and
+// shifts_x = arange(0, 5, 3) * 8 = (0, 24), rows outer, and per centre one box per ratio with
+// height = 32 / sqrt(r), width = 32 * sqrt(r).
+TEST(AnchorsTest, Stride3FollowsMatterportsGenerateAnchors) {
+  AnchorOptions opt;
+  opt.sizes_per_level = {{32}};
+  opt.ratios = {0.5, 1.0, 2.0};
+  opt.convention = AnchorConvention::kMatterport;
+  opt.anchor_stride = 3;
+  const AnchorGenerator gen = AnchorGenerator::Create(opt).value();
+  const at::Tensor a = gen.Anchors({{7, 5}}, std::vector<int64_t>{8})[0];
+  ASSERT_EQ(a.size(0), 3 * 2 * 3);
+  const float* p = a.data_ptr<float>();
+  int k = 0;
+  for (double cy : {0.0, 24.0, 48.0}) {
+    for (double cx : {0.0, 24.0}) {
+      for (double r : {0.5, 1.0, 2.0}) {
+        const double h = 32 / std::sqrt(r), w = 32 * std::sqrt(r);
+        EXPECT_NEAR(p[4 * k + 0], cx - w / 2, 1e-4) << k;  // (x1, y1, x2, y2)
+        EXPECT_NEAR(p[4 * k + 1], cy - h / 2, 1e-4) << k;
+        EXPECT_NEAR(p[4 * k + 2], cx + w / 2, 1e-4) << k;
+        EXPECT_NEAR(p[4 * k + 3], cy + h / 2, 1e-4) << k;
+        ++k;
+      }
+    }
+  }
+  // The last one by hand: centre (y 48, x 24), ratio 2: w = 45.2548, h = 22.6274.
+  EXPECT_NEAR(p[4 * 17 + 0], 1.3726, 1e-4);
+  EXPECT_NEAR(p[4 * 17 + 1], 36.6863, 1e-4);
+  EXPECT_NEAR(p[4 * 17 + 2], 46.6274, 1e-4);
+  EXPECT_NEAR(p[4 * 17 + 3], 59.3137, 1e-4);
+  // The head's outputs keep the same cells: rows 0, 3, 6 and columns 0, 3 of a 7 x 5 map.
+  const at::Tensor head = at::arange(7 * 5, at::kFloat).view({1, 1, 7, 5});
+  EXPECT_TRUE(at::equal(SubsampleToAnchorStride(head, 3).flatten(),
+                        at::tensor({0.f, 3.f, 15.f, 18.f, 30.f, 33.f})));
+}
+
 TEST(AnchorsTest, ConfigAndCache) {
   Config config;
   config.RPN_ANCHOR_SCALES = {8, 16};
   config.RPN_ANCHOR_RATIOS = {1.0, 2.0};
   config.RPN_ANCHOR_STRIDE = 2;
-  config.RPN_ANCHOR_CONVENTION = "matterport";
+  config.RPN_ANCHOR_CONVENTION = AnchorConvention::kMatterport;
   const AnchorOptions opt = AnchorOptionsFromConfig(config);
   ASSERT_EQ(opt.sizes_per_level.size(), 2u);
   EXPECT_EQ(opt.anchor_stride, 2);
@@ -112,13 +151,10 @@ TEST(AnchorsTest, BadArguments) {
   opt.sizes_per_level = {{32}};
   opt.ratios = {1.0};
   AnchorOptions bad = opt;
-  bad.anchor_stride = 3;
+  bad.anchor_stride = 0;
   EXPECT_FALSE(AnchorGenerator::Create(bad).ok());
   bad = opt;
   bad.ratios = {-1.0};
-  EXPECT_FALSE(AnchorGenerator::Create(bad).ok());
-  bad = opt;
-  bad.convention = "detectron";
   EXPECT_FALSE(AnchorGenerator::Create(bad).ok());
   bad = opt;
   bad.sizes_per_level = {};

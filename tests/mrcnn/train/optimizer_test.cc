@@ -47,7 +47,7 @@ double MaxDifference(const Config& c, Reference make_reference, int steps) {
 
 TEST(OptimizerTest, SgdEqualsLibTorchSgd) {
   Config c;
-  c.OPTIMIZER = "sgd";
+  c.OPTIMIZER = OptimizerKind::kSgd;
   c.LEARNING_MOMENTUM = 0.9;
   c.WEIGHT_DECAY = 1e-2;
   for (double clip : {0.0, 1.0}) {
@@ -62,7 +62,7 @@ TEST(OptimizerTest, SgdEqualsLibTorchSgd) {
 
 TEST(OptimizerTest, AdamWEqualsLibTorchAdamW) {
   Config c;
-  c.OPTIMIZER = "adamw";
+  c.OPTIMIZER = OptimizerKind::kAdamW;
   c.WEIGHT_DECAY = 1e-2;
   for (double clip : {0.0, 1.0}) {
     c.GRADIENT_CLIP_NORM = clip;
@@ -76,7 +76,7 @@ TEST(OptimizerTest, AdamWEqualsLibTorchAdamW) {
 
 TEST(OptimizerTest, StateRoundTripAndErrors) {
   Config c;
-  c.OPTIMIZER = "adamw";
+  c.OPTIMIZER = OptimizerKind::kAdamW;
   torch::Tensor w = torch::ones({2, 2}, torch::requires_grad());
   Optimizer opt(c);
   w.mutable_grad() = torch::full({2, 2}, 0.5);
@@ -101,7 +101,7 @@ TEST(OptimizerTest, StateRoundTripAndErrors) {
 
   // Errors name the file and the reason.
   Config sgd = c;
-  sgd.OPTIMIZER = "sgd";
+  sgd.OPTIMIZER = OptimizerKind::kSgd;
   absl::Status s = Optimizer(sgd).Restore(state, {{"w", w}}, "ckpt.pt");
   EXPECT_TRUE(absl::StrContains(s.message(), "ckpt.pt") && absl::StrContains(s.message(), "OPTIMIZER is sgd")) << s;
   s = Optimizer(c).Restore(state, {{"v", w}}, "ckpt.pt");

@@ -44,7 +44,7 @@ Config TinyConfig() {
   c.VALIDATION_STEPS = 2;
   c.WARMUP_STEPS = 2;
   c.LEARNING_RATE = 0.01;
-  c.OPTIMIZER = "sgd";
+  c.OPTIMIZER = OptimizerKind::kSgd;
   return c;
 }
 
@@ -103,8 +103,8 @@ class ResumeTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ResumeTest, ResumeEqualsUninterruptedRun) {
   Config c = TinyConfig();
-  c.OPTIMIZER = GetParam();
-  if (c.OPTIMIZER == "adamw") c.LEARNING_RATE = 1e-3;
+  ASSERT_TRUE(c.Set("OPTIMIZER", GetParam()).ok());
+  if (c.OPTIMIZER == OptimizerKind::kAdamW) c.LEARNING_RATE = 1e-3;
   datasets::Dataset train = Shapes(5, "train");  // 2 batches per pass: epochs wrap around the data
   datasets::Dataset val = Shapes(2, "val");
   TrainOptions o;
@@ -112,12 +112,12 @@ TEST_P(ResumeTest, ResumeEqualsUninterruptedRun) {
   o.coco_eval = false;
 
   Trainer a = MakeTrainer(c);
-  ASSERT_TRUE(a.SetRunDir(TempDir("resume_a_" + c.OPTIMIZER)).ok());
+  ASSERT_TRUE(a.SetRunDir(TempDir("resume_a_" + GetParam())).ok());
   o.epochs = 3;
   ASSERT_TRUE(a.Train(train, val, o).ok());
 
   Trainer b = MakeTrainer(c);
-  const std::string dir_b = TempDir("resume_b_" + c.OPTIMIZER);
+  const std::string dir_b = TempDir("resume_b_" + GetParam());
   ASSERT_TRUE(b.SetRunDir(dir_b).ok());
   o.epochs = 1;
   ASSERT_TRUE(b.Train(train, val, o).ok());
@@ -185,18 +185,18 @@ TEST(TrainerTest, LearningRateSchedules) {
   EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 0, 100), 0.025);
   EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 3, 100), 0.1);
   EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 50, 100), 0.1);
-  c.LEARNING_RATE_SCHEDULE = "step";
+  c.LEARNING_RATE_SCHEDULE = LearningRateSchedule::kStep;
   c.LEARNING_RATE_STEPS = {10, 20};
   c.LEARNING_RATE_DECAY = 0.1;
   EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 9, 100), 0.1);
   EXPECT_NEAR(LearningRateAt(c, 0.1, 10, 100), 0.01, 1e-15);
   EXPECT_NEAR(LearningRateAt(c, 0.1, 25, 100), 0.001, 1e-15);
-  c.LEARNING_RATE_SCHEDULE = "cosine";  // from step 4 to step 14: half way at 9
+  c.LEARNING_RATE_SCHEDULE = LearningRateSchedule::kCosine;  // from step 4 to step 14: half way at 9
   EXPECT_DOUBLE_EQ(LearningRateAt(c, 0.1, 4, 14), 0.1);
   EXPECT_NEAR(LearningRateAt(c, 0.1, 9, 14), 0.05, 1e-15);
   EXPECT_NEAR(LearningRateAt(c, 0.1, 14, 14), 0.0, 1e-15);
-  c.LEARNING_RATE_SCHEDULE = "linear";
-  EXPECT_TRUE(absl::StrContains(c.Validate().message(), "LEARNING_RATE_SCHEDULE")) << c.Validate();
+  const absl::Status linear = c.Set("LEARNING_RATE_SCHEDULE", "linear");
+  EXPECT_TRUE(absl::StrContains(linear.message(), "LEARNING_RATE_SCHEDULE")) << linear;
 }
 
 TEST(TrainerTest, FrozenParametersGetNoUpdateAndNoState) {
