@@ -28,7 +28,7 @@
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/distributed.h"
-#include "mrcnn/train/init_weights.h"
+#include "mrcnn/train/initial_weights.h"
 #include "mrcnn/train/launcher.h"
 #include "mrcnn/train/progress.h"
 #include "mrcnn/train/trainer.h"
