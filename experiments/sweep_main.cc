@@ -24,6 +24,7 @@
 #include "experiments/log.h"
 #include "experiments/slurm_launcher.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/untrusted.h"
 #include "nlohmann/json.hpp"
 
@@ -164,7 +165,7 @@ int Main(int argc, char** argv) {
     }
     argc = kept;
   }
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   if (argc > 1) {
     std::cerr << "sweep: unexpected argument '" << argv[1] << "'\n";
     return 2;

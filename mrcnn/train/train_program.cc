@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
@@ -356,17 +357,17 @@ int Main(int argc, char** argv, const TrainProgramHooks& hooks) {
   std::vector<std::string> sets = ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage(
       "Trains Mask R-CNN (matterport's model.train) on a dataset folder or the synthetic shapes.\n"
-      "  train --format=tutorial --dataset_dir=DIR --class_map=40=sign,51=sign_back --preset=matterport \\\n"
-      "        --set NUM_CLASSES=3 --init_with=coco --weights=coco.pt --exclude=mrcnn_class_logits,mrcnn_bbox_fc,"
+      "Usage: train --format=tutorial --dataset_dir=DIR --class_map=40=sign,51=sign_back --preset=matterport \\\n"
+      "             --set NUM_CLASSES=3 --init_with=coco --weights=coco.pt --exclude=mrcnn_class_logits,mrcnn_bbox_fc,"
       "mrcnn_bbox,mrcnn_mask --stages=heads:2,all:4:0.1\n"
-      "  train --format=shapes --preset=shapes --layers=all --epochs=10 --threads=2\n"
+      "       train --format=shapes --preset=shapes --layers=all --epochs=10 --threads=2\n"
       "Config: --preset, --config=FILE.json, repeatable --set KEY=VALUE (" +
       SetFlagHelp() + ").\nCheckpoints go to <model_dir>/<NAME><YYYYMMDDTHHMM>/mask_rcnn_<name>_<epoch>.pt with "
       "config.json; --init_with=last resumes the newest one." + hooks.usage_note);
   // The original arguments, for the ranks the local launcher starts (--set included).
   std::vector<std::string> original_args(argv + 1, argv + argc);
   for (const std::string& kv : sets) original_args.push_back("--set=" + kv);
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   const std::vector<std::string> path_flags = PathFlags(hooks);
   ResolvePathFlags(path_flags);
 
