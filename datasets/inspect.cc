@@ -24,6 +24,7 @@
 #include "datasets/split.h"
 #include "datasets/tutorial.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/help.h"
 #include "opencv2/imgcodecs.hpp"
 #include "mrcnn/config/untrusted.h"
 
@@ -165,8 +166,10 @@ int Run() {
 
 namespace {
 int Main(int argc, char** argv) {
-  gflags::SetUsageMessage("inspect --dataset_dir=DIR --format=tutorial|labelme|coco|shapes [--render=OUT_DIR]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  gflags::SetUsageMessage(
+      "Loads a dataset as training would and reports its classes, images, instances and problems.\n"
+      "Usage: inspect --dataset_dir=DIR --format=tutorial|labelme|coco|shapes [--render=OUT_DIR]");
+  mrcnn::ParseFlags(&argc, &argv);
   if (FLAGS_dataset_dir.empty() && FLAGS_format != "shapes") {
     std::cerr << "inspect: --dataset_dir is required\n";
     return 2;

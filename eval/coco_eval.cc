@@ -310,23 +310,35 @@ absl::StatusOr<CocoEvaluator> CocoEvaluator::Prepare(std::unique_ptr<State> stat
   return CocoEvaluator(std::move(state));
 }
 
-absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
-    const std::vector<Detection>& detections) const {
-  const State& s = *state_;
+namespace {
+
+// The detections an evaluation uses, checked and grouped (the first part of pycocotools' evaluate()).
+struct GroupedDetections {
+  std::vector<double> dt_area;                // per detection: its area for the area ranges
+  std::unordered_map<size_t, Rle> box_masks;  // masks drawn from box-only results (kSegm)
+  std::vector<std::vector<int>> by_cell;      // [K * I] detection indices, in list order
+};
+
+}  // namespace
+
+// pycocotools' stages, each a function of the evaluator's prepared state.
+struct CocoEvaluator::Stages {
+  // Checks every detection and groups the evaluated ones by (k, i), in list order (with use_cats
+  // off, grouped by category in cat_ids order first).
+  static absl::StatusOr<GroupedDetections> Group(const State& s, const std::vector<Detection>& detections);
+  // evaluate(): evaluateImg for every (k, i), images in parallel.
+  static std::vector<ImageCategoryEval> EvaluateImages(const State& s, const std::vector<Detection>& detections,
+                                                       const GroupedDetections& grouped);
+};
+
+absl::StatusOr<GroupedDetections> CocoEvaluator::Stages::Group(const State& s,
+                                                               const std::vector<Detection>& detections) {
   const Params& p = s.params;
   const CocoDataset& gt = *s.gt;
   const int num_i = static_cast<int>(p.img_ids.size());
-  const int K = s.num_k;
-  const int T = static_cast<int>(p.iou_thrs.size());
-  const int R = static_cast<int>(p.rec_thrs.size());
-  const int A = static_cast<int>(p.area_rng.size());
-  const int M = static_cast<int>(p.max_dets.size());
-  const int max_det = p.max_dets.back();
-
-  // Check the detections and group the evaluated ones by (k, i), in list order.
-  std::vector<double> dt_area(detections.size(), 0);
-  std::unordered_map<size_t, Rle> box_masks;  // masks drawn from box-only results (kSegm)
-  std::vector<std::vector<int>> dt_by_cell(static_cast<size_t>(K) * num_i);
+  GroupedDetections grouped;
+  grouped.dt_area.assign(detections.size(), 0);
+  grouped.by_cell.resize(static_cast<size_t>(s.num_k) * num_i);
   std::vector<int> order(detections.size());
   std::iota(order.begin(), order.end(), 0);
   for (size_t j = 0; j < detections.size(); ++j) {
@@ -368,11 +380,11 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
         return absl::InvalidArgumentError(
             absl::StrCat(where(), "bbox cannot be drawn as a mask: ", drawn.status().message()));
       }
-      box_masks.emplace(j, *std::move(drawn));
+      grouped.box_masks.emplace(j, *std::move(drawn));
     }
-    dt_area[j] = d.area   ? *d.area
-                 : d.bbox ? d.bbox->w * d.bbox->h
-                          : static_cast<double>(RleArea(*d.mask));
+    grouped.dt_area[j] = d.area   ? *d.area
+                         : d.bbox ? d.bbox->w * d.bbox->h
+                                  : static_cast<double>(RleArea(*d.mask));
   }
   if (!p.use_cats) {
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
@@ -387,10 +399,22 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     auto i = s.eval_image.find(detections[j].image_id);
     auto k = s.eval_category.find(detections[j].category_id);
     if (i == s.eval_image.end() || k == s.eval_category.end()) continue;
-    dt_by_cell[static_cast<size_t>(k->second) * num_i + i->second].push_back(j);
+    grouped.by_cell[static_cast<size_t>(k->second) * num_i + i->second].push_back(j);
   }
+  return grouped;
+}
 
-  // evaluateImg for every (k, i), images in parallel.
+std::vector<ImageCategoryEval> CocoEvaluator::Stages::EvaluateImages(const State& s,
+                                                                     const std::vector<Detection>& detections,
+                                                                     const GroupedDetections& grouped) {
+  const Params& p = s.params;
+  const CocoDataset& gt = *s.gt;
+  const int num_i = static_cast<int>(p.img_ids.size());
+  const int K = s.num_k;
+  const int T = static_cast<int>(p.iou_thrs.size());
+  const int A = static_cast<int>(p.area_rng.size());
+  const int max_det = p.max_dets.back();
+  const std::vector<double>& dt_area = grouped.dt_area;
   std::vector<ImageCategoryEval> cells(static_cast<size_t>(K) * num_i);
   std::vector<double> iou_limit(T);
   for (int t = 0; t < T; ++t) iou_limit[t] = std::min(p.iou_thrs[t], 1 - 1e-10);
@@ -401,7 +425,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
     for (int k = 0; k < K; ++k) {
       const size_t cell_index = static_cast<size_t>(k) * num_i + i;
       const std::vector<int>& g_list = s.gt_by_cell[cell_index];
-      std::vector<int> d_list = dt_by_cell[cell_index];
+      std::vector<int> d_list = grouped.by_cell[cell_index];
       ImageCategoryEval& cell = cells[cell_index];
       if (g_list.empty() && d_list.empty()) continue;
       cell.present = true;
@@ -423,7 +447,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
               ious[di * G + g] = BoxIou(db, ann.bbox, ann.iscrowd);
             }
           } else {
-            const Rle* mask = d.mask ? &*d.mask : &box_masks.at(d_list[di]);
+            const Rle* mask = d.mask ? &*d.mask : &grouped.box_masks.at(d_list[di]);
             const Box mb = RleToBox(*mask);
             for (int g = 0; g < G; ++g) {
               const int a = g_list[g];
@@ -494,10 +518,22 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
       }
     }
   });
+  return cells;
+}
 
-  // accumulate: precision and recall per (k, a, m), categories in parallel.
+namespace {
+
+// accumulate(): precision and recall per (k, a, m) from the per-image results, categories in
+// parallel. `params` resolved; K categories (1 with use_cats off) by I images.
+CocoEvalResult Accumulate(const std::vector<ImageCategoryEval>& cells, IouType iou_type, const Params& p, int K,
+                          int num_threads) {
+  const int num_i = static_cast<int>(p.img_ids.size());
+  const int T = static_cast<int>(p.iou_thrs.size());
+  const int R = static_cast<int>(p.rec_thrs.size());
+  const int A = static_cast<int>(p.area_rng.size());
+  const int M = static_cast<int>(p.max_dets.size());
   CocoEvalResult result;
-  result.iou_type = s.iou_type;
+  result.iou_type = iou_type;
   result.params = p;
   result.cat_ids = p.use_cats ? p.cat_ids : std::vector<int64_t>{-1};
   result.T = T;
@@ -509,7 +545,7 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
   result.scores.assign(result.precision.size(), -1.0);
   result.recall.assign(static_cast<size_t>(T) * K * A * M, -1.0);
   const double eps = std::nextafter(1.0, 2.0) - 1.0;  // numpy.spacing(1)
-  ParallelFor(K, s.options.num_threads, [&](int k) {
+  ParallelFor(K, num_threads, [&](int k) {
     std::vector<double> scores;
     std::vector<uint8_t> tp_flags, ign_flags;  // [T, N] in concatenation order
     std::vector<int> rank;
@@ -593,37 +629,48 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
       }
     }
   });
+  return result;
+}
 
-  if (s.options.keep_per_image) {
-    auto kept = std::make_shared<PerImageEval>();
-    kept->iou_type = s.iou_type;
-    kept->img_ids = p.img_ids;
-    kept->cat_ids = result.cat_ids;
-    kept->iou_thrs = p.iou_thrs;
-    kept->rec_thrs = p.rec_thrs;
-    kept->max_dets = p.max_dets;
-    kept->area_rng = p.area_rng;
-    kept->area_rng_lbl = p.area_rng_lbl;
-    for (int k = 0; k < K; ++k) {
-      for (int i = 0; i < num_i; ++i) {
-        ImageCategoryEval& cell = cells[static_cast<size_t>(k) * num_i + i];
-        if (!cell.present) continue;
-        ImageCategoryMatches m;
-        m.k = k;
-        m.i = i;
-        m.scores = std::move(cell.scores);
-        m.num_counted_gt = std::move(cell.num_counted_gt);
-        m.flags.resize(cell.dt_matched.size());
-        for (size_t f = 0; f < m.flags.size(); ++f) {
-          m.flags[f] = static_cast<uint8_t>(cell.dt_matched[f] | (cell.dt_ignored[f] << 1));
-        }
-        kept->cells.push_back(std::move(m));
+// What pycocotools keeps in evalImgs, for resampling without the detections (per_image.h). Moves the
+// cells' contents.
+std::shared_ptr<PerImageEval> KeepPerImage(std::vector<ImageCategoryEval>& cells, const CocoEvalResult& result) {
+  const Params& p = result.params;
+  const int num_i = static_cast<int>(p.img_ids.size());
+  const int K = result.K;
+  auto kept = std::make_shared<PerImageEval>();
+  kept->iou_type = result.iou_type;
+  kept->img_ids = p.img_ids;
+  kept->cat_ids = result.cat_ids;
+  kept->iou_thrs = p.iou_thrs;
+  kept->rec_thrs = p.rec_thrs;
+  kept->max_dets = p.max_dets;
+  kept->area_rng = p.area_rng;
+  kept->area_rng_lbl = p.area_rng_lbl;
+  for (int k = 0; k < K; ++k) {
+    for (int i = 0; i < num_i; ++i) {
+      ImageCategoryEval& cell = cells[static_cast<size_t>(k) * num_i + i];
+      if (!cell.present) continue;
+      ImageCategoryMatches m;
+      m.k = k;
+      m.i = i;
+      m.scores = std::move(cell.scores);
+      m.num_counted_gt = std::move(cell.num_counted_gt);
+      m.flags.resize(cell.dt_matched.size());
+      for (size_t f = 0; f < m.flags.size(); ++f) {
+        m.flags[f] = static_cast<uint8_t>(cell.dt_matched[f] | (cell.dt_ignored[f] << 1));
       }
+      kept->cells.push_back(std::move(m));
     }
-    result.per_image = std::move(kept);
   }
+  return kept;
+}
 
-  // summarize(): each number is the mean of the entries above -1 for one setting.
+// summarize(): the 12 numbers and the per-category AP, each the mean of the entries above -1 for one
+// setting.
+void Summarize(CocoEvalResult& result) {
+  const Params& p = result.params;
+  const int T = result.T, R = result.R, K = result.K;
   auto find_index = [](const auto& list, const auto& value) {
     for (size_t j = 0; j < list.size(); ++j) {
       if (list[j] == value) return static_cast<int>(j);
@@ -678,6 +725,18 @@ absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(
       result.per_category_ap[result.cat_ids[k]] = MeanOfValid(values);
     }
   }
+}
+
+}  // namespace
+
+absl::StatusOr<CocoEvalResult> CocoEvaluator::Evaluate(const std::vector<Detection>& detections) const {
+  const State& s = *state_;
+  absl::StatusOr<GroupedDetections> grouped = Stages::Group(s, detections);
+  if (!grouped.ok()) return grouped.status();
+  std::vector<ImageCategoryEval> cells = Stages::EvaluateImages(s, detections, *grouped);
+  CocoEvalResult result = Accumulate(cells, s.iou_type, s.params, s.num_k, s.options.num_threads);
+  if (s.options.keep_per_image) result.per_image = KeepPerImage(cells, result);
+  Summarize(result);
   return result;
 }
 

@@ -191,6 +191,9 @@ class CocoEvaluator {
                                                      const std::vector<Detection>&, IouType,
                                                      const Params&, const EvalOptions&);
   struct State;
+  // pycocotools' evaluate() in two steps over the State (coco_eval.cc); accumulate() and summarize()
+  // need only their results.
+  struct Stages;
   explicit CocoEvaluator(std::unique_ptr<State> state);
   // Uses `ground_truth` in place; it must outlive the evaluator.
   static absl::StatusOr<CocoEvaluator> CreateBorrowing(const CocoDataset& ground_truth,

@@ -12,6 +12,7 @@
 #include "eval/coco_eval.h"
 #include "eval/coco_json.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/untrusted.h"
 
 DEFINE_string(gt, "", "COCO ground-truth JSON (instances format).");
@@ -32,7 +33,7 @@ int Main(int argc, char** argv) {
   gflags::SetUsageMessage(
       "COCO box/mask AP with pycocotools' numbers.\n"
       "Usage: coco_eval --gt=GT.json --results=DT.json --iou_type=bbox|segm [--json=OUT.json]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   if (argc > 1) {
     std::cerr << "coco_eval: unexpected argument '" << argv[1] << "'\n";
     return 2;

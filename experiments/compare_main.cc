@@ -20,6 +20,7 @@
 #include "experiments/trial.h"
 #include "experiments/report.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/untrusted.h"
 
 DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
@@ -77,7 +78,7 @@ int Main(int argc, char** argv) {
       "Compares runs in the experiment log.\n"
       "Usage: compare sweeps | runs | diff A B | ablate --axis=KEY | seeds --sweep=S | best | export |\n"
       "       report --sweep=S > report.html");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   if (argc < 2) {
     std::cerr << "compare: give a command: sweeps, runs, diff, ablate, seeds, best or export\n";
     return 2;

@@ -270,11 +270,351 @@ ClaimPolicy PolicyFor(const SweepPlan& plan, const SweepOptions& options) {
   return policy;
 }
 
+namespace {
+
+// One run of the local coordinator over a materialized sweep: trials claimed from the log, started as
+// child processes, reaped, heartbeated and shown, until the sweep drains or a signal stops it.
+class LocalSweep {
+ public:
+  LocalSweep(const SweepPlan& plan, const SweepOptions& options, Db& db, int64_t sweep_id, int threads)
+      : plan_(plan),
+        options_(options),
+        db_(db),
+        threads_(threads),
+        out_(options.out ? *options.out : std::cout),
+        tty_(options.out == nullptr && isatty(STDOUT_FILENO)),
+        interval_(options.progress_interval_s > 0 ? options.progress_interval_s : (tty_ ? 0.5 : 10.0)),
+        policy_(PolicyFor(plan, options)) {
+    namespace fs = std::filesystem;
+    runs_root_ = options.runs_dir.empty()
+                     ? fs::absolute(fs::path(options.db_path)).parent_path() / "experiments_runs"
+                     : fs::absolute(fs::path(options.runs_dir));
+    db_abs_ = fs::absolute(fs::path(options.db_path)).string();
+    outcome_.sweep_id = sweep_id;
+  }
+
+  absl::StatusOr<SweepOutcome> Run();
+
+ private:
+  void PrintHeader();
+  // A signal arrived: every running trial is asked to stop (SIGTERM to its process group).
+  void Interrupt(double now);
+  // Reaps the trials that ended; stops the ones past their timeout, kills those past the grace.
+  void CollectFinished(double now);
+  // Records how a trial's attempt ended and prints its line.
+  absl::Status FinishTrial(Running& r, int wstatus);
+  // Claims and starts trials while workers are free.
+  void StartTrials();
+  void StartTrial(const Claim& claim);
+  // Tells the log that the running trials are alive.
+  void SendHeartbeats(double now);
+  // The progress block: a bar per running trial, then the sweep's counts and ETA.
+  void PrintProgress(double now);
+  // On a terminal, erases the progress block before other lines are printed.
+  void ClearProgress();
+
+  const SweepPlan& plan_;
+  const SweepOptions& options_;
+  Db& db_;
+  const int threads_;
+  std::ostream& out_;
+  const bool tty_;
+  const double interval_;
+  const ClaimPolicy policy_;
+  std::filesystem::path runs_root_;
+  std::string db_abs_;
+  SweepOutcome outcome_;
+  std::vector<Running> running_;
+  bool drained_ = false, stopping_ = false;
+  double last_heartbeat_ = 0, last_progress_ = 0;
+  std::vector<double> durations_;  // of trials finished in this run, for the sweep ETA
+  int progress_lines_ = 0;
+  absl::Status fatal_;
+};
+
+void LocalSweep::PrintHeader() {
+  out_ << "sweep '" << plan_.name << "': " << plan_.trials.size() << " trials (" << plan_.trials.size() / plan_.seeds
+      << " points x " << plan_.seeds << " seeds), " << options_.workers << " worker(s) x "
+      << (options_.ranks_per_trial > 1 ? absl::StrCat(options_.ranks_per_trial, " ranks x ") : "") << threads_
+      << " thread(s), log " << options_.db_path << "\n  trial binary: " << options_.trial_binary
+      << "\n";
+  if (plan_.scheduler) {
+    const SchedulerSpec& sc = *plan_.scheduler;
+    out_ << "  scheduler: " << sc.TypeName() << " on " << sc.metric << " (" << sc.mode << "), eta "
+        << sc.eta << ", rungs at epochs";
+    for (int b = 0; b < sc.NumBrackets(); ++b) {
+      out_ << (b > 0 ? " |" : "") << " " << absl::StrJoin(sc.Rungs(b), ", ");
+    }
+    out_ << "\n";
+  }
+}
+
+void LocalSweep::Interrupt(double now) {
+  stopping_ = true;
+  outcome_.interrupted = true;
+  outcome_.signal = g_signal;
+  for (Running& r : running_) {
+    if (r.stop == StopReason::kNone) r.stop = StopReason::kInterrupt;
+    kill(-r.pid, SIGTERM);
+    r.term_sent = now;
+  }
+}
+
+void LocalSweep::CollectFinished(double now) {
+  for (size_t i = 0; i < running_.size();) {
+    int wstatus = 0;
+    const pid_t w = waitpid(running_[i].pid, &wstatus, WNOHANG);
+    if (w == running_[i].pid) {
+      absl::Status s = FinishTrial(running_[i], wstatus);
+      if (!s.ok() && fatal_.ok()) fatal_ = s;
+      running_.erase(running_.begin() + i);
+      drained_ = false;  // a failed trial may be retried
+      continue;
+    }
+    Running& r = running_[i];
+    if (r.stop == StopReason::kNone && options_.trial_timeout_s > 0 &&
+        now - r.started > options_.trial_timeout_s) {
+      r.stop = StopReason::kTimeout;
+      kill(-r.pid, SIGTERM);
+      r.term_sent = now;
+    }
+    if (r.term_sent > 0 && !r.kill_sent && now - r.term_sent > options_.kill_grace_s) {
+      kill(-r.pid, SIGKILL);
+      r.kill_sent = true;
+    }
+    ++i;
+  }
+}
+
+absl::Status LocalSweep::FinishTrial(Running& r, int wstatus) {
+  std::string status, error;
+  std::optional<int> code;
+  const double elapsed = NowSeconds() - r.started;
+  if (WIFEXITED(wstatus)) code = WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) code = 128 + WTERMSIG(wstatus);
+  if (r.stop == StopReason::kInterrupt) {
+    status = kKilled;
+    error = absl::StrCat("interrupted: the coordinator received ", strsignal(outcome_.signal),
+                         " and stopped the trial");
+  } else if (r.stop == StopReason::kTimeout) {
+    status = kFailed;
+    error = absl::StrCat("timed out after ", FormatDuration(elapsed), " (--trial_timeout_s=",
+                         options_.trial_timeout_s, ")");
+  } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
+    status = kFinished;
+  } else if (WIFEXITED(wstatus)) {
+    status = kFailed;
+    error = absl::StrCat("exit code ", WEXITSTATUS(wstatus));
+  } else {
+    status = kFailed;
+    error = absl::StrCat("killed by signal ", WTERMSIG(wstatus), " (", strsignal(WTERMSIG(wstatus)),
+                         ")");
+  }
+  if (status == kFailed) {
+    const std::string tail = TailOfFile(r.log_path, 10);
+    if (!tail.empty()) absl::StrAppend(&error, "; last lines of ", r.log_path, ":\n", tail);
+  }
+  std::string rung_note;
+  if (status == kFinished && plan_.scheduler) {
+    // The scheduler decides what a clean exit means: a rung result (PAUSED, PRUNED, FINISHED), or
+    // FAILED when the trial did not report the metric.
+    absl::StatusOr<std::string> decided =
+        FinishRung(db_, r.claim.trial_id, r.claim.attempt, *plan_.scheduler, &rung_note);
+    if (!decided.ok()) return decided.status();
+    status = *decided;
+    if (status == kFailed) error = rung_note;
+  } else {
+    absl::Status s = FinishAttempt(db_, r.claim.trial_id, r.claim.attempt, status, code, error);
+    if (!s.ok()) return s;
+  }
+  if (status != kFailed && status != kKilled) durations_.push_back(elapsed);
+  std::string metric;
+  absl::StatusOr<TrialProgress> p = ReadTrialProgress(db_, r.claim.trial_id, r.claim.attempt, options_.progress_metric);
+  if (p.ok() && p->metric) metric = absl::StrFormat(", %s %.4g", options_.progress_metric, *p->metric);
+  const std::string first_line = error.substr(0, error.find('\n'));
+  ClearProgress();
+  out_ << "trial #" << r.claim.trial_id << " (" << r.claim.point << " seed=" << r.claim.seed
+      << ") attempt " << r.claim.attempt << " " << status << " after " << FormatDuration(elapsed)
+      << metric << (first_line.empty() ? "" : ": ") << first_line
+      << (rung_note.empty() || status == kFailed ? "" : "; ") << (status == kFailed ? "" : rung_note)
+      << "\n";
+  out_.flush();
+  return absl::OkStatus();
+}
+
+void LocalSweep::StartTrials() {
+  while (!stopping_ && !drained_ && static_cast<int>(running_.size()) < options_.workers) {
+    std::vector<std::string> events;
+    absl::StatusOr<std::optional<Claim>> claim = ClaimNext(db_, outcome_.sweep_id, policy_, &events);
+    if (!claim.ok()) {
+      fatal_ = claim.status();
+      g_signal = SIGTERM;
+      break;
+    }
+    if (!events.empty()) {
+      ClearProgress();
+      for (const std::string& e : events) out_ << e << "\n";
+      out_.flush();
+    }
+    if (!claim->has_value()) {
+      drained_ = true;
+      break;
+    }
+    StartTrial(**claim);
+  }
+}
+
+void LocalSweep::StartTrial(const Claim& claim) {
+  namespace fs = std::filesystem;
+  Running r;
+  r.claim = claim;
+  const fs::path dir = runs_root_ / SafeName(plan_.name) / absl::StrCat("trial_", r.claim.trial_id);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  r.dir = dir.string();
+  r.log_path = (dir / absl::StrCat("attempt_", r.claim.attempt, ".log")).string();
+  TrialArgs args;
+  args.config_path = (dir / "config.json").string();
+  args.seed = r.claim.seed;
+  args.trial_dir = r.dir;
+  args.db_path = db_abs_;
+  args.trial_id = r.claim.trial_id;
+  args.attempt = r.claim.attempt;
+  args.threads = threads_;
+  args.stop_at_epoch = r.claim.stop_at_epoch;
+  args.resume = r.claim.resume_path;
+  std::string spawn_error;
+  {
+    std::ofstream cfg(args.config_path, std::ios::trunc);
+    cfg << nlohmann::json::parse(r.claim.config_json).dump(2) << "\n";
+    if (!cfg) spawn_error = absl::StrCat(args.config_path, ": cannot write the trial config");
+  }
+  if (spawn_error.empty()) {
+    std::vector<std::string> argv = args.ToArgs();
+    argv.insert(argv.end(), plan_.trainer_args.begin(), plan_.trainer_args.end());
+    if (options_.ranks_per_trial > 1) argv.push_back(absl::StrCat("--ranks=", options_.ranks_per_trial));
+    absl::StatusOr<pid_t> pid = Spawn(options_.trial_binary, argv, r.log_path, threads_);
+    if (pid.ok()) {
+      r.pid = *pid;
+    } else {
+      spawn_error = std::string(pid.status().message());
+    }
+  }
+  if (!spawn_error.empty()) {
+    absl::Status s = FinishAttempt(db_, r.claim.trial_id, r.claim.attempt, kFailed, std::nullopt,
+                                   absl::StrCat("could not start the trial: ", spawn_error));
+    if (!s.ok()) fatal_ = s;
+    out_ << "trial #" << r.claim.trial_id << " FAILED to start: " << spawn_error << "\n";
+    return;
+  }
+  r.started = NowSeconds();
+  absl::Status s = SetTrialProcess(db_, r.claim.trial_id, r.claim.attempt, r.pid, r.dir);
+  if (!s.ok() && fatal_.ok()) fatal_ = s;
+  running_.push_back(std::move(r));
+  ++outcome_.trials_started;
+}
+
+void LocalSweep::SendHeartbeats(double now) {
+  std::vector<std::pair<int64_t, int>> ids;
+  for (const Running& r : running_) ids.emplace_back(r.claim.trial_id, r.claim.attempt);
+  absl::Status s = Heartbeat(db_, ids);
+  if (!s.ok() && fatal_.ok()) fatal_ = s;
+  last_heartbeat_ = now;
+}
+
+void LocalSweep::PrintProgress(double now) {
+  last_progress_ = now;
+  std::ostringstream block;
+  int lines = 0;
+  std::vector<double> remaining;
+  for (const Running& r : running_) {
+    absl::StatusOr<TrialProgress> p = ReadTrialProgress(db_, r.claim.trial_id, r.claim.attempt, options_.progress_metric);
+    const double elapsed = now - r.started;
+    double fraction = 0;
+    std::string steps = "starting";
+    if (p.ok() && p->total_steps && *p->total_steps > 0) {
+      // A metric row at step s means s + 1 steps are done.
+      const int64_t done = std::min(*p->total_steps, p->step ? *p->step + 1 : 0);
+      fraction = static_cast<double>(done) / static_cast<double>(*p->total_steps);
+      steps = absl::StrCat(done, "/", *p->total_steps);
+    }
+    const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : NAN;
+    remaining.push_back(eta);
+    block << "  #" << r.claim.trial_id << " " << r.claim.point << " seed=" << r.claim.seed << " "
+          << Bar(fraction, 20) << " " << steps;
+    if (p.ok() && p->metric) {
+      block << " " << options_.progress_metric << " " << absl::StrFormat("%.4g", *p->metric);
+    }
+    block << " ETA " << FormatDuration(eta) << "\n";
+    ++lines;
+  }
+  absl::StatusOr<SweepCounts> counts = CountTrials(db_, outcome_.sweep_id);
+  if (counts.ok()) {
+    // Expected time per trial: finished trials of this run, else the running trials' projection.
+    double per_trial = NAN;
+    if (!durations_.empty()) {
+      double sum = 0;
+      for (double d : durations_) sum += d;
+      per_trial = sum / static_cast<double>(durations_.size());
+    } else {
+      for (size_t i = 0; i < running_.size(); ++i) {
+        if (std::isfinite(remaining[i])) per_trial = now - running_[i].started + remaining[i];
+      }
+    }
+    double work = 0;
+    for (double rem : remaining) work += std::isfinite(rem) ? rem : per_trial;
+    const int pending = counts->queued + counts->killed;
+    work += pending * per_trial;
+    block << "sweep " << plan_.name << ": " << counts->finished << "/" << counts->total()
+          << " finished, " << counts->failed << " failed, "
+          << (plan_.scheduler ? absl::StrCat(counts->paused, " paused, ", counts->pruned, " pruned, ")
+                             : "")
+          << running_.size()
+          << " running, " << pending << " waiting; ETA "
+          << FormatDuration(work / std::max<size_t>(1, running_.size())) << "\n";
+    ++lines;
+  }
+  if (tty_ && progress_lines_ > 0) out_ << "\033[" << progress_lines_ << "F\033[J";
+  out_ << block.str();
+  out_.flush();
+  progress_lines_ = tty_ ? lines : 0;
+}
+
+void LocalSweep::ClearProgress() {
+  if (tty_ && progress_lines_ > 0) {
+    out_ << "\033[" << progress_lines_ << "F\033[J";
+    progress_lines_ = 0;
+  }
+}
+
+absl::StatusOr<SweepOutcome> LocalSweep::Run() {
+  PrintHeader();
+  SignalScope signals;
+  while (true) {
+    const double now = NowSeconds();
+    if (g_signal != 0 && !stopping_) Interrupt(now);
+    CollectFinished(now);
+    if (!fatal_.ok() && !stopping_) {
+      // The log cannot be written: stop the trials rather than run them unrecorded.
+      g_signal = SIGTERM;
+      continue;
+    }
+    StartTrials();
+    if (running_.empty() && (drained_ || stopping_)) break;
+    if (now - last_heartbeat_ >= options_.heartbeat_s) SendHeartbeats(now);
+    if (now - last_progress_ >= interval_ && !running_.empty()) PrintProgress(now);
+    usleep(100 * 1000);
+  }
+  if (!fatal_.ok()) return fatal_;
+  absl::StatusOr<SweepCounts> counts = CountTrials(db_, outcome_.sweep_id);
+  if (!counts.ok()) return counts.status();
+  outcome_.counts = *counts;
+  return outcome_;
+}
+
+}  // namespace
+
 absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions& options) {
-  std::ostream& out = options.out ? *options.out : std::cout;
-  const bool tty = options.out == nullptr && isatty(STDOUT_FILENO);
-  const double interval =
-      options.progress_interval_s > 0 ? options.progress_interval_s : (tty ? 0.5 : 10.0);
   const int cores = options.cores > 0 ? options.cores
                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (options.ranks_per_trial < 1) {
@@ -287,284 +627,10 @@ absl::StatusOr<SweepOutcome> RunSweep(const SweepPlan& plan, const SweepOptions&
   if (!binary_ok.ok()) return binary_ok;
   absl::StatusOr<ExperimentLog> log = ExperimentLog::Open(options.db_path);
   if (!log.ok()) return log.status();
-  Db& db = log->db();
-  absl::StatusOr<int64_t> sweep_id = MaterializeSweep(db, plan);
+  absl::StatusOr<int64_t> sweep_id = MaterializeSweep(log->db(), plan);
   if (!sweep_id.ok()) return sweep_id.status();
-  SweepOutcome outcome;
-  outcome.sweep_id = *sweep_id;
-
-  namespace fs = std::filesystem;
-  const fs::path runs_root =
-      options.runs_dir.empty()
-          ? fs::absolute(fs::path(options.db_path)).parent_path() / "experiments_runs"
-          : fs::absolute(fs::path(options.runs_dir));
-  const std::string db_abs = fs::absolute(fs::path(options.db_path)).string();
-
-  const ClaimPolicy policy = PolicyFor(plan, options);
-
-  out << "sweep '" << plan.name << "': " << plan.trials.size() << " trials (" << plan.trials.size() / plan.seeds
-      << " points x " << plan.seeds << " seeds), " << options.workers << " worker(s) x "
-      << (options.ranks_per_trial > 1 ? absl::StrCat(options.ranks_per_trial, " ranks x ") : "") << *threads
-      << " thread(s), log " << options.db_path << "\n  trial binary: " << options.trial_binary
-      << "\n";
-  if (plan.scheduler) {
-    const SchedulerSpec& sc = *plan.scheduler;
-    out << "  scheduler: " << sc.TypeName() << " on " << sc.metric << " (" << sc.mode << "), eta "
-        << sc.eta << ", rungs at epochs";
-    for (int b = 0; b < sc.NumBrackets(); ++b) {
-      out << (b > 0 ? " |" : "") << " " << absl::StrJoin(sc.Rungs(b), ", ");
-    }
-    out << "\n";
-  }
-
-  SignalScope signals;
-  std::vector<Running> running;
-  bool drained = false, stopping = false;
-  double last_heartbeat = 0, last_progress = 0;
-  std::vector<double> durations;  // of trials finished in this run, for the sweep ETA
-  int progress_lines = 0;
-  absl::Status fatal;
-
-  const auto finish = [&](Running& r, int wstatus) -> absl::Status {
-    std::string status, error;
-    std::optional<int> code;
-    const double elapsed = NowSeconds() - r.started;
-    if (WIFEXITED(wstatus)) code = WEXITSTATUS(wstatus);
-    if (WIFSIGNALED(wstatus)) code = 128 + WTERMSIG(wstatus);
-    if (r.stop == StopReason::kInterrupt) {
-      status = kKilled;
-      error = absl::StrCat("interrupted: the coordinator received ", strsignal(outcome.signal),
-                           " and stopped the trial");
-    } else if (r.stop == StopReason::kTimeout) {
-      status = kFailed;
-      error = absl::StrCat("timed out after ", FormatDuration(elapsed), " (--trial_timeout_s=",
-                           options.trial_timeout_s, ")");
-    } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) {
-      status = kFinished;
-    } else if (WIFEXITED(wstatus)) {
-      status = kFailed;
-      error = absl::StrCat("exit code ", WEXITSTATUS(wstatus));
-    } else {
-      status = kFailed;
-      error = absl::StrCat("killed by signal ", WTERMSIG(wstatus), " (", strsignal(WTERMSIG(wstatus)),
-                           ")");
-    }
-    if (status == kFailed) {
-      const std::string tail = TailOfFile(r.log_path, 10);
-      if (!tail.empty()) absl::StrAppend(&error, "; last lines of ", r.log_path, ":\n", tail);
-    }
-    std::string rung_note;
-    if (status == kFinished && plan.scheduler) {
-      // The scheduler decides what a clean exit means: a rung result (PAUSED, PRUNED, FINISHED), or
-      // FAILED when the trial did not report the metric.
-      absl::StatusOr<std::string> decided =
-          FinishRung(db, r.claim.trial_id, r.claim.attempt, *plan.scheduler, &rung_note);
-      if (!decided.ok()) return decided.status();
-      status = *decided;
-      if (status == kFailed) error = rung_note;
-    } else {
-      absl::Status s = FinishAttempt(db, r.claim.trial_id, r.claim.attempt, status, code, error);
-      if (!s.ok()) return s;
-    }
-    if (status != kFailed && status != kKilled) durations.push_back(elapsed);
-    std::string metric;
-    absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, r.claim.trial_id, r.claim.attempt, options.progress_metric);
-    if (p.ok() && p->metric) metric = absl::StrFormat(", %s %.4g", options.progress_metric, *p->metric);
-    const std::string first_line = error.substr(0, error.find('\n'));
-    if (tty && progress_lines > 0) {
-      out << "\033[" << progress_lines << "F\033[J";
-      progress_lines = 0;
-    }
-    out << "trial #" << r.claim.trial_id << " (" << r.claim.point << " seed=" << r.claim.seed
-        << ") attempt " << r.claim.attempt << " " << status << " after " << FormatDuration(elapsed)
-        << metric << (first_line.empty() ? "" : ": ") << first_line
-        << (rung_note.empty() || status == kFailed ? "" : "; ") << (status == kFailed ? "" : rung_note)
-        << "\n";
-    out.flush();
-    return absl::OkStatus();
-  };
-
-  while (true) {
-    const double now = NowSeconds();
-    if (g_signal != 0 && !stopping) {
-      stopping = true;
-      outcome.interrupted = true;
-      outcome.signal = g_signal;
-      for (Running& r : running) {
-        if (r.stop == StopReason::kNone) r.stop = StopReason::kInterrupt;
-        kill(-r.pid, SIGTERM);
-        r.term_sent = now;
-      }
-    }
-    // Collect finished children.
-    for (size_t i = 0; i < running.size();) {
-      int wstatus = 0;
-      const pid_t w = waitpid(running[i].pid, &wstatus, WNOHANG);
-      if (w == running[i].pid) {
-        absl::Status s = finish(running[i], wstatus);
-        if (!s.ok() && fatal.ok()) fatal = s;
-        running.erase(running.begin() + i);
-        drained = false;  // a failed trial may be retried
-        continue;
-      }
-      Running& r = running[i];
-      if (r.stop == StopReason::kNone && options.trial_timeout_s > 0 &&
-          now - r.started > options.trial_timeout_s) {
-        r.stop = StopReason::kTimeout;
-        kill(-r.pid, SIGTERM);
-        r.term_sent = now;
-      }
-      if (r.term_sent > 0 && !r.kill_sent && now - r.term_sent > options.kill_grace_s) {
-        kill(-r.pid, SIGKILL);
-        r.kill_sent = true;
-      }
-      ++i;
-    }
-    if (!fatal.ok() && !stopping) {
-      // The log cannot be written: stop the trials rather than run them unrecorded.
-      g_signal = SIGTERM;
-      continue;
-    }
-    // Start trials.
-    while (!stopping && !drained && static_cast<int>(running.size()) < options.workers) {
-      std::vector<std::string> events;
-      absl::StatusOr<std::optional<Claim>> claim = ClaimNext(db, outcome.sweep_id, policy, &events);
-      if (!claim.ok()) {
-        fatal = claim.status();
-        g_signal = SIGTERM;
-        break;
-      }
-      if (!events.empty()) {
-        if (tty && progress_lines > 0) {
-          out << "\033[" << progress_lines << "F\033[J";
-          progress_lines = 0;
-        }
-        for (const std::string& e : events) out << e << "\n";
-        out.flush();
-      }
-      if (!claim->has_value()) {
-        drained = true;
-        break;
-      }
-      Running r;
-      r.claim = **claim;
-      const fs::path dir = runs_root / SafeName(plan.name) / absl::StrCat("trial_", r.claim.trial_id);
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      r.dir = dir.string();
-      r.log_path = (dir / absl::StrCat("attempt_", r.claim.attempt, ".log")).string();
-      TrialArgs args;
-      args.config_path = (dir / "config.json").string();
-      args.seed = r.claim.seed;
-      args.trial_dir = r.dir;
-      args.db_path = db_abs;
-      args.trial_id = r.claim.trial_id;
-      args.attempt = r.claim.attempt;
-      args.threads = *threads;
-      args.stop_at_epoch = r.claim.stop_at_epoch;
-      args.resume = r.claim.resume_path;
-      std::string spawn_error;
-      {
-        std::ofstream cfg(args.config_path, std::ios::trunc);
-        cfg << nlohmann::json::parse(r.claim.config_json).dump(2) << "\n";
-        if (!cfg) spawn_error = absl::StrCat(args.config_path, ": cannot write the trial config");
-      }
-      if (spawn_error.empty()) {
-        std::vector<std::string> argv = args.ToArgs();
-        argv.insert(argv.end(), plan.trainer_args.begin(), plan.trainer_args.end());
-        if (options.ranks_per_trial > 1) argv.push_back(absl::StrCat("--ranks=", options.ranks_per_trial));
-        absl::StatusOr<pid_t> pid = Spawn(options.trial_binary, argv, r.log_path, *threads);
-        if (pid.ok()) {
-          r.pid = *pid;
-        } else {
-          spawn_error = std::string(pid.status().message());
-        }
-      }
-      if (!spawn_error.empty()) {
-        absl::Status s = FinishAttempt(db, r.claim.trial_id, r.claim.attempt, kFailed, std::nullopt,
-                                       absl::StrCat("could not start the trial: ", spawn_error));
-        if (!s.ok()) fatal = s;
-        out << "trial #" << r.claim.trial_id << " FAILED to start: " << spawn_error << "\n";
-        continue;
-      }
-      r.started = NowSeconds();
-      absl::Status s = SetTrialProcess(db, r.claim.trial_id, r.claim.attempt, r.pid, r.dir);
-      if (!s.ok() && fatal.ok()) fatal = s;
-      running.push_back(std::move(r));
-      ++outcome.trials_started;
-    }
-    if (running.empty() && (drained || stopping)) break;
-    if (now - last_heartbeat >= options.heartbeat_s) {
-      std::vector<std::pair<int64_t, int>> ids;
-      for (const Running& r : running) ids.emplace_back(r.claim.trial_id, r.claim.attempt);
-      absl::Status s = Heartbeat(db, ids);
-      if (!s.ok() && fatal.ok()) fatal = s;
-      last_heartbeat = now;
-    }
-    if (now - last_progress >= interval && !running.empty()) {
-      last_progress = now;
-      std::ostringstream block;
-      int lines = 0;
-      std::vector<double> remaining;
-      for (const Running& r : running) {
-        absl::StatusOr<TrialProgress> p = ReadTrialProgress(db, r.claim.trial_id, r.claim.attempt, options.progress_metric);
-        const double elapsed = now - r.started;
-        double fraction = 0;
-        std::string steps = "starting";
-        if (p.ok() && p->total_steps && *p->total_steps > 0) {
-          // A metric row at step s means s + 1 steps are done.
-          const int64_t done = std::min(*p->total_steps, p->step ? *p->step + 1 : 0);
-          fraction = static_cast<double>(done) / static_cast<double>(*p->total_steps);
-          steps = absl::StrCat(done, "/", *p->total_steps);
-        }
-        const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : NAN;
-        remaining.push_back(eta);
-        block << "  #" << r.claim.trial_id << " " << r.claim.point << " seed=" << r.claim.seed << " "
-              << Bar(fraction, 20) << " " << steps;
-        if (p.ok() && p->metric) {
-          block << " " << options.progress_metric << " " << absl::StrFormat("%.4g", *p->metric);
-        }
-        block << " ETA " << FormatDuration(eta) << "\n";
-        ++lines;
-      }
-      absl::StatusOr<SweepCounts> counts = CountTrials(db, outcome.sweep_id);
-      if (counts.ok()) {
-        // Expected time per trial: finished trials of this run, else the running trials' projection.
-        double per_trial = NAN;
-        if (!durations.empty()) {
-          double sum = 0;
-          for (double d : durations) sum += d;
-          per_trial = sum / static_cast<double>(durations.size());
-        } else {
-          for (size_t i = 0; i < running.size(); ++i) {
-            if (std::isfinite(remaining[i])) per_trial = now - running[i].started + remaining[i];
-          }
-        }
-        double work = 0;
-        for (double rem : remaining) work += std::isfinite(rem) ? rem : per_trial;
-        const int pending = counts->queued + counts->killed;
-        work += pending * per_trial;
-        block << "sweep " << plan.name << ": " << counts->finished << "/" << counts->total()
-              << " finished, " << counts->failed << " failed, "
-              << (plan.scheduler ? absl::StrCat(counts->paused, " paused, ", counts->pruned, " pruned, ")
-                                 : "")
-              << running.size()
-              << " running, " << pending << " waiting; ETA "
-              << FormatDuration(work / std::max<size_t>(1, running.size())) << "\n";
-        ++lines;
-      }
-      if (tty && progress_lines > 0) out << "\033[" << progress_lines << "F\033[J";
-      out << block.str();
-      out.flush();
-      progress_lines = tty ? lines : 0;
-    }
-    usleep(100 * 1000);
-  }
-  if (!fatal.ok()) return fatal;
-  absl::StatusOr<SweepCounts> counts = CountTrials(db, outcome.sweep_id);
-  if (!counts.ok()) return counts.status();
-  outcome.counts = *counts;
-  return outcome;
+  LocalSweep sweep(plan, options, log->db(), *sweep_id, *threads);
+  return sweep.Run();
 }
 
 }  // namespace experiments

@@ -336,21 +336,19 @@ std::string HtmlEscape(const std::string& s) {
   return out;
 }
 
-absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const ReportOptions& o) {
-  absl::StatusOr<std::vector<std::vector<SqlValue>>> spec =
-      db.QueryAll("SELECT id, spec FROM sweeps WHERE name = ?", {sweep});
-  if (!spec.ok()) return spec.status();
-  if (spec->empty()) return absl::NotFoundError(absl::StrCat(db.path(), ": no sweep named '", sweep, "'"));
-  const int64_t sweep_id = std::get<int64_t>((*spec)[0][0]);
-  absl::StatusOr<std::vector<std::vector<SqlValue>>> keys_rows = db.QueryAll(
-      "SELECT DISTINCT p.key FROM params p JOIN trials t ON t.id = p.trial_id "
-      "WHERE t.sweep_id = ? AND p.swept = 1 ORDER BY p.key",
-      {sweep_id});
-  if (!keys_rows.ok()) return keys_rows.status();
-  std::vector<std::string> keys;
-  for (const auto& r : *keys_rows) keys.push_back(std::get<std::string>(r[0]));
-  absl::StatusOr<std::optional<SweepBudget>> budget = BudgetOf(db, sweep);
-  if (!budget.ok()) return budget.status();
+namespace {
+
+// Grid keys and a random search's lists of choices are discrete; its ranges are not.
+bool IsDiscrete(const nlohmann::json& spec, const std::string& key) {
+  if (!spec.is_object() || spec.value("search", "grid") != "random") return true;
+  return spec.contains("params") && spec["params"].is_object() && spec["params"].contains(key) &&
+         spec["params"][key].is_array();
+}
+
+// The sweep's trials with their swept values, last metric and curves (across the attempts a
+// promoted or resumed trial continued from).
+absl::StatusOr<std::vector<Run>> ReadRuns(Db& db, int64_t sweep_id, const std::vector<std::string>& keys,
+                                          const ReportOptions& o) {
   absl::StatusOr<std::vector<std::vector<SqlValue>>> trial_rows = db.QueryAll(
       "SELECT id, status, seed, attempts, rung, epochs_trained, config_json, point_hash FROM trials "
       "WHERE sweep_id = ? ORDER BY id",
@@ -392,8 +390,10 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     }
     runs.push_back(std::move(r));
   }
+  return runs;
+}
 
-  std::ostringstream out;
+void WriteHead(std::ostringstream& out, const std::string& sweep) {
   out << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>Sweep "
       << HtmlEscape(sweep) << "</title><style>"
       << "body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
@@ -404,21 +404,15 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
          "stroke-dasharray:4 3}.floor{fill:#ddd}.bandbar{stroke-width:6;stroke-opacity:0.3}.ci{stroke-width:2.5}.bar{fill:#4a6fa5}"
          ".note{color:#555;font-size:13px}pre{background:#f6f6f6;"
          "padding:8px;white-space:pre-wrap;word-break:break-all}</style></head><body>\n";
-  const std::string spec_text = std::get<std::string>((*spec)[0][1]);
-  const nlohmann::json spec_json = nlohmann::json::parse(spec_text, nullptr, false);
-  out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre id=\"spec\">"
-      << HtmlEscape(spec_json.is_discarded() ? spec_text : spec_json.dump(2)) << "</pre>\n";
-  // Grid keys and a random search's lists of choices are discrete; its ranges are not.
-  const auto discrete = [&](const std::string& key) {
-    if (!spec_json.is_object() || spec_json.value("search", "grid") != "random") return true;
-    return spec_json.contains("params") && spec_json["params"].is_object() &&
-           spec_json["params"].contains(key) && spec_json["params"][key].is_array();
-  };
-  // Runs table.
+}
+
+// One row per trial: status, (scheduler) rung and epochs, seed, swept values, the metric.
+void RunsTable(std::ostringstream& out, const std::vector<Run>& runs, const std::vector<std::string>& keys,
+               const std::optional<SweepBudget>& budget, const ReportOptions& o) {
   out << "<h2>Runs</h2>\n";
-  if (*budget) out << "<p id=\"budget\">" << HtmlEscape((*budget)->Text()) << "</p>\n";
+  if (budget) out << "<p id=\"budget\">" << HtmlEscape(budget->Text()) << "</p>\n";
   out << "<table><tr><th>trial</th><th>status</th>";
-  if (*budget) out << "<th>rung</th><th>epochs</th>";
+  if (budget) out << "<th>rung</th><th>epochs</th>";
   out << "<th>SEED</th>";
   for (const std::string& k : keys) out << "<th>" << HtmlEscape(k) << "</th>";
   out << "<th>" << HtmlEscape(o.metric) << "</th></tr>\n";
@@ -426,14 +420,16 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     const Run& r = runs[i];
     out << "<tr title=\"" << HtmlEscape(Tooltip(r)) << "\"><td style=\"color:" << Color(i) << "\">"
         << r.id << "</td><td>" << r.status << "</td>";
-    if (*budget) out << "<td>" << SqlValueText(r.rung) << "</td><td>" << SqlValueText(r.epochs) << "</td>";
+    if (budget) out << "<td>" << SqlValueText(r.rung) << "</td><td>" << SqlValueText(r.epochs) << "</td>";
     out << "<td>" << r.seed << "</td>";
     for (const std::string& k : keys) out << "<td>" << HtmlEscape(SqlValueText(r.params.at(k))) << "</td>";
     out << "<td>" << (r.metric ? absl::StrFormat("%.4g", *r.metric) : "") << "</td></tr>\n";
   }
   out << "</table>\n<p class=\"note\">Hover a row (or any line or mark below) for the run's config.</p>\n";
+}
 
-  // Curves over steps.
+// The curve metric over steps, one smoothed line per trial over its raw values.
+void CurvesSection(std::ostringstream& out, const std::vector<Run>& runs, const ReportOptions& o) {
   out << "<h2>" << HtmlEscape(o.curve) << " over steps</h2>\n";
   std::vector<SqlValue> steps, values;
   for (const Run& r : runs) {
@@ -475,9 +471,11 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     out << "<p class=\"note\">Lines: smoothed (debiased exponential moving average, weight "
         << absl::StrFormat("%g", o.smoothing) << ", as TensorBoard); faint: the raw values.</p>\n";
   }
+}
 
-  // The report's metric over steps per config point: the mean over seeds, the band from the lowest
-  // to the highest seed.
+// The report's metric over steps per config point: the mean over seeds, the band from the lowest to
+// the highest seed.
+void MetricBandSection(std::ostringstream& out, const std::vector<Run>& runs, const ReportOptions& o) {
   out << "<h2>" << HtmlEscape(o.metric) << " over steps, band over seeds</h2>\n";
   std::vector<std::string> point_order;
   std::map<std::string, std::vector<const Run*>> by_point;
@@ -543,12 +541,154 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     out << "</svg>\n<p class=\"note\">One line per config point: the mean over its seeds; the band "
            "spans the lowest and highest seed.</p>\n";
   }
+}
 
-  // Forest plot: each arm's difference from the reference with its paired bootstrap interval.
-  absl::Status forest = ForestPlot(out, db, sweep, spec_json, keys, o);
-  if (!forest.ok()) return forest;
+// The metric against each swept parameter, one scatter plot per key.
+void ScatterPlots(std::ostringstream& out, const std::vector<Run>& runs, const std::vector<std::string>& keys,
+                  const nlohmann::json& spec_json, const Axis& y) {
+  for (const std::string& k : keys) {
+    Axis x;
+    x.name = k;
+    std::vector<SqlValue> xs;
+    for (const Run& r : runs) {
+      if (r.metric) xs.push_back(r.params.at(k));
+    }
+    if (IsDiscrete(spec_json, k)) {
+      x.FitDiscrete(xs);
+    } else {
+      x.Fit(xs);
+    }
+    out << absl::StrFormat(R"(<svg class="scatter" data-param="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                           HtmlEscape(k), kW, kH, kW, kH);
+    AxesSvg(out, x, y);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (!runs[i].metric) continue;
+      std::optional<double> u = x.Unit(runs[i].params.at(k));
+      if (!u) continue;
+      out << absl::StrFormat(R"(<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>)",
+                             Px(*u), Py(*y.Unit(*runs[i].metric)), Color(i),
+                             HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ",
+                                                     Tooltip(runs[i]))));
+    }
+    out << "</svg>\n";
+  }
+}
 
-  // The metric against each swept parameter.
+// Parallel coordinates: one vertical axis per swept key and one for the metric.
+void ParallelCoordinates(std::ostringstream& out, const std::vector<Run>& runs,
+                         const std::vector<std::string>& keys, const nlohmann::json& spec_json, const Axis& y,
+                         const ReportOptions& o) {
+  out << "<h2>Parallel coordinates</h2>\n";
+  std::vector<Axis> axes;
+  for (const std::string& k : keys) {
+    Axis a;
+    a.name = k;
+    std::vector<SqlValue> vs;
+    for (const Run& r : runs) {
+      if (r.metric) vs.push_back(r.params.at(k));
+    }
+    if (IsDiscrete(spec_json, k)) {
+      a.FitDiscrete(vs);
+    } else {
+      a.Fit(vs);
+    }
+    axes.push_back(a);
+  }
+  axes.push_back(y);
+  const int w = std::max(kW, static_cast<int>(axes.size()) * 160);
+  const auto ax_x = [&](size_t j) {
+    return axes.size() > 1 ? 60.0 + j * (w - 120.0) / (axes.size() - 1) : w / 2.0;
+  };
+  out << absl::StrFormat(R"(<svg id="parallel" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                         w, kH, w, kH);
+  for (size_t j = 0; j < axes.size(); ++j) {
+    // The outer axes' names run inwards so that long config keys stay inside the plot.
+    const bool first = j == 0 && axes.size() > 1, last = j > 0 && j + 1 == axes.size();
+    const double label_x = first ? 4.0 : last ? w - 4.0 : ax_x(j);
+    const char* anchor = first ? "start" : last ? "end" : "middle";
+    out << absl::StrFormat(R"(<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)",
+                           ax_x(j), Py(0), ax_x(j), Py(1))
+        << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="%s">%s</text>)", label_x,
+                           kH - 12, anchor, HtmlEscape(axes[j].name));
+    for (const auto& [u, label] : axes[j].Ticks()) {
+      out << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%.1f">%s</text>)", ax_x(j) + 4,
+                             Py(u) + 4, HtmlEscape(label));
+    }
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].metric) continue;
+    std::vector<std::string> pts;
+    for (size_t j = 0; j < axes.size(); ++j) {
+      const SqlValue v = j + 1 < axes.size() ? runs[i].params.at(keys[j]) : SqlValue(*runs[i].metric);
+      std::optional<double> u = axes[j].Unit(v);
+      if (u) pts.push_back(absl::StrFormat("%.1f,%.1f", ax_x(j), Py(*u)));
+    }
+    out << "<polyline class=\"pc\" stroke=\"" << ScaleColor(*y.Unit(*runs[i].metric)) << "\" points=\""
+        << absl::StrJoin(pts, " ") << "\"><title>"
+        << HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ", Tooltip(runs[i])))
+        << "</title></polyline>";
+  }
+  out << "</svg>\n<p class=\"note\">Coloured by " << HtmlEscape(o.metric)
+      << ": dark blue lowest, yellow highest.</p>\n";
+}
+
+// Random searches: how strongly each parameter goes with the metric.
+void ParameterImportance(std::ostringstream& out, const std::vector<Run>& runs,
+                         const std::vector<std::string>& keys, const nlohmann::json& spec_json,
+                         const ReportOptions& o) {
+  if (spec_json.is_object() && spec_json.value("search", "grid") == "random") {
+    out << "<h2>Parameter importance for " << HtmlEscape(o.metric) << "</h2>\n";
+    struct Importance {
+      std::string key, how;
+      double value;
+    };
+    std::vector<Importance> imp;
+    for (const std::string& k : keys) {
+      std::vector<double> xs, ys;
+      std::vector<std::string> groups;
+      bool numeric = true;
+      for (const Run& r : runs) {
+        if (!r.metric) continue;
+        const std::optional<double> n = AsNumber(r.params.at(k));
+        if (!n) numeric = false;
+        xs.push_back(n.value_or(0));
+        groups.push_back(SqlValueText(r.params.at(k)));
+        ys.push_back(*r.metric);
+      }
+      if (numeric) {
+        imp.push_back({k, "|Spearman rank correlation|", std::abs(Pearson(Ranks(xs), Ranks(ys)))});
+      } else {
+        imp.push_back({k, "correlation ratio", CorrelationRatio(groups, ys)});
+      }
+    }
+    std::stable_sort(imp.begin(), imp.end(),
+                     [](const Importance& a, const Importance& b) { return a.value > b.value; });
+    const int h = 30 + 26 * static_cast<int>(imp.size());
+    out << absl::StrFormat(R"(<svg id="importance" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
+                           kW, h, kW, h);
+    for (size_t j = 0; j < imp.size(); ++j) {
+      const int yb = 10 + 26 * static_cast<int>(j);
+      out << absl::StrFormat(R"(<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>)", 230, yb + 14,
+                             HtmlEscape(imp[j].key))
+          << absl::StrFormat(R"(<rect class="bar" x="240" y="%d" width="%.1f" height="18"><title>%s</title></rect>)",
+                             yb, imp[j].value * (kW - 320),
+                             HtmlEscape(absl::StrFormat("%s: %s %.3f", imp[j].key, imp[j].how, imp[j].value)))
+          << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%d">%.2f</text>)",
+                             246 + imp[j].value * (kW - 320), yb + 14, imp[j].value);
+    }
+    out << "</svg>\n<p class=\"note\">Numeric parameters: the absolute Spearman rank correlation "
+           "with "
+        << HtmlEscape(o.metric)
+        << " over the runs; others: the correlation ratio (the square root of the share of the "
+           "metric's variance between the parameter's values). One parameter at a time; it says "
+           "nothing about interactions.</p>\n";
+  }
+}
+
+// The metric against the swept parameters: scatter plots, parallel coordinates, importance.
+void ParameterSections(std::ostringstream& out, const std::vector<Run>& runs,
+                       const std::vector<std::string>& keys, const nlohmann::json& spec_json,
+                       const ReportOptions& o) {
   out << "<h2>" << HtmlEscape(o.metric) << " against each swept parameter</h2>\n";
   std::vector<SqlValue> metric_values;
   for (const Run& r : runs) {
@@ -556,142 +696,18 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
   }
   if (metric_values.empty()) {
     out << "<p>No run logged " << HtmlEscape(o.metric) << ".</p>\n";
-  } else {
-    Axis y;
-    y.name = o.metric;
-    y.Fit(metric_values);
-    for (const std::string& k : keys) {
-      Axis x;
-      x.name = k;
-      std::vector<SqlValue> xs;
-      for (const Run& r : runs) {
-        if (r.metric) xs.push_back(r.params.at(k));
-      }
-      if (discrete(k)) {
-        x.FitDiscrete(xs);
-      } else {
-        x.Fit(xs);
-      }
-      out << absl::StrFormat(R"(<svg class="scatter" data-param="%s" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
-                             HtmlEscape(k), kW, kH, kW, kH);
-      AxesSvg(out, x, y);
-      for (size_t i = 0; i < runs.size(); ++i) {
-        if (!runs[i].metric) continue;
-        std::optional<double> u = x.Unit(runs[i].params.at(k));
-        if (!u) continue;
-        out << absl::StrFormat(R"(<circle cx="%.1f" cy="%.1f" r="4" fill="%s"><title>%s</title></circle>)",
-                               Px(*u), Py(*y.Unit(*runs[i].metric)), Color(i),
-                               HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ",
-                                                       Tooltip(runs[i]))));
-      }
-      out << "</svg>\n";
-    }
-
-    // Parallel coordinates: one vertical axis per swept key and one for the metric.
-    out << "<h2>Parallel coordinates</h2>\n";
-    std::vector<Axis> axes;
-    for (const std::string& k : keys) {
-      Axis a;
-      a.name = k;
-      std::vector<SqlValue> vs;
-      for (const Run& r : runs) {
-        if (r.metric) vs.push_back(r.params.at(k));
-      }
-      if (discrete(k)) {
-        a.FitDiscrete(vs);
-      } else {
-        a.Fit(vs);
-      }
-      axes.push_back(a);
-    }
-    axes.push_back(y);
-    const int w = std::max(kW, static_cast<int>(axes.size()) * 160);
-    const auto ax_x = [&](size_t j) {
-      return axes.size() > 1 ? 60.0 + j * (w - 120.0) / (axes.size() - 1) : w / 2.0;
-    };
-    out << absl::StrFormat(R"(<svg id="parallel" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
-                           w, kH, w, kH);
-    for (size_t j = 0; j < axes.size(); ++j) {
-      // The outer axes' names run inwards so that long config keys stay inside the plot.
-      const bool first = j == 0 && axes.size() > 1, last = j > 0 && j + 1 == axes.size();
-      const double label_x = first ? 4.0 : last ? w - 4.0 : ax_x(j);
-      const char* anchor = first ? "start" : last ? "end" : "middle";
-      out << absl::StrFormat(R"(<line class="axis" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>)",
-                             ax_x(j), Py(0), ax_x(j), Py(1))
-          << absl::StrFormat(R"(<text class="label" x="%.1f" y="%d" text-anchor="%s">%s</text>)", label_x,
-                             kH - 12, anchor, HtmlEscape(axes[j].name));
-      for (const auto& [u, label] : axes[j].Ticks()) {
-        out << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%.1f">%s</text>)", ax_x(j) + 4,
-                               Py(u) + 4, HtmlEscape(label));
-      }
-    }
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (!runs[i].metric) continue;
-      std::vector<std::string> pts;
-      for (size_t j = 0; j < axes.size(); ++j) {
-        const SqlValue v = j + 1 < axes.size() ? runs[i].params.at(keys[j]) : SqlValue(*runs[i].metric);
-        std::optional<double> u = axes[j].Unit(v);
-        if (u) pts.push_back(absl::StrFormat("%.1f,%.1f", ax_x(j), Py(*u)));
-      }
-      out << "<polyline class=\"pc\" stroke=\"" << ScaleColor(*y.Unit(*runs[i].metric)) << "\" points=\""
-          << absl::StrJoin(pts, " ") << "\"><title>"
-          << HtmlEscape(absl::StrCat(absl::StrFormat("%.4g", *runs[i].metric), ": ", Tooltip(runs[i])))
-          << "</title></polyline>";
-    }
-    out << "</svg>\n<p class=\"note\">Coloured by " << HtmlEscape(o.metric)
-        << ": dark blue lowest, yellow highest.</p>\n";
-
-    // Random searches: how strongly each parameter goes with the metric.
-    if (spec_json.is_object() && spec_json.value("search", "grid") == "random") {
-      out << "<h2>Parameter importance for " << HtmlEscape(o.metric) << "</h2>\n";
-      struct Importance {
-        std::string key, how;
-        double value;
-      };
-      std::vector<Importance> imp;
-      for (const std::string& k : keys) {
-        std::vector<double> xs, ys;
-        std::vector<std::string> groups;
-        bool numeric = true;
-        for (const Run& r : runs) {
-          if (!r.metric) continue;
-          const std::optional<double> n = AsNumber(r.params.at(k));
-          if (!n) numeric = false;
-          xs.push_back(n.value_or(0));
-          groups.push_back(SqlValueText(r.params.at(k)));
-          ys.push_back(*r.metric);
-        }
-        if (numeric) {
-          imp.push_back({k, "|Spearman rank correlation|", std::abs(Pearson(Ranks(xs), Ranks(ys)))});
-        } else {
-          imp.push_back({k, "correlation ratio", CorrelationRatio(groups, ys)});
-        }
-      }
-      std::stable_sort(imp.begin(), imp.end(),
-                       [](const Importance& a, const Importance& b) { return a.value > b.value; });
-      const int h = 30 + 26 * static_cast<int>(imp.size());
-      out << absl::StrFormat(R"(<svg id="importance" xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d">)",
-                             kW, h, kW, h);
-      for (size_t j = 0; j < imp.size(); ++j) {
-        const int yb = 10 + 26 * static_cast<int>(j);
-        out << absl::StrFormat(R"(<text class="tick" x="%d" y="%d" text-anchor="end">%s</text>)", 230, yb + 14,
-                               HtmlEscape(imp[j].key))
-            << absl::StrFormat(R"(<rect class="bar" x="240" y="%d" width="%.1f" height="18"><title>%s</title></rect>)",
-                               yb, imp[j].value * (kW - 320),
-                               HtmlEscape(absl::StrFormat("%s: %s %.3f", imp[j].key, imp[j].how, imp[j].value)))
-            << absl::StrFormat(R"(<text class="tick" x="%.1f" y="%d">%.2f</text>)",
-                               246 + imp[j].value * (kW - 320), yb + 14, imp[j].value);
-      }
-      out << "</svg>\n<p class=\"note\">Numeric parameters: the absolute Spearman rank correlation "
-             "with "
-          << HtmlEscape(o.metric)
-          << " over the runs; others: the correlation ratio (the square root of the share of the "
-             "metric's variance between the parameter's values). One parameter at a time; it says "
-             "nothing about interactions.</p>\n";
-    }
+    return;
   }
+  Axis y;
+  y.name = o.metric;
+  y.Fit(metric_values);
+  ScatterPlots(out, runs, keys, spec_json, y);
+  ParallelCoordinates(out, runs, keys, spec_json, y, o);
+  ParameterImportance(out, runs, keys, spec_json, o);
+}
 
-  // Per-class AP of each run's last COCO evaluation.
+// Per-class AP of each run's last COCO evaluation.
+absl::Status PerClassTable(std::ostringstream& out, Db& db, int64_t sweep_id, const std::vector<Run>& runs) {
   out << "<h2>Per-class AP (last evaluation)</h2>\n";
   absl::StatusOr<std::vector<std::vector<SqlValue>>> classes = db.QueryAll(
       "SELECT c.trial_id, a.iou_type, a.class_id, a.class_name, a.ap FROM coco_last c "
@@ -730,6 +746,44 @@ absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const R
     }
     out << "</table>\n";
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> HtmlReport(Db& db, const std::string& sweep, const ReportOptions& o) {
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> spec =
+      db.QueryAll("SELECT id, spec FROM sweeps WHERE name = ?", {sweep});
+  if (!spec.ok()) return spec.status();
+  if (spec->empty()) return absl::NotFoundError(absl::StrCat(db.path(), ": no sweep named '", sweep, "'"));
+  const int64_t sweep_id = std::get<int64_t>((*spec)[0][0]);
+  absl::StatusOr<std::vector<std::vector<SqlValue>>> keys_rows = db.QueryAll(
+      "SELECT DISTINCT p.key FROM params p JOIN trials t ON t.id = p.trial_id "
+      "WHERE t.sweep_id = ? AND p.swept = 1 ORDER BY p.key",
+      {sweep_id});
+  if (!keys_rows.ok()) return keys_rows.status();
+  std::vector<std::string> keys;
+  for (const auto& r : *keys_rows) keys.push_back(std::get<std::string>(r[0]));
+  absl::StatusOr<std::optional<SweepBudget>> budget = BudgetOf(db, sweep);
+  if (!budget.ok()) return budget.status();
+  absl::StatusOr<std::vector<Run>> runs = ReadRuns(db, sweep_id, keys, o);
+  if (!runs.ok()) return runs.status();
+
+  std::ostringstream out;
+  WriteHead(out, sweep);
+  const std::string spec_text = std::get<std::string>((*spec)[0][1]);
+  const nlohmann::json spec_json = nlohmann::json::parse(spec_text, nullptr, false);
+  out << "<h1>Sweep " << HtmlEscape(sweep) << "</h1>\n<pre id=\"spec\">"
+      << HtmlEscape(spec_json.is_discarded() ? spec_text : spec_json.dump(2)) << "</pre>\n";
+  RunsTable(out, *runs, keys, *budget, o);
+  CurvesSection(out, *runs, o);
+  MetricBandSection(out, *runs, o);
+  // Forest plot: each arm's difference from the reference with its paired bootstrap interval.
+  absl::Status forest = ForestPlot(out, db, sweep, spec_json, keys, o);
+  if (!forest.ok()) return forest;
+  ParameterSections(out, *runs, keys, spec_json, o);
+  absl::Status per_class = PerClassTable(out, db, sweep_id, *runs);
+  if (!per_class.ok()) return per_class;
   out << "</body></html>\n";
   return out.str();
 }

@@ -1,8 +1,8 @@
 // The product's main job: `bazel run //experiments:sweep`. With no flags it runs the embedded default
 // sweep (synthetic shapes, the shapes preset, RPN_ANCHOR_STRIDE {1, 2} x USE_MINI_MASK {false, true})
-// through the built trainer (//mrcnn:train, found in this binary's runfiles), logs everything in the
-// experiment log and prints the comparison table. Running it again trains nothing and prints the same
-// table.
+// through the built trainer (//experiments:train, //mrcnn:train's program reporting as a trial, found
+// in this binary's runfiles), logs everything in the experiment log and prints the comparison table.
+// Running it again trains nothing and prints the same table.
 //
 //   bazel run //experiments:sweep
 //   bazel run //experiments:sweep -- --spec=my_sweep.json --seeds=3 --workers=2 --db=/tmp/x.sqlite
@@ -24,13 +24,14 @@
 #include "experiments/log.h"
 #include "experiments/slurm_launcher.h"
 #include "gflags/gflags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/untrusted.h"
 #include "nlohmann/json.hpp"
 
 DEFINE_string(spec, "", "Sweep spec file (JSON; see experiments/spec.h); default: the embedded default "
                         "sweep (--print_default_spec shows it).");
 DEFINE_bool(print_default_spec, false, "Print the embedded default spec and exit.");
-DEFINE_string(trial_binary, "", "The program that runs one trial; default: the trainer //mrcnn:train "
+DEFINE_string(trial_binary, "", "The program that runs one trial; default: the trainer //experiments:train "
                                 "from this binary's runfiles.");
 DEFINE_string(db, "", "Experiment log; default experiments.sqlite at the workspace root.");
 DEFINE_string(name, "", "Sweep name; overrides the spec's \"name\".");
@@ -112,7 +113,7 @@ bool IsExecutable(const std::string& path) {
 // from bazel-bin), then the bazel-bin tree beside this binary.
 absl::StatusOr<std::string> FindTrainer(const char* argv0) {
   namespace fs = std::filesystem;
-  const std::string rel = "mrcnn_workbench/mrcnn/train/train";
+  const std::string rel = "mrcnn_workbench/experiments/train";
   std::vector<std::string> tried;
   std::vector<fs::path> roots;
   for (const char* env : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
@@ -130,14 +131,14 @@ absl::StatusOr<std::string> FindTrainer(const char* argv0) {
     if (IsExecutable(p)) return p;
     tried.push_back(p);
   }
-  // bazel-bin/experiments/sweep -> bazel-bin/mrcnn/train/train
+  // bazel-bin/experiments/sweep -> bazel-bin/experiments/train
   for (const fs::path& exe : exes) {
-    const std::string p = (exe.parent_path().parent_path() / "mrcnn/train/train").string();
+    const std::string p = (exe.parent_path() / "train").string();
     if (IsExecutable(p)) return p;
     tried.push_back(p);
   }
   return absl::NotFoundError(absl::StrCat(
-      "cannot find the trainer (//mrcnn:train) in this binary's runfiles; tried ",
+      "cannot find the trainer (//experiments:train) in this binary's runfiles; tried ",
       absl::StrJoin(tried, ", "), ". Run through `bazel run //experiments:sweep` or pass --trial_binary"));
 }
 
@@ -164,7 +165,7 @@ int Main(int argc, char** argv) {
     }
     argc = kept;
   }
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   if (argc > 1) {
     std::cerr << "sweep: unexpected argument '" << argv[1] << "'\n";
     return 2;

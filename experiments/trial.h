@@ -18,7 +18,7 @@
 //   absl::StatusOr<TrialArgs> args = ParseTrialArgs(argc, argv);
 //   absl::StatusOr<TrialLog> log = TrialLog::Open(*args);
 //   log->SetTotalSteps(2000);
-//   log->SetBuild({"opt", TORCH_VERSION, "none"});
+//   log->SetBuild({"opt", "1.13.0", "none"});           // mrcnn::ThisBuild() in the trainer
 //   log->SetDataset("shapes", dataset_hash);
 //   log->LogMetric("loss", step, epoch, loss);          // progress bars read these rows
 //   log->LogCoco(step, epoch, coco);                     // also logged as metrics bbox_AP, segm_AP50, ...
@@ -68,9 +68,9 @@ struct TrialArgs {
 absl::StatusOr<TrialArgs> ParseTrialArgs(const std::vector<std::string>& args);
 absl::StatusOr<TrialArgs> ParseTrialArgs(int argc, char** argv);
 
-// The metrics the trainer (//mrcnn:train) logs with an epoch, so that a scheduler can read them at the
-// end of a rung: the step losses and learning rate, epoch_<loss>, val_<loss> (with validation steps),
-// train_seconds, and with COCO evaluation bbox_* and segm_* (CocoStatNames()).
+// The metrics the trainer (//experiments:train, //mrcnn:train's program reporting as a trial) logs
+// with an epoch, so that a scheduler can read them at the end of a rung: the step losses and learning
+// rate, epoch_<loss>, val_<loss> (with validation steps), train_seconds, and with COCO evaluation bbox_* and segm_* (CocoStatNames()).
 std::set<std::string> EpochMetricNames(bool coco_eval, bool validation);
 
 struct BuildInfo {

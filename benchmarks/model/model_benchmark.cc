@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 
@@ -115,7 +116,11 @@ void BM_TrainStep(benchmark::State& state) {
 int main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   benchmark::Initialize(&argc, argv);
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  gflags::SetUsageMessage(
+      "Times the whole Mask R-CNN: inference and one training step, on the peer script's inputs.\n"
+      "Usage: model_benchmark --inputs=FILE [--weights=FILE] [--iterations=N] [--profile=FILE] "
+      "[--preset=NAME] [--set KEY=VALUE ...] [--benchmark_filter=REGEX]");
+  mrcnn::ParseFlags(&argc, &argv);
   if (FLAGS_iterations < 1) {
     std::cerr << "model_benchmark: --iterations must be >= 1, got " << FLAGS_iterations << "\n";
     return 1;

@@ -6,6 +6,7 @@
 #include "gflags/gflags.h"
 #include "mrcnn/config/config.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/untrusted.h"
 
 DEFINE_bool(json, false, "Print the config as JSON (with BATCH_SIZE and IMAGE_SHAPE) instead of the "
@@ -18,7 +19,7 @@ int Main(int argc, char** argv) {
       "Prints the effective Mask R-CNN config.\n"
       "Usage: config_tool [--preset=NAME] [--config=FILE.json] [--set KEY=VALUE ...] [--json]\n" +
       mrcnn::SetFlagHelp());
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   mrcnn::ResolvePathFlags({});
   if (argc > 1) {
     std::cerr << "config_tool: unexpected argument '" << argv[1] << "'\n";

@@ -22,6 +22,7 @@
 #include "datasets/image_io.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 #include "nlohmann/json.hpp"
@@ -90,7 +91,7 @@ int Main(int argc, char** argv) {
       "[--json] [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]\n"
       "The config is the run folder's config.json beside the weights (a //mrcnn:train checkpoint) unless "
       "--preset or --config is given.\n" + mrcnn::SetFlagHelp());
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   mrcnn::ResolvePathFlags({"weights", "image", "out"});
   if (FLAGS_weights.empty() || FLAGS_image.empty()) {
     std::cerr << "detect: --weights and --image are required\n";

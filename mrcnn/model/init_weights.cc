@@ -5,6 +5,7 @@
 
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 #include "mrcnn/config/untrusted.h"
@@ -16,7 +17,7 @@ int Main(int argc, char** argv) {
   std::vector<std::string> sets = mrcnn::ExtractRepeatedFlag("set", &argc, &argv);
   gflags::SetUsageMessage("Writes a freshly initialised model's weights.\nUsage: init_weights "
                           "--out=W.pt [--preset=NAME] [--config=FILE] [--set KEY=VALUE ...]");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   mrcnn::ResolvePathFlags({"out"});
   if (FLAGS_out.empty()) {
     std::cerr << "init_weights: --out is required\n";

@@ -2,10 +2,10 @@
 //
 // Submodules are `backbone`, `rpn` and `roi_heads`, so every parameter name equals torchvision's
 // maskrcnn_resnet50_fpn state dict and converted torchvision checkpoints load by name
-// (mrcnn/weights). The Config builds everything; Create() rejects inconsistent settings with a message
-// naming the key.
+// (mrcnn/weights). The Config builds everything; CreateMaskRCNN() rejects inconsistent settings with a
+// message naming the key.
 //
-//   absl::StatusOr<MaskRCNN> model = MaskRCNN::Create(Config::Preset("torchvision").value());
+//   absl::StatusOr<MaskRCNN> model = CreateMaskRCNN(Config::Preset("torchvision").value());
 //   LoadWeights(**model, "maskrcnn_resnet50_fpn_coco.pt", {});
 //   (*model)->eval();
 //   std::vector<ImageDetections> dets = (*model)->Detect({image});  // image: RGB [3, H, W] uint8
@@ -62,7 +62,7 @@ struct InferenceOutput {
 using LossMap = std::map<std::string, torch::Tensor>;
 
 struct MaskRCNNImpl : torch::nn::Module {
-  // Aborts with c10::Error on a bad config; Create() returns the error instead.
+  // Aborts with c10::Error on a bad config; CreateMaskRCNN() returns the error instead.
   explicit MaskRCNNImpl(const Config& config);
 
   // The device of the weights (model->to(device) moves them): inputs and targets are moved there,

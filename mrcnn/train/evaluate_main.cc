@@ -15,6 +15,7 @@
 #include "eval/coco_json.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
+#include "mrcnn/config/help.h"
 #include "mrcnn/config/paths.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/train/data.h"
@@ -48,7 +49,7 @@ int Main(int argc, char** argv) {
       "  evaluate --weights=last --format=tutorial --dataset_dir=DIR --detections_out=dets.json\n"
       "The config is the run folder's config.json beside the weights unless --preset/--config/--set are given (" +
       SetFlagHelp() + ").");
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  mrcnn::ParseFlags(&argc, &argv);
   ResolvePathFlags({"dataset_dir", "val_dir", "model_dir", "detections_out"});
   if (FLAGS_weights != "last") FLAGS_weights = ResolveUserPath(FLAGS_weights);
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);

@@ -1,5 +1,5 @@
-// End to end: the product's `//experiments:sweep` binary with the REAL trainer (//mrcnn:train, found in
-// the sweep's runfiles) on a tiny synthetic-shapes budget: every trial finishes and logs COCO results,
+// End to end: the product's `//experiments:sweep` binary with the REAL trainer (//experiments:train, found
+// in the sweep's runfiles) on a tiny synthetic-shapes budget: every trial finishes and logs COCO results,
 // and a rerun trains nothing and prints the same table.
 #include <sys/wait.h>
 
@@ -13,6 +13,7 @@
 #include "experiments/log.h"
 #include "experiments/store.h"
 #include "gtest/gtest.h"
+#include "mrcnn/train/build_info.h"
 #include "tests/experiments/test_util.h"
 
 namespace experiments {
@@ -83,8 +84,12 @@ TEST(SweepTest, RealTrainerSweepLogsCocoAndARerunTrainsNothing) {
     }
     EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM coco_results"), 2);
     EXPECT_EQ(Count(db, "SELECT COUNT(DISTINCT trial_id) FROM coco_results WHERE " + stats_ok), 2);
-    EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM trials WHERE total_steps = 2 AND dataset_name = 'shapes' "
-                        "AND dataset_hash != '' AND compilation_mode = 'opt'"),
+    // Provenance as the trainer measured it: built in the same configuration as this test.
+    const mrcnn::BuildInfo build = mrcnn::ThisBuild();
+    EXPECT_EQ(Count(db, absl::StrCat("SELECT COUNT(*) FROM trials WHERE total_steps = 2 AND dataset_name = 'shapes' "
+                                     "AND dataset_hash != '' AND compilation_mode = '", build.compilation_mode,
+                                     "' AND libtorch_version = '", build.libtorch_version, "' AND cuda_version = '",
+                                     build.cuda_version, "'")),
               2);
     // The runs view answers the README's question by typed params.
     EXPECT_EQ(Count(db, "SELECT COUNT(*) FROM runs WHERE sweep = 'tiny' AND RPN_ANCHOR_STRIDE > 1 "

@@ -17,7 +17,7 @@
 #include "eval/coco_eval.h"
 #include "gtest/gtest.h"
 #include "mrcnn/train/evaluation.h"
-#include "mrcnn/train/init_weights.h"
+#include "mrcnn/train/initial_weights.h"
 #include "mrcnn/weights/weights.h"
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"

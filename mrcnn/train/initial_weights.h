@@ -13,8 +13,8 @@
 // "imagenet" reads a converted torchvision ResNet (conv1.weight, layer1.0.conv1.weight, ...) into
 // backbone.body; "coco" a converted maskrcnn_resnet50_fpn or any of our checkpoints. Neither can be
 // downloaded here, so both need the file. "last" is resuming (Trainer::Resume of FindLast()).
-#ifndef MRCNN_TRAIN_INIT_WEIGHTS_H_
-#define MRCNN_TRAIN_INIT_WEIGHTS_H_
+#ifndef MRCNN_TRAIN_INITIAL_WEIGHTS_H_
+#define MRCNN_TRAIN_INITIAL_WEIGHTS_H_
 
 #include <string>
 #include <vector>
@@ -36,4 +36,4 @@ absl::StatusOr<LoadReport> LoadInitialWeights(torch::nn::Module& model, const st
 
 }  // namespace mrcnn
 
-#endif  // MRCNN_TRAIN_INIT_WEIGHTS_H_
+#endif  // MRCNN_TRAIN_INITIAL_WEIGHTS_H_

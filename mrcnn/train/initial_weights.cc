@@ -1,4 +1,4 @@
-#include "mrcnn/train/init_weights.h"
+#include "mrcnn/train/initial_weights.h"
 
 #include <map>
 #include <utility>
