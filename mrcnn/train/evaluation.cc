@@ -10,15 +10,11 @@
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 
 namespace mrcnn {
 namespace {
-
-// cv::Mat RGB H x W x 3 uint8 -> [3, H, W] uint8
-torch::Tensor ImageTensor(const cv::Mat& rgb) {
-  cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
-  return torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
-}
 
 // The RLE of `mask` (row-major, height x width) with every pixel a scale x scale block, encoded
 // without building the full mask (a 6000 x 6000 one is 36 MB): column X of the result is column
@@ -103,6 +99,19 @@ std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t 
   return out;
 }
 
+absl::StatusOr<EvaluationInput> MakeEvaluationInput(const datasets::Dataset& ds, int index, const Config& config) {
+  absl::StatusOr<datasets::PreparedImage> p = datasets::PrepareInferenceImage(ds, index, config);
+  if (!p.ok()) return p.status();
+  const datasets::ImageMeta& m = p->meta;
+  EvaluationInput in;
+  in.image = datasets::ImageTensor(p->image);
+  in.reduction = std::max(1, m.decoded_reduction);
+  in.geometry.window = {m.window[0], m.window[1], m.window[2], m.window[3]};
+  // The reduction divides both sides exactly: detections land in the decoded image's pixels.
+  in.geometry.original_size = {m.original_height / in.reduction, m.original_width / in.reduction};
+  return in;
+}
+
 absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, const datasets::Dataset& ds,
                                                             const std::vector<int>& indices, int batch_size) {
   const bool was_training = model->is_training();
@@ -111,23 +120,20 @@ absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, co
   batch_size = std::max(1, batch_size);
   for (size_t s = 0; s < indices.size(); s += batch_size) {
     std::vector<torch::Tensor> images;
+    std::vector<InputGeometry> geometry;
     std::vector<int> ids, scales;
     for (size_t k = s; k < std::min(indices.size(), s + batch_size); ++k) {
-      const datasets::ImageInfo& info = ds.image_info(indices[k]);
-      // The model's input size, from the size the header gave when the dataset was loaded.
-      ImageSize target = {0, 0};
-      if (info.height > 0 && info.width > 0) target = ResizedSize({info.height, info.width}, model->transform);
-      absl::StatusOr<datasets::DecodedImage> d =
-          ds.LoadImageForSize(indices[k], static_cast<int>(target.first), static_cast<int>(target.second));
-      if (!d.ok()) return d.status();
-      images.push_back(ImageTensor(d->rgb));
+      absl::StatusOr<EvaluationInput> in = MakeEvaluationInput(ds, indices[k], model->config);
+      if (!in.ok()) return in.status();
+      images.push_back(in->image);
+      geometry.push_back(in->geometry);
       ids.push_back(indices[k]);
-      scales.push_back(d->reduction);
+      scales.push_back(in->reduction);
     }
     std::vector<ImageDetections> out;
     try {
       torch::NoGradGuard no_grad;
-      out = model->Detect(images);
+      out = model->Detect(images, geometry);
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("COCO evaluation: the model failed on image ",
                                               ds.image_info(ids[0]).path, ": ", e.what_without_backtrace()));
