@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/geometry/masks.h"
 #include "opencv2/imgproc.hpp"
 
 namespace mrcnn::datasets {
@@ -151,29 +152,17 @@ cv::Mat FlipHorizontal(const cv::Mat& m) {
 }
 
 cv::Mat MinimizeMask(const cv::Mat& mask, const std::array<float, 4>& box, const std::vector<int>& mini_shape) {
-  const cv::Rect r(static_cast<int>(box[0]), static_cast<int>(box[1]), static_cast<int>(box[2] - box[0]),
-                   static_cast<int>(box[3] - box[1]));
-  cv::Mat crop, f, small, out;
-  mask(r).convertTo(f, CV_32F);
-  cv::resize(f, small, cv::Size(mini_shape[1], mini_shape[0]), 0, 0, cv::INTER_LINEAR);
-  // np.around rounds 0.5 to 0: strictly above one half is set.
-  cv::threshold(small, small, 0.5, 1.0, cv::THRESH_BINARY);
-  small.convertTo(out, CV_8U);
-  return out;
+  const cv::Mat m = mask.isContinuous() ? mask : mask.clone();
+  const std::vector<uint8_t> mini = geometry::MinimizeMask(
+      m.ptr<uint8_t>(0), m.rows, m.cols, {box[0], box[1], box[2], box[3]}, mini_shape[0], mini_shape[1]);
+  return cv::Mat(mini_shape[0], mini_shape[1], CV_8UC1, const_cast<uint8_t*>(mini.data())).clone();
 }
 
 cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int height, int width) {
-  cv::Mat out = cv::Mat::zeros(height, width, CV_8UC1);
-  const int x1 = static_cast<int>(box[0]), y1 = static_cast<int>(box[1]);
-  const int w = static_cast<int>(box[2] - box[0]), h = static_cast<int>(box[3] - box[1]);
-  if (w <= 0 || h <= 0) return out;
-  cv::Mat f, big, b;
-  mini.convertTo(f, CV_32F);
-  cv::resize(f, big, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
-  cv::threshold(big, big, 0.5, 1.0, cv::THRESH_BINARY);
-  big.convertTo(b, CV_8U);
-  b.copyTo(out(cv::Rect(x1, y1, w, h)));
-  return out;
+  const cv::Mat m = mini.isContinuous() ? mini : mini.clone();
+  const std::vector<uint8_t> full =
+      geometry::ExpandMask(m.ptr<uint8_t>(0), m.rows, m.cols, {box[0], box[1], box[2], box[3]}, height, width);
+  return cv::Mat(height, width, CV_8UC1, const_cast<uint8_t*>(full.data())).clone();
 }
 
 absl::StatusOr<std::array<int, 2>> ScaledSize(int height, int width, const mrcnn::Config& config) {

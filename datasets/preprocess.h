@@ -61,10 +61,12 @@ cv::Mat NormaliseImage(const cv::Mat& image, const mrcnn::Config& config);
 // Flips an image or mask left-right.
 cv::Mat FlipHorizontal(const cv::Mat& m);
 
-// matterport's minimize_mask for one instance: the box's crop of `mask` resized bilinearly to
-// mini_shape (h, w) and thresholded (> 0.5). box = {x1, y1, x2, y2}, exclusive ends.
+// matterport's minimize_mask for one instance (geometry::MinimizeMask, the one mini-mask code path):
+// the box's crop of `mask` resized bilinearly to mini_shape (h, w) and thresholded (> 0.5).
+// box = {x1, y1, x2, y2}, exclusive ends.
 cv::Mat MinimizeMask(const cv::Mat& mask, const std::array<float, 4>& box, const std::vector<int>& mini_shape);
-// matterport's expand_mask: the mini mask resized back to the box and placed in a height x width mask.
+// matterport's expand_mask (geometry::ExpandMask): the mini mask resized back to the box and placed in
+// a height x width mask.
 cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int height, int width);
 
 struct ImageMeta {
