@@ -8,17 +8,6 @@
 
 namespace mrcnn::datasets {
 
-namespace {
-
-// The integer in [lo, hi] nearest to v (v may be far outside int's range, or NaN: lo).
-int ClampToInt(double v, int lo, int hi) {
-  if (!(v >= lo)) return lo;
-  if (v > hi) return hi;
-  return static_cast<int>(v);
-}
-
-}  // namespace
-
 Polygon ClipPolygon(const Polygon& polygon, double x0, double y0, double x1, double y1) {
   return geometry::ClipPolygon(polygon, x0, y0, x1, y1);
 }
@@ -35,21 +24,10 @@ void FillPolygon(const Polygon& polygon, cv::Mat* mask, uint8_t value) {
 }
 
 void FillCircle(const Circle& circle, cv::Mat* mask, uint8_t value) {
-  const double r = circle.radius;
-  if (!(r > 0) || mask->empty()) return;
-  const int row0 = ClampToInt(std::floor(circle.centre.y - r - 0.5), 0, mask->rows - 1);
-  const int row1 = ClampToInt(std::ceil(circle.centre.y + r), -1, mask->rows - 1);
-  const int col0 = ClampToInt(std::floor(circle.centre.x - r - 0.5), 0, mask->cols - 1);
-  const int col1 = ClampToInt(std::ceil(circle.centre.x + r), -1, mask->cols - 1);
-  for (int y = row0; y <= row1; ++y) {
-    uint8_t* row = mask->ptr<uint8_t>(y);
-    const double dy = y + 0.5 - circle.centre.y;
-    for (int x = col0; x <= col1; ++x) {
-      const double dx = x + 0.5 - circle.centre.x;
-      // hypot: no overflow of the squares for huge radii.
-      if (std::hypot(dx, dy) <= r) row[x] = value;
-    }
-  }
+  if (mask->empty()) return;
+  cv::Mat m = mask->isContinuous() ? *mask : mask->clone();
+  geometry::FillCircle(circle.centre, circle.radius, m.ptr<uint8_t>(0), m.rows, m.cols, value);
+  if (!mask->isContinuous()) m.copyTo(*mask);
 }
 
 namespace {

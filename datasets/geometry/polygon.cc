@@ -108,4 +108,21 @@ void FillPolygon(const Polygon& polygon_in, uint8_t* mask, int height, int width
   }
 }
 
+void FillCircle(const Point& centre, double r, uint8_t* mask, int height, int width, uint8_t value) {
+  if (!(r > 0) || height <= 0 || width <= 0) return;
+  const int row0 = ClampToInt(std::floor(centre.y - r - 0.5), 0, height - 1);
+  const int row1 = ClampToInt(std::ceil(centre.y + r), -1, height - 1);
+  const int col0 = ClampToInt(std::floor(centre.x - r - 0.5), 0, width - 1);
+  const int col1 = ClampToInt(std::ceil(centre.x + r), -1, width - 1);
+  for (int y = row0; y <= row1; ++y) {
+    uint8_t* row = mask + static_cast<int64_t>(y) * width;
+    const double dy = y + 0.5 - centre.y;
+    for (int x = col0; x <= col1; ++x) {
+      const double dx = x + 0.5 - centre.x;
+      // hypot: no overflow of the squares for huge radii.
+      if (std::hypot(dx, dy) <= r) row[x] = value;
+    }
+  }
+}
+
 }  // namespace mrcnn::geometry

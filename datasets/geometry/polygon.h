@@ -29,6 +29,9 @@ Polygon PolygonFromFlat(const std::vector<double>& xy);
 // `polygon` (even-odd). Any finite coordinates; fewer than 3 points fill nothing.
 void FillPolygon(const Polygon& polygon, uint8_t* mask, int height, int width, uint8_t value = 1);
 
+// Sets to `value` every pixel whose centre is within `radius` of `centre` (the same centre rule).
+void FillCircle(const Point& centre, double radius, uint8_t* mask, int height, int width, uint8_t value = 1);
+
 // The part of `polygon` inside the rectangle [x0, x1] x [y0, y1] (Sutherland-Hodgman); exact and
 // overflow-free for any finite coordinates. May return fewer than 3 points when nothing is inside.
 Polygon ClipPolygon(const Polygon& polygon, double x0, double y0, double x1, double y1);

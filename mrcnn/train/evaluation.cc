@@ -10,6 +10,7 @@
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/geometry/masks.h"
 #include "datasets/loader.h"
 #include "datasets/preprocess.h"
 
@@ -59,18 +60,11 @@ absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, i
       a.image_id = i;
       a.category_id = m->class_ids[k];
       a.iscrowd = k < static_cast<int>(m->crowd.size()) && m->crowd[k];
-      int x1 = mask.cols, y1 = mask.rows, x2 = -1, y2 = -1;
-      int64_t area = 0;
-      for (int y = 0; y < mask.rows; ++y) {
-        const uint8_t* row = mask.ptr<uint8_t>(y);
-        for (int x = 0; x < mask.cols; ++x) {
-          if (!row[x]) continue;
-          ++area;
-          x1 = std::min(x1, x), x2 = std::max(x2, x), y1 = std::min(y1, y), y2 = std::max(y2, y);
-        }
-      }
-      if (area == 0) continue;
-      a.bbox = {double(x1), double(y1), double(x2 - x1 + 1), double(y2 - y1 + 1)};
+      // The tight box of the mask (datasets/geometry's MaskBox: exclusive ends) and its pixel count.
+      const std::array<int, 4> box = geometry::MaskBox(mask.ptr<uint8_t>(0), mask.rows, mask.cols);
+      if (box[2] <= box[0]) continue;
+      const int64_t area = cv::countNonZero(mask);
+      a.bbox = {double(box[0]), double(box[1]), double(box[2] - box[0]), double(box[3] - box[1])};
       a.area = static_cast<double>(area);
       a.segmentation.rle = eval::RleFromRowMajor(mask.data, mask.rows, mask.cols);
       gt.annotations.push_back(std::move(a));
