@@ -184,6 +184,7 @@ mrcnn::Config InferenceConfig(const mrcnn::Config& config) {
 }
 
 cv::Mat NormaliseImage(const cv::Mat& image, const mrcnn::Config& config) {
+  CV_Assert(image.channels() == 3 && config.MEAN_PIXEL.size() == 3 && config.IMAGE_STD.size() == 3);
   cv::Mat f;
   image.convertTo(f, CV_32F);
   // torchvision's arithmetic on ToTensor() images: (x / 255 - mean / 255) / (std / 255), the
@@ -236,23 +237,30 @@ absl::StatusOr<cv::Mat> Resize(const cv::Mat& rgb, int full_height, int full_wid
 absl::StatusOr<cv::Mat> ResizeForModel(const cv::Mat& rgb, int full_height, int full_width,
                                        const mrcnn::Config& config, Rng* rng, ImageMeta* meta) {
   ResizeGeometry unused;
-  return Resize(rgb, full_height, full_width, config, rng, meta, &unused);
+  try {
+    return Resize(rgb, full_height, full_width, config, rng, meta, &unused);
+  } catch (const std::exception& e) {  // OpenCV's and LibTorch's errors (an allocation, mostly)
+    return absl::InternalError(absl::StrCat("cannot resize the image: ", e.what()));
+  }
 }
 
 namespace {
 
-// OpenCV failures (an allocation, mostly) become errors naming the image instead of ending the process.
+// OpenCV and LibTorch failures (an allocation, mostly) become errors naming the image instead of
+// ending the process.
 template <typename F>
 absl::StatusOr<PreparedImage> Guarded(const Dataset* ds, int index, F f) {
+  std::string name = "image";
+  if (ds != nullptr) {
+    const ImageInfo& info = ds->image_info(index);
+    name = info.path.empty() ? info.id : info.path;
+  }
   try {
     return f();
   } catch (const cv::Exception& e) {
-    std::string name = "image";
-    if (ds != nullptr) {
-      const ImageInfo& info = ds->image_info(index);
-      name = info.path.empty() ? info.id : info.path;
-    }
     return absl::InternalError(absl::StrCat(name, ": cannot prepare the image (OpenCV: ", e.err, ")"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(name, ": cannot prepare the image (", e.what(), ")"));
   }
 }
 
