@@ -12,6 +12,23 @@ namespace mrcnn::datasets {
 
 int SizeDivisible(const mrcnn::Config& config) { return config.IMAGE_RESIZE_MODE == mrcnn::ResizeMode::kTorchvision ? 32 : 64; }
 
+at::Tensor ImageTensor(const cv::Mat& input) {
+  cv::Mat image = input;
+  if (image.depth() != CV_32F) input.convertTo(image, CV_32F);
+  CV_Assert(image.channels() == 3);
+  at::Tensor out = at::empty({3, image.rows, image.cols}, at::kFloat);
+  float* dst = out.data_ptr<float>();
+  const int64_t plane = static_cast<int64_t>(image.rows) * image.cols;
+  for (int y = 0; y < image.rows; ++y) {
+    const float* row = image.ptr<float>(y);
+    for (int c = 0; c < 3; ++c) {
+      float* d = dst + c * plane + static_cast<int64_t>(y) * image.cols;
+      for (int x = 0; x < image.cols; ++x) d[x] = row[x * 3 + c];
+    }
+  }
+  return out;
+}
+
 // Tensors are filled through raw pointers: at:: ops would start OpenMP teams on every worker thread,
 // which compete for the cores the training step needs (and slowed a one-worker loader 15x).
 Batch MakeBatch(const std::vector<PreparedImage>& images, int size_divisible) {

@@ -35,7 +35,8 @@
 namespace mrcnn::datasets {
 
 struct Batch {
-  at::Tensor images;                  // [B, 3, H, W] float32, normalised; padded bottom/right with 0
+  at::Tensor images;                  // [B, 3, H, W] float32, normalised; padded bottom/right with 0;
+                                      // image i's own size is meta[i].height, width
   std::vector<at::Tensor> boxes;      // per image [N, 4] float32 (x1, y1, x2, y2), pixels of images
   std::vector<at::Tensor> class_ids;  // per image [N] int64, 1..NUM_CLASSES-1
   std::vector<at::Tensor> masks;      // per image [N, h, w] uint8 0/1; h, w = MINI_MASK_SHAPE or H, W
@@ -44,6 +45,9 @@ struct Batch {
   std::vector<ImageMeta> meta;
   int size() const { return static_cast<int>(meta.size()); }
 };
+
+// A prepared image (H x W CV_32FC3) as the model takes it: [3, H, W] float32.
+at::Tensor ImageTensor(const cv::Mat& image);
 
 // Stacks prepared images into a Batch, padding every image to the largest height and width rounded up
 // to `size_divisible`.

@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
+#include <ATen/ATen.h>
+
 #include "absl/strings/str_cat.h"
+#include "datasets/geometry/masks.h"
 #include "opencv2/imgproc.hpp"
 
 namespace mrcnn::datasets {
@@ -49,6 +53,7 @@ absl::StatusOr<ResizeGeometry> ComputeResize(int h, int w, const mrcnn::Config& 
     g.out_height = g.resized_height;
     g.out_width = g.resized_width;
     g.window = {0, 0, g.out_height, g.out_width};
+    g.torch_bilinear = true;
     return g;
   }
   // matterport's resize_image: scale up (never down) to IMAGE_MIN_DIM, at least IMAGE_MIN_SCALE, and in
@@ -101,6 +106,19 @@ cv::Mat Place(const cv::Mat& resized, const ResizeGeometry& g) {
   return out;
 }
 
+// torch's upsample_bilinear2d (align_corners = false, the size given: what torchvision's transform
+// calls) on a CV_32FC(n) image, through ATen itself: torchvision's pixels bit for bit.
+cv::Mat TorchBilinear(const cv::Mat& f, int out_h, int out_w) {
+  const cv::Mat c = f.isContinuous() ? f : f.clone();
+  const int ch = c.channels();
+  const at::Tensor in = at::from_blob(c.data, {1, c.rows, c.cols, ch}, at::kFloat).permute({0, 3, 1, 2}).contiguous();
+  const at::Tensor out =
+      at::upsample_bilinear2d(in, {out_h, out_w}, /*align_corners=*/false).permute({0, 2, 3, 1}).contiguous();
+  cv::Mat m(out_h, out_w, CV_32FC(ch));
+  std::memcpy(m.data, out.data_ptr<float>(), sizeof(float) * static_cast<size_t>(out_h) * out_w * ch);
+  return m;
+}
+
 }  // namespace
 
 cv::Mat ApplyResizeToImage(const cv::Mat& image, const ResizeGeometry& g) {
@@ -108,7 +126,11 @@ cv::Mat ApplyResizeToImage(const cv::Mat& image, const ResizeGeometry& g) {
   image.convertTo(f, CV_32F);
   cv::Mat resized = f;
   if (g.resized_height != image.rows || g.resized_width != image.cols) {
-    cv::resize(f, resized, cv::Size(g.resized_width, g.resized_height), 0, 0, cv::INTER_LINEAR);
+    if (g.torch_bilinear) {
+      resized = TorchBilinear(f, g.resized_height, g.resized_width);
+    } else {
+      cv::resize(f, resized, cv::Size(g.resized_width, g.resized_height), 0, 0, cv::INTER_LINEAR);
+    }
   }
   return Place(resized, g);
 }
@@ -128,29 +150,17 @@ cv::Mat FlipHorizontal(const cv::Mat& m) {
 }
 
 cv::Mat MinimizeMask(const cv::Mat& mask, const std::array<float, 4>& box, const std::vector<int>& mini_shape) {
-  const cv::Rect r(static_cast<int>(box[0]), static_cast<int>(box[1]), static_cast<int>(box[2] - box[0]),
-                   static_cast<int>(box[3] - box[1]));
-  cv::Mat crop, f, small, out;
-  mask(r).convertTo(f, CV_32F);
-  cv::resize(f, small, cv::Size(mini_shape[1], mini_shape[0]), 0, 0, cv::INTER_LINEAR);
-  // np.around rounds 0.5 to 0: strictly above one half is set.
-  cv::threshold(small, small, 0.5, 1.0, cv::THRESH_BINARY);
-  small.convertTo(out, CV_8U);
-  return out;
+  const cv::Mat m = mask.isContinuous() ? mask : mask.clone();
+  const std::vector<uint8_t> mini = geometry::MinimizeMask(
+      m.ptr<uint8_t>(0), m.rows, m.cols, {box[0], box[1], box[2], box[3]}, mini_shape[0], mini_shape[1]);
+  return cv::Mat(mini_shape[0], mini_shape[1], CV_8UC1, const_cast<uint8_t*>(mini.data())).clone();
 }
 
 cv::Mat ExpandMask(const cv::Mat& mini, const std::array<float, 4>& box, int height, int width) {
-  cv::Mat out = cv::Mat::zeros(height, width, CV_8UC1);
-  const int x1 = static_cast<int>(box[0]), y1 = static_cast<int>(box[1]);
-  const int w = static_cast<int>(box[2] - box[0]), h = static_cast<int>(box[3] - box[1]);
-  if (w <= 0 || h <= 0) return out;
-  cv::Mat f, big, b;
-  mini.convertTo(f, CV_32F);
-  cv::resize(f, big, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
-  cv::threshold(big, big, 0.5, 1.0, cv::THRESH_BINARY);
-  big.convertTo(b, CV_8U);
-  b.copyTo(out(cv::Rect(x1, y1, w, h)));
-  return out;
+  const cv::Mat m = mini.isContinuous() ? mini : mini.clone();
+  const std::vector<uint8_t> full =
+      geometry::ExpandMask(m.ptr<uint8_t>(0), m.rows, m.cols, {box[0], box[1], box[2], box[3]}, height, width);
+  return cv::Mat(height, width, CV_8UC1, const_cast<uint8_t*>(full.data())).clone();
 }
 
 absl::StatusOr<std::array<int, 2>> ScaledSize(int height, int width, const mrcnn::Config& config) {
@@ -161,11 +171,100 @@ absl::StatusOr<std::array<int, 2>> ScaledSize(int height, int width, const mrcnn
   return std::array<int, 2>{g->resized_height, g->resized_width};
 }
 
+mrcnn::ResizeMode InferenceResizeMode(const mrcnn::Config& config) {
+  return config.IMAGE_RESIZE_MODE == mrcnn::ResizeMode::kCrop ? mrcnn::ResizeMode::kPad64 : config.IMAGE_RESIZE_MODE;
+}
+
+mrcnn::Config InferenceConfig(const mrcnn::Config& config) {
+  mrcnn::Config c = config;
+  c.IMAGE_RESIZE_MODE = InferenceResizeMode(config);
+  return c;
+}
+
+cv::Mat NormaliseImage(const cv::Mat& image, const mrcnn::Config& config) {
+  CV_Assert(image.channels() == 3 && config.MEAN_PIXEL.size() == 3 && config.IMAGE_STD.size() == 3);
+  cv::Mat f;
+  image.convertTo(f, CV_32F);
+  // torchvision's arithmetic on ToTensor() images: (x / 255 - mean / 255) / (std / 255), the
+  // constants rounded to float32 from double, as its image_mean / image_std tensors.
+  float mean[3], std[3];
+  for (int c = 0; c < 3; ++c) {
+    mean[c] = static_cast<float>(config.MEAN_PIXEL[c] / 255);
+    std[c] = static_cast<float>(config.IMAGE_STD[c] / 255);
+  }
+  for (int y = 0; y < f.rows; ++y) {
+    float* row = f.ptr<float>(y);
+    for (int x = 0; x < f.cols; ++x) {
+      for (int c = 0; c < 3; ++c) row[3 * x + c] = (row[3 * x + c] / 255.0f - mean[c]) / std[c];
+    }
+  }
+  return f;
+}
+
 namespace {
 
-absl::StatusOr<PreparedImage> Prepare(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
-                                      Rng* rng, int force_flip) {
-  // Decode for the size the resize needs: the header's size gives it before any pixel is read.
+// ResizeForModel, also returning the geometry (the masks of training follow it).
+absl::StatusOr<cv::Mat> Resize(const cv::Mat& rgb, int full_height, int full_width, const mrcnn::Config& config,
+                               Rng* rng, ImageMeta* meta, ResizeGeometry* geometry) {
+  if (config.IMAGE_RESIZE_MODE == mrcnn::ResizeMode::kCrop && rng == nullptr) {
+    return absl::InvalidArgumentError("IMAGE_RESIZE_MODE: crop needs a random generator (training only)");
+  }
+  // The geometry of the full size: a reduced image tiles the full one exactly (reduction divides
+  // both sides), so resizing it to the same size keeps image and masks aligned.
+  absl::StatusOr<ResizeGeometry> g = ComputeResize(full_height, full_width, config, rng);
+  if (!g.ok()) return g.status();
+  meta->original_height = full_height;
+  meta->original_width = full_width;
+  meta->scale = g->scale;
+  meta->window = g->window;
+  meta->crop = g->crop;
+  meta->height = g->out_height;
+  meta->width = g->out_width;
+  *geometry = *g;
+  if (config.MEAN_PIXEL.size() != 3 || config.IMAGE_STD.size() != 3 || rgb.channels() != 3) {
+    return absl::InvalidArgumentError("the model takes RGB images: 3 channels, 3 MEAN_PIXEL and IMAGE_STD values");
+  }
+  // torchvision normalises, then interpolates; matterport resizes and pads, then normalises
+  // (mold_image), so its padding is -MEAN_PIXEL / IMAGE_STD.
+  if (g->torch_bilinear) return ApplyResizeToImage(NormaliseImage(rgb, config), *g);
+  return NormaliseImage(ApplyResizeToImage(rgb, *g), config);
+}
+
+}  // namespace
+
+absl::StatusOr<cv::Mat> ResizeForModel(const cv::Mat& rgb, int full_height, int full_width,
+                                       const mrcnn::Config& config, Rng* rng, ImageMeta* meta) {
+  ResizeGeometry unused;
+  try {
+    return Resize(rgb, full_height, full_width, config, rng, meta, &unused);
+  } catch (const std::exception& e) {  // OpenCV's and LibTorch's errors (an allocation, mostly)
+    return absl::InternalError(absl::StrCat("cannot resize the image: ", e.what()));
+  }
+}
+
+namespace {
+
+// OpenCV and LibTorch failures (an allocation, mostly) become errors naming the image instead of
+// ending the process.
+template <typename F>
+absl::StatusOr<PreparedImage> Guarded(const Dataset* ds, int index, F f) {
+  std::string name = "image";
+  if (ds != nullptr) {
+    const ImageInfo& info = ds->image_info(index);
+    name = info.path.empty() ? info.id : info.path;
+  }
+  try {
+    return f();
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat(name, ": cannot prepare the image (OpenCV: ", e.err, ")"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(name, ": cannot prepare the image (", e.what(), ")"));
+  }
+}
+
+// Decodes image `index` for the size the resize of `config` needs: the header's size gives it before
+// any pixel is read.
+absl::StatusOr<DecodedImage> DecodeForResize(const Dataset& ds, int index, const mrcnn::Config& config) {
   const ImageInfo& info = ds.image_info(index);
   std::array<int, 2> target = {0, 0};
   if (info.height > 0 && info.width > 0) {
@@ -173,16 +272,19 @@ absl::StatusOr<PreparedImage> Prepare(const Dataset& ds, int index, const mrcnn:
     if (!size.ok()) return size.status();
     target = *size;
   }
-  absl::StatusOr<DecodedImage> decoded = ds.LoadImageForSize(index, target[0], target[1]);
+  return ds.LoadImageForSize(index, target[0], target[1]);
+}
+
+absl::StatusOr<PreparedImage> Prepare(const Dataset& ds, int index, const mrcnn::Config& config, bool augment,
+                                      Rng* rng, int force_flip) {
+  absl::StatusOr<DecodedImage> decoded = DecodeForResize(ds, index, config);
   if (!decoded.ok()) return decoded.status();
   absl::StatusOr<InstanceMasks> masks = ds.LoadMask(index);
   if (!masks.ok()) return masks.status();
   PreparedImage out;
   ImageMeta& meta = out.meta;
   meta.image_index = index;
-  meta.image_id = info.id;
-  meta.original_height = decoded->height;
-  meta.original_width = decoded->width;
+  meta.image_id = ds.image_info(index).id;
   meta.decoded_reduction = decoded->reduction;
   cv::Mat image = decoded->rgb;
   std::vector<cv::Mat> full = masks->masks;
@@ -192,27 +294,17 @@ absl::StatusOr<PreparedImage> Prepare(const Dataset& ds, int index, const mrcnn:
     image = FlipHorizontal(image);
     for (cv::Mat& m : full) m = FlipHorizontal(m);
   }
-  // The geometry of the full size: a reduced image tiles the full one exactly (reduction divides
-  // both sides), so resizing it to the same size keeps image and masks aligned.
-  absl::StatusOr<ResizeGeometry> g = ComputeResize(decoded->height, decoded->width, config, rng);
-  if (!g.ok()) return g.status();
-  meta.scale = g->scale;
-  meta.window = g->window;
-  meta.crop = g->crop;
-  meta.height = g->out_height;
-  meta.width = g->out_width;
-  cv::Mat f = ApplyResizeToImage(image, *g);
-  // Normalise: (pixel - MEAN_PIXEL) / IMAGE_STD per channel.
-  const cv::Scalar mean(config.MEAN_PIXEL[0], config.MEAN_PIXEL[1], config.MEAN_PIXEL[2]);
-  const cv::Scalar inv_std(1.0 / config.IMAGE_STD[0], 1.0 / config.IMAGE_STD[1], 1.0 / config.IMAGE_STD[2]);
-  cv::subtract(f, mean, out.image);
-  cv::multiply(out.image, inv_std, out.image);
+  ResizeGeometry geometry;
+  absl::StatusOr<cv::Mat> resized_image =
+      Resize(image, decoded->height, decoded->width, config, rng, &meta, &geometry);
+  if (!resized_image.ok()) return resized_image.status();
+  out.image = *std::move(resized_image);
 
   std::vector<int> keep;
   std::vector<cv::Mat> resized(full.size());
   std::vector<std::array<float, 4>> boxes(full.size());
   for (size_t i = 0; i < full.size(); ++i) {
-    resized[i] = ApplyResizeToMask(full[i], *g);
+    resized[i] = ApplyResizeToMask(full[i], geometry);
     const std::array<int, 4> b = MaskBox(resized[i]);
     if (b[2] <= b[0] || b[3] <= b[1]) {
       ++out.dropped_empty;
@@ -253,15 +345,40 @@ absl::StatusOr<PreparedImage> PrepareImage(const Dataset& ds, int index, const m
   if (index < 0 || index >= ds.num_images()) {
     return absl::OutOfRangeError(absl::StrCat("image index ", index, " outside [0, ", ds.num_images(), ")"));
   }
-  // Resizing, flipping and padding work on images within the pixel limit, but an allocation can
-  // still fail: OpenCV throws, and the error names the image instead of ending the process.
-  try {
-    return Prepare(ds, index, config, augment, rng, force_flip);
-  } catch (const cv::Exception& e) {
-    const ImageInfo& info = ds.image_info(index);
-    return absl::InternalError(absl::StrCat(info.path.empty() ? info.id : info.path,
-                                            ": cannot prepare the image (OpenCV: ", e.err, ")"));
+  return Guarded(&ds, index, [&] { return Prepare(ds, index, config, augment, rng, force_flip); });
+}
+
+absl::StatusOr<PreparedImage> PrepareInferenceImage(const Dataset& ds, int index, const mrcnn::Config& config) {
+  if (index < 0 || index >= ds.num_images()) {
+    return absl::OutOfRangeError(absl::StrCat("image index ", index, " outside [0, ", ds.num_images(), ")"));
   }
+  return Guarded(&ds, index, [&]() -> absl::StatusOr<PreparedImage> {
+    const mrcnn::Config c = InferenceConfig(config);
+    absl::StatusOr<DecodedImage> decoded = DecodeForResize(ds, index, c);
+    if (!decoded.ok()) return decoded.status();
+    PreparedImage out;
+    out.meta.image_index = index;
+    out.meta.image_id = ds.image_info(index).id;
+    out.meta.decoded_reduction = decoded->reduction;
+    absl::StatusOr<cv::Mat> image = ResizeForModel(decoded->rgb, decoded->height, decoded->width, c, nullptr, &out.meta);
+    if (!image.ok()) return image.status();
+    out.image = *std::move(image);
+    out.mask_height = out.image.rows;
+    out.mask_width = out.image.cols;
+    return out;
+  });
+}
+
+absl::StatusOr<PreparedImage> PrepareInferenceImage(const cv::Mat& rgb, const mrcnn::Config& config) {
+  return Guarded(nullptr, 0, [&]() -> absl::StatusOr<PreparedImage> {
+    PreparedImage out;
+    absl::StatusOr<cv::Mat> image = ResizeForModel(rgb, rgb.rows, rgb.cols, InferenceConfig(config), nullptr, &out.meta);
+    if (!image.ok()) return image.status();
+    out.image = *std::move(image);
+    out.mask_height = out.image.rows;
+    out.mask_width = out.image.cols;
+    return out;
+  });
 }
 
 }  // namespace mrcnn::datasets

@@ -1,8 +1,8 @@
 // Rasterisation of instance shapes into binary masks, COCO run-length decoding, and boxes from masks.
 //
-// The polygon rule is the project's one rule (shared in spirit with mrcnn/ops, which datasets/ may not
-// depend on): pixel (x, y) belongs to a polygon when its centre (x + 0.5, y + 0.5) is inside it by the
-// even-odd rule; pixels outside the image are clipped away. Circles use the same centre rule with
+// The polygon rule is the project's one rule (datasets/geometry, which mrcnn/ops wraps too): pixel
+// (x, y) belongs to a polygon when its centre (x + 0.5, y + 0.5) is inside it by the even-odd rule;
+// pixels outside the image are clipped away. Circles use the same centre rule with
 // distance <= radius. Masks are CV_8UC1 holding 0 or 1.
 //
 //   cv::Mat m = cv::Mat::zeros(h, w, CV_8UC1);
@@ -17,16 +17,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "datasets/geometry/polygon.h"
 #include "opencv2/core.hpp"
 
 namespace mrcnn::datasets {
 
-struct Point {
-  double x = 0;
-  double y = 0;
-  bool operator==(const Point& o) const { return x == o.x && y == o.y; }
-};
-using Polygon = std::vector<Point>;
+using Point = geometry::Point;
+using Polygon = geometry::Polygon;
 
 struct Circle {
   Point centre;

@@ -68,9 +68,11 @@ def _libtorch_impl(ctx):
                 break
     if nccl_inc:
         ctx.symlink(nccl_inc + "/nccl.h", "nccl_include/nccl.h")
-    linkopts = ["-L" + lib, "-Wl,-rpath," + lib, "-Wl,--no-as-needed"]
+    # push/pop: the libraries linked after LibTorch keep the linker's own setting (a trailing
+    # --as-needed dropped abseil libraries that only a shared library among a test's deps needed).
+    linkopts = ["-L" + lib, "-Wl,-rpath," + lib, "-Wl,--push-state,--no-as-needed"]
     linkopts += ["-l" + name for name in libs]
-    linkopts += ["-Wl,--as-needed"]
+    linkopts += ["-Wl,--pop-state"]
     ctx.file("BUILD.bazel", """
 package(default_visibility = ["//visibility:public"])
 

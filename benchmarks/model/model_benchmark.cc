@@ -20,6 +20,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
 #include "mrcnn/config/help.h"
@@ -63,14 +65,55 @@ mrcnn::MaskRCNN LoadModel() {
   return *model;
 }
 
+// An RGB [3, H, W] uint8 tensor as an H x W x 3 cv::Mat (sharing `hwc`'s memory).
+cv::Mat RgbMat(const torch::Tensor& image, torch::Tensor* hwc) {
+  *hwc = image.permute({1, 2, 0}).contiguous();
+  return cv::Mat(static_cast<int>(hwc->size(0)), static_cast<int>(hwc->size(1)), CV_8UC3, hwc->data_ptr());
+}
+
+// What detect does with one decoded image: the data side's inference resize, then the model. The
+// resize is timed with the model, as torchvision's transform is part of its model.
+int64_t Detect(mrcnn::MaskRCNN& model, const cv::Mat& rgb) {
+  const mrcnn::datasets::PreparedImage p = mrcnn::datasets::PrepareInferenceImage(rgb, *g_config).value();
+  const auto& w = p.meta.window;
+  const mrcnn::InputGeometry g{{w[0], w[1], w[2], w[3]}, {rgb.rows, rgb.cols}};
+  return model->Detect({mrcnn::datasets::ImageTensor(p.image)}, {g})[0].boxes.size(0);
+}
+
+// The training inputs prepared by the data side: images by ResizeForModel, masks by ApplyResizeToMask
+// (nearest), boxes by the per-axis ratio as torchvision's transform does.
+void ResizeTrainInputs(const std::vector<cv::Mat>& rgbs, const std::vector<mrcnn::InstanceTargets>& in,
+                       std::vector<torch::Tensor>* images, std::vector<mrcnn::InstanceTargets>* out) {
+  images->clear();
+  out->clear();
+  for (size_t i = 0; i < rgbs.size(); ++i) {
+    const cv::Mat& rgb = rgbs[i];
+    mrcnn::datasets::Rng rng(0);
+    const mrcnn::datasets::ResizeGeometry g = mrcnn::datasets::ComputeResize(rgb.rows, rgb.cols, *g_config, &rng).value();
+    mrcnn::datasets::ImageMeta meta;
+    images->push_back(mrcnn::datasets::ImageTensor(
+        mrcnn::datasets::ResizeForModel(rgb, rgb.rows, rgb.cols, *g_config, &rng, &meta).value()));
+    const torch::Tensor masks = in[i].masks.to(torch::kUInt8).contiguous();
+    torch::Tensor resized = torch::empty({masks.size(0), g.out_height, g.out_width}, torch::kUInt8);
+    for (int64_t k = 0; k < masks.size(0); ++k) {
+      const cv::Mat m(static_cast<int>(masks.size(1)), static_cast<int>(masks.size(2)), CV_8UC1, masks[k].data_ptr());
+      const cv::Mat r = mrcnn::datasets::ApplyResizeToMask(m, g);
+      std::memcpy(resized[k].data_ptr(), r.clone().data, static_cast<size_t>(g.out_height) * g.out_width);
+    }
+    out->push_back({mrcnn::ResizeBoxes(in[i].boxes, {rgb.rows, rgb.cols}, {g.out_height, g.out_width}),
+                    in[i].labels, resized});
+  }
+}
+
 void BM_Inference(benchmark::State& state) {
   mrcnn::MaskRCNN model = LoadModel();
   model->eval();
-  const torch::Tensor image = g_inputs->at("infer.image");
-  int64_t detections = model->Detect({image})[0].boxes.size(0);  // warm-up: anchor cache, allocator
+  torch::Tensor hwc;
+  const cv::Mat rgb = RgbMat(g_inputs->at("infer.image"), &hwc);
+  int64_t detections = Detect(model, rgb);  // warm-up: anchor cache, allocator
   const auto profile = MaybeProfile();
   for (auto _ : state) {
-    detections = model->Detect({image})[0].boxes.size(0);
+    detections = Detect(model, rgb);
   }
   state.counters["detections"] = detections;
   state.counters["peak_rss_mb"] = PeakRssMb();
@@ -79,13 +122,14 @@ void BM_Inference(benchmark::State& state) {
 void BM_TrainStep(benchmark::State& state) {
   mrcnn::MaskRCNN model = LoadModel();
   model->train();
-  std::vector<torch::Tensor> images;
-  std::vector<mrcnn::InstanceTargets> targets;
+  std::vector<torch::Tensor> images, hwcs;
+  std::vector<cv::Mat> rgbs;
+  std::vector<mrcnn::InstanceTargets> raw, targets;
   for (int i = 0; g_inputs->count(absl::StrCat("train.image.", i)); ++i) {
-    images.push_back(g_inputs->at(absl::StrCat("train.image.", i)));
-    targets.push_back({g_inputs->at(absl::StrCat("train.boxes.", i)),
-                       g_inputs->at(absl::StrCat("train.labels.", i)),
-                       g_inputs->at(absl::StrCat("train.masks.", i))});
+    hwcs.emplace_back();
+    rgbs.push_back(RgbMat(g_inputs->at(absl::StrCat("train.image.", i)), &hwcs.back()));
+    raw.push_back({g_inputs->at(absl::StrCat("train.boxes.", i)), g_inputs->at(absl::StrCat("train.labels.", i)),
+                   g_inputs->at(absl::StrCat("train.masks.", i))});
   }
   std::vector<torch::Tensor> params;
   for (auto& p : model->parameters()) {
@@ -97,6 +141,7 @@ void BM_TrainStep(benchmark::State& state) {
   double loss = 0;
   const auto step = [&]() {
     sgd.zero_grad();
+    ResizeTrainInputs(rgbs, raw, &images, &targets);  // torchvision resizes inside its step too
     torch::Tensor total = mrcnn::MaskRCNNImpl::TotalLoss(model->Losses(images, targets));
     total.backward();
     sgd.step();

@@ -20,6 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "datasets/image_io.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
 #include "mrcnn/config/help.h"
@@ -132,13 +134,20 @@ int Main(int argc, char** argv) {
   const cv::Mat& rgb = *read;
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  const torch::Tensor image =
-      torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kByte).permute({2, 0, 1}).clone();
+  // The data side's inference resize, the one evaluation uses (crop-trained configs run on pad64).
+  const absl::StatusOr<mrcnn::datasets::PreparedImage> prepared = mrcnn::datasets::PrepareInferenceImage(rgb, *config);
+  if (!prepared.ok()) {
+    std::cerr << "detect: " << FLAGS_image << ": " << prepared.status().message() << "\n";
+    return 1;
+  }
+  const torch::Tensor image = mrcnn::datasets::ImageTensor(prepared->image);
+  const auto& w = prepared->meta.window;
+  const mrcnn::InputGeometry geometry{{w[0], w[1], w[2], w[3]}, {rgb.rows, rgb.cols}};
 
   (*model)->eval();
   mrcnn::ImageDetections d;
   try {
-    d = (*model)->Detect({image})[0];
+    d = (*model)->Detect({image}, {geometry})[0];
   } catch (const c10::Error& e) {
     std::cerr << "detect: " << e.what_without_backtrace() << "\n";
     return 1;

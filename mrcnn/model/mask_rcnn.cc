@@ -78,8 +78,11 @@ MaskRCNNImpl::MaskRCNNImpl(const Config& c)
   roi_heads = register_module("roi_heads", RoIHeads(Unwrap(RoIHeadsOptionsFromConfig(c))));
 }
 
-InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images) {
+InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images,
+                                    const std::vector<InputGeometry>& geometry) {
   TORCH_CHECK(!is_training(), "MaskRCNN::Infer: call eval() first (the model is in training mode)");
+  TORCH_CHECK(geometry.empty() || geometry.size() == images.size(), "MaskRCNN::Infer: ", images.size(),
+              " images but ", geometry.size(), " geometries");
   torch::NoGradGuard no_grad;
   InferenceOutput out;
   const torch::Device device = Device();
@@ -91,12 +94,29 @@ InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images) {
   for (const torch::Tensor& p : proposals.proposals) out.proposals.push_back(p.cpu());
   for (size_t i = 0; i < images.size(); ++i) {
     const Detections& d = heads.detections[i];
-    const ImageSize original = out.batch.original_sizes[i];
+    const ImageSize input = out.batch.image_sizes[i];
+    InputGeometry g;
+    if (!geometry.empty()) g = geometry[i];
+    if (g.window[2] <= g.window[0] || g.window[3] <= g.window[1]) g.window = {0, 0, input.first, input.second};
+    if (g.original_size.first <= 0 || g.original_size.second <= 0) {
+      g.original_size = {g.window[2] - g.window[0], g.window[3] - g.window[1]};
+    }
+    const ImageSize window_size = {g.window[2] - g.window[0], g.window[3] - g.window[1]};
     ImageDetections r;
-    r.boxes = ResizeBoxes(d.boxes, out.batch.image_sizes[i], original);
+    // matterport's unmold_detections: clip to the window, shift to its origin, scale to the original.
+    torch::Tensor boxes = d.boxes;
+    if (g.window != std::array<int64_t, 4>{0, 0, input.first, input.second}) {
+      const auto x = [&](int k) { return boxes.select(1, k); };
+      boxes = torch::stack({x(0).clamp(g.window[1], g.window[3]) - g.window[1],
+                            x(1).clamp(g.window[0], g.window[2]) - g.window[0],
+                            x(2).clamp(g.window[1], g.window[3]) - g.window[1],
+                            x(3).clamp(g.window[0], g.window[2]) - g.window[0]},
+                           1);
+    }
+    r.boxes = window_size == g.original_size ? boxes : ResizeBoxes(boxes, window_size, g.original_size);
     r.labels = d.labels;
     r.scores = d.scores;
-    r.mask_probs = ops::PasteMasksInImage(d.masks, r.boxes, original.first, original.second)
+    r.mask_probs = ops::PasteMasksInImage(d.masks, r.boxes, g.original_size.first, g.original_size.second)
                        .squeeze(1);
     // Detections leave on the CPU, where their consumers (evaluation, drawing, JSON) read them.
     r.boxes = r.boxes.cpu();
@@ -138,15 +158,14 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
                   config.MINI_MASK_SHAPE[0], ", ", config.MINI_MASK_SHAPE[1], ") for image ", i,
                   ", got ", t.masks.sizes());
     } else {
-      TORCH_CHECK(t.masks.size(1) == batch.original_sizes[i].first &&
-                      t.masks.size(2) == batch.original_sizes[i].second,
-                  "MaskRCNN::Losses: full masks of image ", i, " must match the image size");
+      TORCH_CHECK(t.masks.size(1) == batch.image_sizes[i].first && t.masks.size(2) == batch.image_sizes[i].second,
+                  "MaskRCNN::Losses: full masks of image ", i, " must match the image size ",
+                  batch.image_sizes[i].first, "x", batch.image_sizes[i].second, ", got ", t.masks.sizes());
     }
     RoITargets rt;
-    rt.boxes = ResizeBoxes(t.boxes.to(torch::kFloat), batch.original_sizes[i], batch.image_sizes[i])
-                   .to(device);
+    rt.boxes = t.boxes.to(device, torch::kFloat);
     rt.labels = t.labels.to(device, torch::kLong);
-    rt.masks = (config.USE_MINI_MASK ? t.masks : ResizeMasks(t.masks, batch.image_sizes[i])).to(device);
+    rt.masks = t.masks.to(device);
     gt_boxes.push_back(rt.boxes);
     roi_targets.push_back(rt);
   }

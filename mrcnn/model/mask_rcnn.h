@@ -7,8 +7,13 @@
 //
 //   absl::StatusOr<MaskRCNN> model = CreateMaskRCNN(Config::Preset("torchvision").value());
 //   LoadWeights(**model, "maskrcnn_resnet50_fpn_coco.pt", {});
+// Images come resized and normalised by the data side (datasets::PrepareImage in training,
+// PrepareInferenceImage in evaluation and detect); the model pads them into a batch (transform.h).
+//
 //   (*model)->eval();
-//   std::vector<ImageDetections> dets = (*model)->Detect({image});  // image: RGB [3, H, W] uint8
+//   datasets::PreparedImage p = datasets::PrepareInferenceImage(rgb, config).value();
+//   InputGeometry geometry{{p.meta.window[0], ...}, {rgb.rows, rgb.cols}};
+//   std::vector<ImageDetections> dets = (*model)->Detect({datasets::ImageTensor(p.image)}, {geometry});
 //   (*model)->train();
 //   LossMap losses = (*model)->Losses({image}, {targets});        // "rpn_class_loss", ...
 #ifndef MRCNN_MODEL_MASK_RCNN_H_
@@ -33,7 +38,7 @@
 
 namespace mrcnn {
 
-// Ground truth of one image in its original pixel coordinates.
+// Ground truth of one image in the pixel coordinates of the model's input image.
 struct InstanceTargets {
   torch::Tensor boxes;   // [G, 4] float (x1, y1, x2, y2)
   torch::Tensor labels;  // [G] int64 class ids, 1 .. NUM_CLASSES - 1
@@ -42,7 +47,8 @@ struct InstanceTargets {
   torch::Tensor masks;
 };
 
-// Detections of one image in its original pixel coordinates.
+// Detections of one image in the coordinates of its InputGeometry::original_size (by default, those
+// of the input image).
 struct ImageDetections {
   torch::Tensor boxes;       // [D, 4] float (x1, y1, x2, y2)
   torch::Tensor labels;      // [D] int64 class ids
@@ -53,7 +59,7 @@ struct ImageDetections {
 
 struct InferenceOutput {
   std::vector<ImageDetections> detections;  // per image
-  std::vector<torch::Tensor> proposals;     // per image RPN proposals [P_i, 4], resized-image pixels
+  std::vector<torch::Tensor> proposals;     // per image RPN proposals [P_i, 4], input-image pixels
   ImageBatch batch;                         // the network input
 };
 
@@ -69,10 +75,14 @@ struct MaskRCNNImpl : torch::nn::Module {
   // detections come back on the CPU.
   torch::Device Device() const;
 
-  // Inference (eval mode; uses no_grad). images: RGB [3, H_i, W_i] uint8 or float 0-255, on the CPU.
-  InferenceOutput Infer(const std::vector<torch::Tensor>& images);
-  std::vector<ImageDetections> Detect(const std::vector<torch::Tensor>& images) {
-    return Infer(images).detections;
+  // Inference (eval mode; uses no_grad). images: RGB [3, H_i, W_i] float, as the data side prepared
+  // them (resized, normalised), on the CPU. `geometry` (empty, or one per image) maps the detections back: boxes from
+  // the window to the original size, clipped to it, masks pasted at the original size.
+  InferenceOutput Infer(const std::vector<torch::Tensor>& images,
+                        const std::vector<InputGeometry>& geometry = {});
+  std::vector<ImageDetections> Detect(const std::vector<torch::Tensor>& images,
+                                      const std::vector<InputGeometry>& geometry = {}) {
+    return Infer(images, geometry).detections;
   }
 
   // Training (train mode): weighted losses. Sampling draws from `generator`, or from the model's own

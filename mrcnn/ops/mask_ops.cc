@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "datasets/geometry/masks.h"
+#include "datasets/geometry/polygon.h"
 #include "mrcnn/ops/roi_align.h"
 
 namespace mrcnn {
@@ -43,11 +45,6 @@ std::vector<PixelBox> RoundBoxes(const char* fn, const at::Tensor& boxes) {
   return out;
 }
 
-at::Tensor ResizeBilinear(const at::Tensor& plane, int64_t h, int64_t w) {
-  return at::upsample_bilinear2d(plane.unsqueeze(0).unsqueeze(0), {h, w}, /*align_corners=*/false)
-      .squeeze(0)
-      .squeeze(0);
-}
 
 }  // namespace
 
@@ -63,33 +60,13 @@ at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int6
       TORCH_CHECK(std::isfinite(v), "PolygonsToMask: polygon ", p, " has a non-finite coordinate");
     }
   }
-  at::Tensor mask = at::zeros({height, width}, at::kBool);
-  bool* m = mask.data_ptr<bool>();
-  std::vector<double> xs;
-  for (int64_t i = 0; i < height; ++i) {
-    const double y = static_cast<double>(i) + 0.5;
-    for (const std::vector<double>& poly : polygons) {
-      xs.clear();
-      const size_t n = poly.size() / 2;
-      for (size_t a = 0, b = n - 1; a < n; b = a++) {
-        const double xa = poly[2 * a], ya = poly[2 * a + 1];
-        const double xb = poly[2 * b], yb = poly[2 * b + 1];
-        // Half-open in y so a vertex on the scanline is counted once (top edge in, bottom edge
-        // out).
-        if ((ya > y) != (yb > y)) xs.push_back((xb - xa) * (y - ya) / (yb - ya) + xa);
-      }
-      std::sort(xs.begin(), xs.end());
-      for (size_t k = 0; k + 1 < xs.size(); k += 2) {
-        // Pixel centres j + 0.5 in [xs[k], xs[k+1]), clipped to the image.
-        const double lo = std::ceil(xs[k] - 0.5);
-        const double hi = std::ceil(xs[k + 1] - 0.5);
-        const int64_t j0 = static_cast<int64_t>(std::max(lo, 0.0));
-        const int64_t j1 = static_cast<int64_t>(std::min(hi, static_cast<double>(width)));
-        for (int64_t j = j0; j < j1; ++j) m[i * width + j] = true;
-      }
-    }
+  // The project's one rasterisation rule (datasets/geometry), each polygon filled into one mask.
+  at::Tensor mask = at::zeros({height, width}, at::kByte);
+  for (const std::vector<double>& poly : polygons) {
+    geometry::FillPolygon(geometry::PolygonFromFlat(poly), mask.data_ptr<uint8_t>(), static_cast<int>(height),
+                          static_cast<int>(width));
   }
-  return mask;
+  return mask.to(at::kBool);
 }
 
 at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64_t mini_height,
@@ -101,25 +78,18 @@ at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64
   TORCH_CHECK(mini_height > 0 && mini_width > 0,
               "MinimizeMasks: mini mask shape must be positive, got ", mini_height, "x",
               mini_width);
-  const std::vector<PixelBox> pb = RoundBoxes("MinimizeMasks", boxes);
-  const at::Tensor m = masks.detach().to(at::kFloat).cpu();
-  const int64_t h = m.size(1);
-  const int64_t w = m.size(2);
-  at::Tensor out = at::zeros({m.size(0), mini_height, mini_width}, at::kBool);
+  RoundBoxes("MinimizeMasks", boxes);  // checks the coordinates
+  const at::Tensor m = (masks.detach().cpu() != 0).to(at::kByte).contiguous();
+  const at::Tensor b = boxes.detach().to(at::kDouble).cpu().contiguous();
+  const int h = static_cast<int>(m.size(1)), w = static_cast<int>(m.size(2));
+  at::Tensor out = at::zeros({m.size(0), mini_height, mini_width}, at::kByte);
   for (int64_t g = 0; g < m.size(0); ++g) {
-    const PixelBox& b = pb[g];
-    if (b.x2 <= b.x1 || b.y2 <= b.y1) continue;
-    // The crop covers the whole box; parts outside the image are zero.
-    at::Tensor crop = at::zeros({b.y2 - b.y1, b.x2 - b.x1}, at::kFloat);
-    const int64_t y0 = std::max<int64_t>(b.y1, 0), y1 = std::min(b.y2, h);
-    const int64_t x0 = std::max<int64_t>(b.x1, 0), x1 = std::min(b.x2, w);
-    if (y1 <= y0 || x1 <= x0) continue;
-    crop.slice(0, y0 - b.y1, y1 - b.y1)
-        .slice(1, x0 - b.x1, x1 - b.x1)
-        .copy_(m[g].slice(0, y0, y1).slice(1, x0, x1));
-    out[g].copy_(ResizeBilinear(crop, mini_height, mini_width) >= 0.5);
+    const double* bx = b.data_ptr<double>() + 4 * g;
+    const std::vector<uint8_t> mini = geometry::MinimizeMask(m[g].data_ptr<uint8_t>(), h, w, {bx[0], bx[1], bx[2], bx[3]},
+                                                             static_cast<int>(mini_height), static_cast<int>(mini_width));
+    std::copy(mini.begin(), mini.end(), out[g].data_ptr<uint8_t>());
   }
-  return out;
+  return out.to(at::kBool);
 }
 
 at::Tensor ExpandMasks(const at::Tensor& mini_masks, const at::Tensor& boxes, int64_t height,
@@ -130,20 +100,18 @@ at::Tensor ExpandMasks(const at::Tensor& mini_masks, const at::Tensor& boxes, in
   CheckBoxes("ExpandMasks", "boxes", boxes, mini_masks.size(0));
   TORCH_CHECK(height >= 0 && width >= 0, "ExpandMasks: image size must be non-negative, got ",
               height, "x", width);
-  const std::vector<PixelBox> pb = RoundBoxes("ExpandMasks", boxes);
-  const at::Tensor m = mini_masks.detach().to(at::kFloat).cpu();
-  at::Tensor out = at::zeros({m.size(0), height, width}, at::kBool);
+  RoundBoxes("ExpandMasks", boxes);  // checks the coordinates
+  const at::Tensor m = (mini_masks.detach().cpu() != 0).to(at::kByte).contiguous();
+  const at::Tensor b = boxes.detach().to(at::kDouble).cpu().contiguous();
+  at::Tensor out = at::zeros({m.size(0), height, width}, at::kByte);
   for (int64_t g = 0; g < m.size(0); ++g) {
-    const PixelBox& b = pb[g];
-    if (b.x2 <= b.x1 || b.y2 <= b.y1 || m.size(1) == 0 || m.size(2) == 0) continue;
-    const int64_t y0 = std::max<int64_t>(b.y1, 0), y1 = std::min(b.y2, height);
-    const int64_t x0 = std::max<int64_t>(b.x1, 0), x1 = std::min(b.x2, width);
-    if (y1 <= y0 || x1 <= x0) continue;
-    const at::Tensor full = ResizeBilinear(m[g], b.y2 - b.y1, b.x2 - b.x1) >= 0.5;
-    out[g].slice(0, y0, y1).slice(1, x0, x1).copy_(
-        full.slice(0, y0 - b.y1, y1 - b.y1).slice(1, x0 - b.x1, x1 - b.x1));
+    const double* bx = b.data_ptr<double>() + 4 * g;
+    const std::vector<uint8_t> full =
+        geometry::ExpandMask(m[g].data_ptr<uint8_t>(), static_cast<int>(m.size(1)), static_cast<int>(m.size(2)),
+                             {bx[0], bx[1], bx[2], bx[3]}, static_cast<int>(height), static_cast<int>(width));
+    std::copy(full.begin(), full.end(), out[g].data_ptr<uint8_t>());
   }
-  return out;
+  return out.to(at::kBool);
 }
 
 at::Tensor MaskTargets(const at::Tensor& gt_masks, const at::Tensor& gt_boxes,

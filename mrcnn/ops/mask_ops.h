@@ -19,6 +19,9 @@
 namespace mrcnn {
 namespace ops {
 
+// The torch-free geometry of datasets/geometry (the project's one polygon rule and one mini-mask
+// code path) on tensors: PolygonsToMask, MinimizeMasks and ExpandMasks convert and call it.
+//
 // One instance given as polygons (each a flat list x0, y0, x1, y1, ... of at least 3 points,
 // sub-pixel floats, COCO's layout) -> bool [height, width]: pixel (row i, column j) is set when its
 // centre (j + 0.5, i + 0.5) lies inside any of the polygons (even-odd rule per polygon, union over
@@ -30,13 +33,13 @@ at::Tensor PolygonsToMask(const std::vector<std::vector<double>>& polygons, int6
 // matterport's minimize_mask: masks [G, H, W] (bool or float), boxes [G, 4] (rounded to integer
 // pixels)
 // -> bool [G, mini_h, mini_w]: each mask cropped to its box and resized bilinearly (half-pixel
-// centres), then thresholded at 0.5. A box with no pixels inside the image gives an all-false mini
+// centres), then thresholded above 0.5 (np.around). A box with no pixels inside the image gives an all-false mini
 // mask.
 at::Tensor MinimizeMasks(const at::Tensor& masks, const at::Tensor& boxes, int64_t mini_height,
                          int64_t mini_width);
 
 // matterport's expand_mask, the inverse: mini masks [G, mh, mw] and the boxes they came from
-// [G, 4] -> bool [G, height, width], each resized to its (rounded) box and thresholded at 0.5.
+// [G, 4] -> bool [G, height, width], each resized to its (rounded) box and thresholded above 0.5.
 at::Tensor ExpandMasks(const at::Tensor& mini_masks, const at::Tensor& boxes, int64_t height,
                        int64_t width);
 

@@ -10,15 +10,12 @@
 #include <torch/utils.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/geometry/masks.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 
 namespace mrcnn {
 namespace {
-
-// cv::Mat RGB H x W x 3 uint8 -> [3, H, W] uint8
-torch::Tensor ImageTensor(const cv::Mat& rgb) {
-  cv::Mat c = rgb.isContinuous() ? rgb : rgb.clone();
-  return torch::from_blob(c.data, {c.rows, c.cols, 3}, torch::kUInt8).permute({2, 0, 1}).clone();
-}
 
 // The RLE of `mask` (row-major, height x width) with every pixel a scale x scale block, encoded
 // without building the full mask (a 6000 x 6000 one is 36 MB): column X of the result is column
@@ -63,18 +60,11 @@ absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, i
       a.image_id = i;
       a.category_id = m->class_ids[k];
       a.iscrowd = k < static_cast<int>(m->crowd.size()) && m->crowd[k];
-      int x1 = mask.cols, y1 = mask.rows, x2 = -1, y2 = -1;
-      int64_t area = 0;
-      for (int y = 0; y < mask.rows; ++y) {
-        const uint8_t* row = mask.ptr<uint8_t>(y);
-        for (int x = 0; x < mask.cols; ++x) {
-          if (!row[x]) continue;
-          ++area;
-          x1 = std::min(x1, x), x2 = std::max(x2, x), y1 = std::min(y1, y), y2 = std::max(y2, y);
-        }
-      }
-      if (area == 0) continue;
-      a.bbox = {double(x1), double(y1), double(x2 - x1 + 1), double(y2 - y1 + 1)};
+      // The tight box of the mask (datasets/geometry's MaskBox: exclusive ends) and its pixel count.
+      const std::array<int, 4> box = geometry::MaskBox(mask.ptr<uint8_t>(0), mask.rows, mask.cols);
+      if (box[2] <= box[0]) continue;
+      const int64_t area = cv::countNonZero(mask);
+      a.bbox = {double(box[0]), double(box[1]), double(box[2] - box[0]), double(box[3] - box[1])};
       a.area = static_cast<double>(area);
       a.segmentation.rle = eval::RleFromRowMajor(mask.data, mask.rows, mask.cols);
       gt.annotations.push_back(std::move(a));
@@ -103,6 +93,19 @@ std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t 
   return out;
 }
 
+absl::StatusOr<EvaluationInput> MakeEvaluationInput(const datasets::Dataset& ds, int index, const Config& config) {
+  absl::StatusOr<datasets::PreparedImage> p = datasets::PrepareInferenceImage(ds, index, config);
+  if (!p.ok()) return p.status();
+  const datasets::ImageMeta& m = p->meta;
+  EvaluationInput in;
+  in.image = datasets::ImageTensor(p->image);
+  in.reduction = std::max(1, m.decoded_reduction);
+  in.geometry.window = {m.window[0], m.window[1], m.window[2], m.window[3]};
+  // The reduction divides both sides exactly: detections land in the decoded image's pixels.
+  in.geometry.original_size = {m.original_height / in.reduction, m.original_width / in.reduction};
+  return in;
+}
+
 absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, const datasets::Dataset& ds,
                                                             const std::vector<int>& indices, int batch_size) {
   const bool was_training = model->is_training();
@@ -111,23 +114,20 @@ absl::StatusOr<std::vector<eval::Detection>> DetectInDataset(MaskRCNN& model, co
   batch_size = std::max(1, batch_size);
   for (size_t s = 0; s < indices.size(); s += batch_size) {
     std::vector<torch::Tensor> images;
+    std::vector<InputGeometry> geometry;
     std::vector<int> ids, scales;
     for (size_t k = s; k < std::min(indices.size(), s + batch_size); ++k) {
-      const datasets::ImageInfo& info = ds.image_info(indices[k]);
-      // The model's input size, from the size the header gave when the dataset was loaded.
-      ImageSize target = {0, 0};
-      if (info.height > 0 && info.width > 0) target = ResizedSize({info.height, info.width}, model->transform);
-      absl::StatusOr<datasets::DecodedImage> d =
-          ds.LoadImageForSize(indices[k], static_cast<int>(target.first), static_cast<int>(target.second));
-      if (!d.ok()) return d.status();
-      images.push_back(ImageTensor(d->rgb));
+      absl::StatusOr<EvaluationInput> in = MakeEvaluationInput(ds, indices[k], model->config);
+      if (!in.ok()) return in.status();
+      images.push_back(in->image);
+      geometry.push_back(in->geometry);
       ids.push_back(indices[k]);
-      scales.push_back(d->reduction);
+      scales.push_back(in->reduction);
     }
     std::vector<ImageDetections> out;
     try {
       torch::NoGradGuard no_grad;
-      out = model->Detect(images);
+      out = model->Detect(images, geometry);
     } catch (const c10::Error& e) {
       return absl::InternalError(absl::StrCat("COCO evaluation: the model failed on image ",
                                               ds.image_info(ids[0]).path, ": ", e.what_without_backtrace()));

@@ -33,6 +33,16 @@ absl::StatusOr<eval::CocoDataset> CocoGroundTruth(const datasets::Dataset& ds, i
 // decoded at 1/scale, and boxes and masks (nearest neighbour) are scaled up to its full size.
 std::vector<eval::Detection> ToCocoDetections(const ImageDetections& d, int64_t image_id, int scale = 1);
 
+// What evaluation gives the model for image `index` of `ds`: datasets::PrepareInferenceImage (the
+// training resize with flips off; crop mode becomes pad64) as a [3, H, W] float tensor, and the
+// geometry that maps its detections back to the decoded image (a JPEG decoded at 1/reduction).
+struct EvaluationInput {
+  torch::Tensor image;
+  InputGeometry geometry;
+  int reduction = 1;
+};
+absl::StatusOr<EvaluationInput> MakeEvaluationInput(const datasets::Dataset& ds, int index, const Config& config);
+
 // Runs the model (eval mode, `batch_size` images per call) on images `indices` of `ds` and returns
 // their detections with image id = index, in the images' full pixel coordinates. A JPEG at least
 // twice the model's input size is decoded at 1/2, 1/4 or 1/8 (Dataset::LoadImageForSize), so a

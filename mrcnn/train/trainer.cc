@@ -51,26 +51,13 @@ at::Generator SamplingGenerator(const Config& c, int epoch, int rank) {
 
 }  // namespace
 
-void BatchToModelInputs(const datasets::Batch& b, const Config& c, std::vector<torch::Tensor>* images,
+void BatchToModelInputs(const datasets::Batch& b, std::vector<torch::Tensor>* images,
                         std::vector<InstanceTargets>* targets) {
-  torch::Tensor mean = torch::tensor(std::vector<double>(c.MEAN_PIXEL.begin(), c.MEAN_PIXEL.end()), torch::kFloat32)
-                           .view({3, 1, 1});
-  torch::Tensor std = torch::tensor(std::vector<double>(c.IMAGE_STD.begin(), c.IMAGE_STD.end()), torch::kFloat32)
-                          .view({3, 1, 1});
   for (int i = 0; i < b.size(); ++i) {
     if (b.boxes[i].size(0) == 0) continue;
-    const auto& w = b.meta[i].window;  // y1, x1, y2, x2
-    torch::Tensor img = (b.images[i] * std + mean)
-                            .slice(1, w[0], w[2])
-                            .slice(2, w[1], w[3])
-                            .clamp(0, 255)
-                            .contiguous();
-    InstanceTargets t;
-    t.boxes = b.boxes[i] - torch::tensor({float(w[1]), float(w[0]), float(w[1]), float(w[0])});
-    t.labels = b.class_ids[i];
-    t.masks = c.USE_MINI_MASK ? b.masks[i] : b.masks[i].slice(1, w[0], w[2]).slice(2, w[1], w[3]).contiguous();
-    images->push_back(img);
-    targets->push_back(std::move(t));
+    // The prepared image without the loader's batch padding: the model pads its own batch.
+    images->push_back(b.images[i].slice(1, 0, b.meta[i].height).slice(2, 0, b.meta[i].width).contiguous());
+    targets->push_back({b.boxes[i], b.class_ids[i], b.masks[i]});
   }
 }
 
@@ -247,7 +234,7 @@ absl::StatusOr<std::map<std::string, double>> Trainer::ValidationLosses(const da
     if (!b.ok()) return b.status();
     std::vector<torch::Tensor> images;
     std::vector<InstanceTargets> targets;
-    BatchToModelInputs(*b, config_, &images, &targets);
+    BatchToModelInputs(*b, &images, &targets);
     if (images.empty()) continue;
     LossMap losses = model_->Losses(images, targets, &gen);
     Accumulate(ToDoubles(losses, MaskRCNNImpl::TotalLoss(losses)), &sum);
@@ -339,7 +326,7 @@ absl::Status Trainer::Train(const datasets::Dataset& train, const datasets::Data
       if (!b.ok()) return b.status();
       std::vector<torch::Tensor> images;
       std::vector<InstanceTargets> targets;
-      BatchToModelInputs(*b, config_, &images, &targets);
+      BatchToModelInputs(*b, &images, &targets);
       if (images.empty() && !group_) {
         if (++empty_batches > 1000) return absl::InvalidArgumentError("training dataset: no image has instances");
         continue;

@@ -42,10 +42,11 @@
 
 namespace mrcnn {
 
-// The model's inputs for one loader batch: images back in 0-255 RGB [3, h, w] float, cut to their
-// content window (the model pads and resizes itself), and targets moved into the window. Images
-// without instances are left out, as matterport's data generator skips them.
-void BatchToModelInputs(const datasets::Batch& batch, const Config& config, std::vector<torch::Tensor>* images,
+// The model's inputs for one loader batch: each prepared image (normalised RGB [3, h, w] float,
+// resized by the data side) without the loader's batch padding, and its targets as prepared (boxes and masks in
+// the image's pixels; mini or full masks). Images without instances are left out, as matterport's
+// data generator skips them.
+void BatchToModelInputs(const datasets::Batch& batch, std::vector<torch::Tensor>* images,
                         std::vector<InstanceTargets>* targets);
 
 // Learning rate at global step `step` (0-based) of a run of `total_steps`, for base rate `base`.

@@ -86,8 +86,7 @@ const std::vector<Range>& Ranges() {
       {"DETECTION_NMS_THRESHOLD", {0.3, 0.5}, {-1}},
       {"ROI_ALIGN_SAMPLING_RATIO", {-1, 0, 2}, {}},
       {"ROI_ALIGN_ALIGNED", {true, false}, {}},
-      // crop is left out until the data pipeline trains it (issue 15, point 1); Validate accepts it.
-      {"IMAGE_RESIZE_MODE", {"none", "square", "pad64", "torchvision"}, {"stretch"}},
+      {"IMAGE_RESIZE_MODE", {"none", "square", "pad64", "crop", "torchvision"}, {"stretch"}},
       {"IMAGE_MIN_DIM", {32, 64, 100, 128}, {0}},
       {"IMAGE_MAX_DIM", {64, 96, 128}, {-64}},
       {"IMAGE_MIN_SCALE", {0.0, 1.0, 1.5}, {-1}},

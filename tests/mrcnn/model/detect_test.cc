@@ -7,6 +7,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/types.h>
 
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 #include "nlohmann/json.hpp"
@@ -44,8 +46,14 @@ TEST(DetectTest, DrawsAndPrintsTheModelsDetections) {
   absl::Status s = RunCommand(cmd);
   ASSERT_TRUE(s.ok()) << s;
   const nlohmann::json dets = nlohmann::json::parse(ReadFile(dir + "/dets.json"));
+  // The binary resizes with the data side's inference resize, as evaluation does.
+  const torch::Tensor hwc_rgb = image.permute({1, 2, 0}).contiguous();
+  const cv::Mat rgb(100, 140, CV_8UC3, hwc_rgb.data_ptr());
+  const datasets::PreparedImage p = datasets::PrepareInferenceImage(rgb, c).value();
+  const auto& w = p.meta.window;
   (*model)->eval();
-  const ImageDetections expected = (*model)->Detect({image})[0];
+  const ImageDetections expected =
+      (*model)->Detect({datasets::ImageTensor(p.image)}, {InputGeometry{{w[0], w[1], w[2], w[3]}, {100, 140}}})[0];
   ASSERT_EQ(static_cast<int64_t>(dets.size()), expected.boxes.size(0));
   ASSERT_GT(dets.size(), 0u);
   for (size_t k = 0; k < dets.size(); ++k) {

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/weights/weights.h"
 #include "tests/mrcnn/reference.h"
@@ -42,7 +44,20 @@ class MaskRCNNParityTest : public ::testing::Test {
     ASSERT_TRUE(report.ok()) << report.status();
     report_ = new LoadReport(*report);
     (*model_)->eval();
-    output_ = new InferenceOutput((*model_)->Infer({ref_->at("image.0"), ref_->at("image.1")}));
+    // torchvision's transform resizes inside the model; ours resizes on the data side
+    // (datasets::PrepareInferenceImage, what evaluation and detect call) and maps detections back.
+    std::vector<torch::Tensor> images;
+    std::vector<InputGeometry> geometry;
+    for (const char* name : {"image.0", "image.1"}) {
+      const torch::Tensor hwc = ref_->at(name).permute({1, 2, 0}).contiguous();
+      const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr());
+      absl::StatusOr<datasets::PreparedImage> p = datasets::PrepareInferenceImage(rgb, ParityConfig());
+      ASSERT_TRUE(p.ok()) << p.status();
+      const auto& w = p->meta.window;
+      images.push_back(datasets::ImageTensor(p->image));
+      geometry.push_back({{w[0], w[1], w[2], w[3]}, {rgb.rows, rgb.cols}});
+    }
+    output_ = new InferenceOutput((*model_)->Infer(images, geometry));
   }
   static void TearDownTestSuite() {
     delete output_;

@@ -1,8 +1,11 @@
 // Training mode against torchvision's maskrcnn_resnet50_fpn: the five losses and gradients through
 // every stage, with samplers that take every labelled anchor and ROI; LOSS_WEIGHTS scaling.
 #include <gtest/gtest.h>
+#include <torch/nn/functional/upsampling.h>
 
 #include "absl/strings/str_cat.h"
+#include "datasets/loader.h"
+#include "datasets/preprocess.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/ops/sampler.h"
 #include "mrcnn/weights/weights.h"
@@ -38,9 +41,26 @@ TEST(MaskRCNNTrainTest, LossesAndGradientsMatchTorchvision) {
   std::vector<torch::Tensor> images;
   std::vector<InstanceTargets> targets;
   for (int i = 0; i < 2; ++i) {
-    images.push_back(ref->at(absl::StrCat("image.", i)));
-    targets.push_back({ref->at(absl::StrCat("boxes.", i)), ref->at(absl::StrCat("labels.", i)),
-                       ref->at(absl::StrCat("masks.", i))});
+    // The image resized by the data side's resize (datasets::ResizeForModel, what the loader calls);
+    // the targets as torchvision's GeneralizedRCNNTransform resizes them (boxes by the per-axis
+    // ratio, masks by nearest neighbour), since the reference's boxes are not those of its masks.
+    const torch::Tensor hwc = ref->at(absl::StrCat("image.", i)).permute({1, 2, 0}).contiguous();
+    const cv::Mat rgb(static_cast<int>(hwc.size(0)), static_cast<int>(hwc.size(1)), CV_8UC3, hwc.data_ptr());
+    datasets::ImageMeta meta;
+    absl::StatusOr<cv::Mat> resized = datasets::ResizeForModel(rgb, rgb.rows, rgb.cols, c, nullptr, &meta);
+    ASSERT_TRUE(resized.ok()) << resized.status();
+    images.push_back(datasets::ImageTensor(*resized));
+    const ImageSize from = {rgb.rows, rgb.cols}, to = {meta.height, meta.width};
+    const torch::Tensor masks = ref->at(absl::StrCat("masks.", i));
+    const torch::Tensor resized_masks =
+        torch::nn::functional::interpolate(masks.unsqueeze(1).to(torch::kFloat),
+                                           torch::nn::functional::InterpolateFuncOptions()
+                                               .size(std::vector<int64_t>{to.first, to.second})
+                                               .mode(torch::kNearest))
+            .squeeze(1)
+            .to(torch::kByte);
+    targets.push_back({ResizeBoxes(ref->at(absl::StrCat("boxes.", i)), from, to), ref->at(absl::StrCat("labels.", i)),
+                       resized_masks});
   }
   const LossMap losses = (*model)->Losses(images, targets);
   const std::map<std::string, std::string> names = {{"rpn_class_loss", "loss_objectness"},

@@ -85,7 +85,8 @@ struct Fixture {
     config.USE_MINI_MASK = false;
     torch::manual_seed(3);
     for (int i = 0; i < 2; ++i) {
-      images.push_back(torch::randint(0, 256, {3, 128, 128}, torch::kByte));
+      // As the data side prepares them: resized (128 x 128 already) and normalised.
+      images.push_back((torch::randint(0, 256, {3, 128, 128}, torch::kFloat) / 255 - 0.45) / 0.225);
       const torch::Tensor boxes = torch::tensor(
           {{10.f, 12.f, 60.f, 70.f}, {50.f, 40.f, 120.f, 100.f}, {5.f, 80.f, 40.f, 125.f}});
       torch::Tensor masks = torch::zeros({3, 128, 128}, torch::kByte);

@@ -176,7 +176,7 @@ void GlobalBatch(const Config& c, std::vector<torch::Tensor>* images, std::vecto
   loader.StartEpoch(1);
   absl::StatusOr<datasets::Batch> b = loader.Next();
   ASSERT_TRUE(b.ok()) << b.status();
-  BatchToModelInputs(*b, c, images, targets);
+  BatchToModelInputs(*b, images, targets);
   ASSERT_EQ(images->size(), 4u);
 }
 
