@@ -71,117 +71,138 @@ RoIHeadsImpl::RoIHeadsImpl(const RoIHeadsOptions& o) : options(o) {
 }
 
 RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_in,
-                                     const std::vector<torch::Tensor>& proposals_in,
+                                     const std::vector<torch::Tensor>& proposals,
                                      const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
                                      const std::vector<RoITargets>* targets,
                                      at::Generator* generator) {
   TORCH_CHECK(features_in.size() >= 4, "RoIHeads: expected at least P2..P5, got ",
               features_in.size(), " levels");
   const std::vector<torch::Tensor> features(features_in.begin(), features_in.begin() + 4);
-  const size_t num_images = proposals_in.size();
+  const size_t num_images = proposals.size();
   TORCH_CHECK(image_sizes.size() == num_images, "RoIHeads: ", image_sizes.size(),
               " image sizes for ", num_images, " proposal sets");
-  const bool training = is_training();
-  TORCH_CHECK(!training || (targets != nullptr && generator != nullptr &&
-                            targets->size() == num_images),
-              "RoIHeads: training needs targets for every image and a generator");
-  const ops::BoxCoder coder(options.coder_weights);
   RoIHeadsOutput out;
-
-  std::vector<torch::Tensor> proposals = proposals_in;
-  std::vector<torch::Tensor> labels, matched_idxs, regression_targets;
-  if (training) {
-    // torchvision's select_training_samples: gt boxes join the proposals, then match and sample.
-    const ops::Matcher matcher(options.positive_iou, options.negative_iou, false);
-    const ops::BalancedPositiveNegativeSampler sampler(options.rois_per_image,
-                                                       options.positive_fraction);
-    std::vector<torch::Tensor> all_labels;
-    for (size_t i = 0; i < num_images; ++i) {
-      const RoITargets& t = (*targets)[i];
-      TORCH_CHECK(t.boxes.dim() == 2 && t.boxes.size(1) == 4, "RoIHeads: gt boxes of image ", i,
-                  " must be [G, 4], got ", t.boxes.sizes());
-      const torch::Tensor gt = t.boxes.to(proposals[i].dtype());
-      proposals[i] = torch::cat({proposals[i], gt});
-      torch::Tensor m, l;
-      if (gt.size(0) == 0) {
-        m = torch::zeros({proposals[i].size(0)}, proposals[i].options().dtype(torch::kLong));
-        l = torch::zeros({proposals[i].size(0)}, proposals[i].options().dtype(torch::kLong));
-      } else {
-        m = matcher(ops::BoxIoU(gt, proposals[i]));
-        l = t.labels.to(torch::kLong).index_select(0, m.clamp_min(0));
-        l.masked_fill_(m == ops::Matcher::kBelowLowThreshold, 0);
-        l.masked_fill_(m == ops::Matcher::kBetweenThresholds, -1);
-      }
-      matched_idxs.push_back(m.clamp_min(0));
-      all_labels.push_back(l);
-    }
-    const std::vector<ops::SampledMasks> sampled = sampler.Sample(all_labels, *generator);
-    for (size_t i = 0; i < num_images; ++i) {
-      const torch::Tensor keep = torch::where(sampled[i].positive | sampled[i].negative)[0];
-      proposals[i] = proposals[i].index_select(0, keep);
-      labels.push_back(all_labels[i].index_select(0, keep));
-      out.sampled_rois.push_back(keep.size(0));
-      out.sampled_positives.push_back((labels.back() > 0).sum().item<int64_t>());
-      matched_idxs[i] = matched_idxs[i].index_select(0, keep);
-      torch::Tensor gt = (*targets)[i].boxes.to(proposals[i].dtype());
-      if (gt.size(0) == 0) gt = torch::zeros({1, 4}, proposals[i].options());
-      regression_targets.push_back(coder.Encode(gt.index_select(0, matched_idxs[i]), proposals[i]));
-    }
+  if (is_training()) {
+    TORCH_CHECK(targets != nullptr && generator != nullptr && targets->size() == num_images,
+                "RoIHeads: training needs targets for every image and a generator");
+    const TrainingSamples samples = SelectTrainingSamples(proposals, *targets, *generator, &out);
+    const torch::Tensor pooled = ops::MultiScaleRoiAlign(features, samples.proposals, image_sizes,
+                                                         options.pool_size, options.pool_size,
+                                                         options.sampling_ratio, options.aligned);
+    BoxLosses(box_predictor->forward(box_head->forward(pooled)), samples, &out);
+    out.loss_mask = MaskLoss(features, image_sizes, samples, *targets);
+    return out;
   }
-
   const torch::Tensor pooled = ops::MultiScaleRoiAlign(features, proposals, image_sizes,
                                                        options.pool_size, options.pool_size,
                                                        options.sampling_ratio, options.aligned);
-  const BoxPrediction pred = box_predictor->forward(box_head->forward(pooled));
+  out.detections =
+      PostprocessDetections(box_predictor->forward(box_head->forward(pooled)), proposals, image_sizes);
+  AddDetectionMasks(features, image_sizes, &out.detections);
+  return out;
+}
 
-  if (training) {
-    const torch::Tensor all_labels = torch::cat(labels);
-    const torch::Tensor all_targets = torch::cat(regression_targets);
-    out.loss_classifier = torch::cross_entropy_loss(pred.class_logits, all_labels);
-    const torch::Tensor pos = torch::where(all_labels > 0)[0];
-    const torch::Tensor deltas =
-        pred.box_deltas.reshape({pred.box_deltas.size(0), -1, 4})
-            .index({pos, all_labels.index_select(0, pos)});
-    out.loss_box_reg = torch::smooth_l1_loss(deltas, all_targets.index_select(0, pos),
-                                             at::Reduction::Sum, 1.0 / 9) /
-                       std::max<int64_t>(1, all_labels.numel());
-
-    // Mask loss on the positive ROIs only.
-    std::vector<torch::Tensor> mask_rois, mask_labels, mask_targets;
-    for (size_t i = 0; i < num_images; ++i) {
-      const torch::Tensor p = torch::where(labels[i] > 0)[0];
-      const torch::Tensor rois = proposals[i].index_select(0, p);
-      mask_rois.push_back(rois);
-      mask_labels.push_back(labels[i].index_select(0, p));
-      const RoITargets& t = (*targets)[i];
-      if (p.numel() == 0) {
-        mask_targets.push_back(
-            torch::zeros({0, 2 * options.mask_pool_size, 2 * options.mask_pool_size}, rois.options()));
-        continue;
-      }
-      mask_targets.push_back(ops::MaskTargets(t.masks, t.boxes.to(rois.dtype()), rois,
-                                              matched_idxs[i].index_select(0, p),
-                                              2 * options.mask_pool_size, 2 * options.mask_pool_size,
-                                              options.use_mini_masks)
-                                 .to(rois.device()));
-    }
-    const torch::Tensor mask_pooled =
-        ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
-                                options.mask_pool_size, options.sampling_ratio, options.aligned);
-    const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
-    const torch::Tensor lbl = torch::cat(mask_labels);
-    const torch::Tensor tgt = torch::cat(mask_targets);
-    if (tgt.numel() == 0) {
-      out.loss_mask = logits.sum() * 0;
+// torchvision's select_training_samples: gt boxes join the proposals, then match and sample.
+RoIHeadsImpl::TrainingSamples RoIHeadsImpl::SelectTrainingSamples(
+    const std::vector<torch::Tensor>& proposals_in, const std::vector<RoITargets>& targets,
+    at::Generator& generator, RoIHeadsOutput* out) const {
+  const size_t num_images = proposals_in.size();
+  const ops::BoxCoder coder(options.coder_weights);
+  const ops::Matcher matcher(options.positive_iou, options.negative_iou, false);
+  const ops::BalancedPositiveNegativeSampler sampler(options.rois_per_image,
+                                                     options.positive_fraction);
+  TrainingSamples s;
+  s.proposals = proposals_in;
+  std::vector<torch::Tensor> all_labels;
+  for (size_t i = 0; i < num_images; ++i) {
+    const RoITargets& t = targets[i];
+    TORCH_CHECK(t.boxes.dim() == 2 && t.boxes.size(1) == 4, "RoIHeads: gt boxes of image ", i,
+                " must be [G, 4], got ", t.boxes.sizes());
+    const torch::Tensor gt = t.boxes.to(s.proposals[i].dtype());
+    s.proposals[i] = torch::cat({s.proposals[i], gt});
+    torch::Tensor m, l;
+    if (gt.size(0) == 0) {
+      m = torch::zeros({s.proposals[i].size(0)}, s.proposals[i].options().dtype(torch::kLong));
+      l = torch::zeros({s.proposals[i].size(0)}, s.proposals[i].options().dtype(torch::kLong));
     } else {
-      const torch::Tensor picked =
-          logits.index({torch::arange(lbl.size(0), lbl.options()), lbl});
-      out.loss_mask = torch::binary_cross_entropy_with_logits(picked, tgt.to(picked.dtype()));
+      m = matcher(ops::BoxIoU(gt, s.proposals[i]));
+      l = t.labels.to(torch::kLong).index_select(0, m.clamp_min(0));
+      l.masked_fill_(m == ops::Matcher::kBelowLowThreshold, 0);
+      l.masked_fill_(m == ops::Matcher::kBetweenThresholds, -1);
     }
-    return out;
+    s.matched_idxs.push_back(m.clamp_min(0));
+    all_labels.push_back(l);
   }
+  const std::vector<ops::SampledMasks> sampled = sampler.Sample(all_labels, generator);
+  for (size_t i = 0; i < num_images; ++i) {
+    const torch::Tensor keep = torch::where(sampled[i].positive | sampled[i].negative)[0];
+    s.proposals[i] = s.proposals[i].index_select(0, keep);
+    s.labels.push_back(all_labels[i].index_select(0, keep));
+    out->sampled_rois.push_back(keep.size(0));
+    out->sampled_positives.push_back((s.labels.back() > 0).sum().item<int64_t>());
+    s.matched_idxs[i] = s.matched_idxs[i].index_select(0, keep);
+    torch::Tensor gt = targets[i].boxes.to(s.proposals[i].dtype());
+    if (gt.size(0) == 0) gt = torch::zeros({1, 4}, s.proposals[i].options());
+    s.regression_targets.push_back(coder.Encode(gt.index_select(0, s.matched_idxs[i]), s.proposals[i]));
+  }
+  return s;
+}
 
-  // torchvision's postprocess_detections.
+// torchvision's fastrcnn_loss: cross entropy over the sampled ROIs, smooth L1 on the positives' deltas
+// of their own class, normalised by the number of sampled ROIs.
+void RoIHeadsImpl::BoxLosses(const BoxPrediction& pred, const TrainingSamples& s,
+                             RoIHeadsOutput* out) const {
+  const torch::Tensor all_labels = torch::cat(s.labels);
+  const torch::Tensor all_targets = torch::cat(s.regression_targets);
+  out->loss_classifier = torch::cross_entropy_loss(pred.class_logits, all_labels);
+  const torch::Tensor pos = torch::where(all_labels > 0)[0];
+  const torch::Tensor deltas = pred.box_deltas.reshape({pred.box_deltas.size(0), -1, 4})
+                                   .index({pos, all_labels.index_select(0, pos)});
+  out->loss_box_reg = torch::smooth_l1_loss(deltas, all_targets.index_select(0, pos),
+                                            at::Reduction::Sum, 1.0 / 9) /
+                      std::max<int64_t>(1, all_labels.numel());
+}
+
+// torchvision's maskrcnn_loss on the positive ROIs only: each ROI's mask logits of its own class
+// against its gt mask projected into the ROI (MaskTargets, on the CPU).
+torch::Tensor RoIHeadsImpl::MaskLoss(const std::vector<torch::Tensor>& features,
+                                     const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
+                                     const TrainingSamples& s,
+                                     const std::vector<RoITargets>& targets) {
+  const int64_t m = 2 * options.mask_pool_size;
+  std::vector<torch::Tensor> mask_rois, mask_labels, mask_targets;
+  for (size_t i = 0; i < s.proposals.size(); ++i) {
+    const torch::Tensor p = torch::where(s.labels[i] > 0)[0];
+    const torch::Tensor rois = s.proposals[i].index_select(0, p);
+    mask_rois.push_back(rois);
+    mask_labels.push_back(s.labels[i].index_select(0, p));
+    const RoITargets& t = targets[i];
+    if (p.numel() == 0) {
+      mask_targets.push_back(torch::zeros({0, m, m}, rois.options()));
+      continue;
+    }
+    mask_targets.push_back(ops::MaskTargets(t.masks, t.boxes.to(rois.dtype()), rois,
+                                            s.matched_idxs[i].index_select(0, p), m, m,
+                                            options.use_mini_masks)
+                               .to(rois.device()));
+  }
+  const torch::Tensor mask_pooled =
+      ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
+                              options.mask_pool_size, options.sampling_ratio, options.aligned);
+  const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+  const torch::Tensor lbl = torch::cat(mask_labels);
+  const torch::Tensor tgt = torch::cat(mask_targets);
+  if (tgt.numel() == 0) return logits.sum() * 0;
+  const torch::Tensor picked = logits.index({torch::arange(lbl.size(0), lbl.options()), lbl});
+  return torch::binary_cross_entropy_with_logits(picked, tgt.to(picked.dtype()));
+}
+
+// torchvision's postprocess_detections: per class boxes and scores, score threshold, small boxes out,
+// NMS per class, the best DETECTION_MAX_INSTANCES.
+std::vector<Detections> RoIHeadsImpl::PostprocessDetections(
+    const BoxPrediction& pred, const std::vector<torch::Tensor>& proposals,
+    const std::vector<std::pair<int64_t, int64_t>>& image_sizes) const {
+  const ops::BoxCoder coder(options.coder_weights);
   std::vector<int64_t> counts;
   for (const auto& p : proposals) counts.push_back(p.size(0));
   const torch::Tensor all_proposals = torch::cat(proposals);
@@ -190,9 +211,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
   const std::vector<torch::Tensor> boxes_split = Split(decoded, counts);
   const std::vector<torch::Tensor> probs_split = Split(probs, counts);
   const int64_t k = options.num_classes;
-  std::vector<torch::Tensor> det_boxes;
-  std::vector<torch::Tensor> det_labels;
-  for (size_t i = 0; i < num_images; ++i) {
+  std::vector<Detections> detections;
+  for (size_t i = 0; i < proposals.size(); ++i) {
     torch::Tensor boxes =
         ops::ClipBoxesToImage(boxes_split[i], image_sizes[i].first, image_sizes[i].second);
     torch::Tensor scores = probs_split[i];
@@ -215,11 +235,22 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     d.boxes = boxes.index_select(0, keep);
     d.scores = scores.index_select(0, keep);
     d.labels = lbl.index_select(0, keep);
+    detections.push_back(d);
+  }
+  return detections;
+}
+
+// The mask head on the detections: each detection's mask probabilities for its class.
+void RoIHeadsImpl::AddDetectionMasks(const std::vector<torch::Tensor>& features,
+                                     const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
+                                     std::vector<Detections>* detections) {
+  std::vector<torch::Tensor> det_boxes, det_labels;
+  std::vector<int64_t> det_counts;
+  for (const Detections& d : *detections) {
     det_boxes.push_back(d.boxes);
     det_labels.push_back(d.labels);
-    out.detections.push_back(d);
+    det_counts.push_back(d.boxes.size(0));
   }
-  // Masks of the detections, for their class.
   const torch::Tensor mask_pooled =
       ops::MultiScaleRoiAlign(features, det_boxes, image_sizes, options.mask_pool_size,
                               options.mask_pool_size, options.sampling_ratio, options.aligned);
@@ -229,11 +260,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
       logits.index({torch::arange(all_labels.size(0), all_labels.options()), all_labels})
           .sigmoid()
           .unsqueeze(1);
-  std::vector<int64_t> det_counts;
-  for (const auto& b : det_boxes) det_counts.push_back(b.size(0));
   const std::vector<torch::Tensor> masks_split = Split(mask_probs, det_counts);
-  for (size_t i = 0; i < num_images; ++i) out.detections[i].masks = masks_split[i];
-  return out;
+  for (size_t i = 0; i < detections->size(); ++i) (*detections)[i].masks = masks_split[i];
 }
 
 }  // namespace mrcnn

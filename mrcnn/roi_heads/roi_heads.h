@@ -90,6 +90,26 @@ struct RoIHeadsImpl : torch::nn::Module {
   FastRCNNPredictor box_predictor{nullptr};
   MaskRCNNHeads mask_head{nullptr};
   MaskRCNNPredictor mask_predictor{nullptr};
+
+ private:
+  // The ROIs the heads train on, per image: the sampled proposals (gt boxes included), their labels
+  // (0 background), the matched gt index and the box regression targets.
+  struct TrainingSamples {
+    std::vector<torch::Tensor> proposals, labels, matched_idxs, regression_targets;
+  };
+  TrainingSamples SelectTrainingSamples(const std::vector<torch::Tensor>& proposals,
+                                        const std::vector<RoITargets>& targets,
+                                        at::Generator& generator, RoIHeadsOutput* out) const;
+  void BoxLosses(const BoxPrediction& pred, const TrainingSamples& samples, RoIHeadsOutput* out) const;
+  torch::Tensor MaskLoss(const std::vector<torch::Tensor>& features,
+                         const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
+                         const TrainingSamples& samples, const std::vector<RoITargets>& targets);
+  std::vector<Detections> PostprocessDetections(
+      const BoxPrediction& pred, const std::vector<torch::Tensor>& proposals,
+      const std::vector<std::pair<int64_t, int64_t>>& image_sizes) const;
+  void AddDetectionMasks(const std::vector<torch::Tensor>& features,
+                         const std::vector<std::pair<int64_t, int64_t>>& image_sizes,
+                         std::vector<Detections>* detections);
 };
 TORCH_MODULE(RoIHeads);
 
