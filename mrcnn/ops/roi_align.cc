@@ -352,6 +352,20 @@ LevelShapes ShapesOf(at::TensorList features) {
   return s;
 }
 
+// The CUDA kernels' arguments (device_kernels.h).
+RoiAlignArgs CudaArgs(const std::vector<double>& scales, int64_t k_min, int64_t k_max, int64_t pooled_h,
+                      int64_t pooled_w, int64_t sampling_ratio, bool aligned) {
+  RoiAlignArgs args;
+  args.scales = scales;
+  args.k_min = k_min;
+  args.k_max = k_max;
+  args.pooled_height = pooled_h;
+  args.pooled_width = pooled_w;
+  args.sampling_ratio = sampling_ratio;
+  args.aligned = aligned;
+  return args;
+}
+
 // Multi-level forward: features [N, C, H_l, W_l] per level, rois [K, 5], levels int64 [K]
 // (undefined: all level 0), scales per level -> [K, C, ph, pw].
 at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::Tensor& rois,
@@ -368,14 +382,8 @@ at::Tensor MultiLevelForward(const char* fn, at::TensorList features, const at::
                 features[0].scalar_type(), " and ", rois.scalar_type());
     TORCH_CHECK(rois.device() == features[0].device(), fn, ": rois must be on the features' device ",
                 features[0].device(), ", got ", rois.device());
-    RoiAlignArgs args;
-    args.scales = scales;
-    args.k_min = k_min;
-    args.k_max = k_max;
-    args.pooled_height = pooled_h;
-    args.pooled_width = pooled_w;
-    args.sampling_ratio = sampling_ratio;
-    args.aligned = aligned;
+    const RoiAlignArgs args =
+        CudaArgs(scales, k_min, k_max, pooled_h, pooled_w, sampling_ratio, aligned);
     // The kernel maps each ROI to its level itself (the same LevelMapper formula in float32).
     return CudaKernels(fn).roi_align_forward(features, rois, args);
   }
@@ -438,14 +446,8 @@ std::vector<at::Tensor> MultiLevelBackward(const char* fn, const at::Tensor& gra
                 ": the CUDA kernel takes float32, got ", grad_output.scalar_type());
     std::vector<int64_t> heights(shapes.height.begin(), shapes.height.end());
     std::vector<int64_t> widths(shapes.width.begin(), shapes.width.end());
-    RoiAlignArgs args;
-    args.scales = scales;
-    args.k_min = k_min;
-    args.k_max = k_max;
-    args.pooled_height = pooled_h;
-    args.pooled_width = pooled_w;
-    args.sampling_ratio = sampling_ratio;
-    args.aligned = aligned;
+    const RoiAlignArgs args =
+        CudaArgs(scales, k_min, k_max, pooled_h, pooled_w, sampling_ratio, aligned);
     // Atomics unless the user asked torch for deterministic algorithms.
     return CudaKernels(fn).roi_align_backward(grad_output, rois, args, shapes.batch,
                                               shapes.channels, heights, widths,
