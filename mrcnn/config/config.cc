@@ -105,6 +105,7 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(LEARNING_RATE_STEPS),
       MRCNN_FIELD(LEARNING_RATE_DECAY),
       MRCNN_FIELD(SEED),
+      MRCNN_FIELD(PRECISION),
   };
   return *fields;
 }
@@ -645,6 +646,7 @@ absl::Status Config::Validate() const {
     }
   }
   if (SEED < 0) fail("SEED", absl::StrCat("must be >= 0, got ", SEED));
+  one_of("PRECISION", PRECISION, {"fp32", "bf16"});
 
   if (errors.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));

@@ -117,6 +117,10 @@ struct Config {
   std::vector<int> LEARNING_RATE_STEPS = {};
   double LEARNING_RATE_DECAY = 0.1;
   int SEED = 0;                        // every random choice of a run derives from it
+  // Arithmetic of the model's forward and losses: "fp32", or "bf16" (CPU autocast to bfloat16 over
+  // the convolutions and matrix products; weights, optimizer state and the numerically sensitive
+  // steps stay fp32, see the README's "Mixed precision").
+  std::string PRECISION = "fp32";
 
   // Derived values, as matterport computes them in Config.__init__.
   int BATCH_SIZE() const { return IMAGES_PER_GPU * GPU_COUNT; }
