@@ -80,6 +80,9 @@ struct MaskRCNNImpl : torch::nn::Module {
   LossMap Losses(const std::vector<torch::Tensor>& images,
                  const std::vector<InstanceTargets>& targets, at::Generator* generator = nullptr);
 
+  // PRECISION=bf16: Infer and Losses run under bfloat16 autocast (weights stay fp32).
+  bool UsesBf16() const { return config.PRECISION == "bf16"; }
+
   // Sum of the weighted losses.
   static torch::Tensor TotalLoss(const LossMap& losses);
 

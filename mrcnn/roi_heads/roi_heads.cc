@@ -9,6 +9,7 @@
 #include "mrcnn/ops/nms.h"
 #include "mrcnn/ops/roi_align.h"
 #include "mrcnn/ops/sampler.h"
+#include "mrcnn/precision/autocast.h"
 
 namespace mrcnn {
 namespace {
@@ -77,7 +78,9 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
                                      at::Generator* generator) {
   TORCH_CHECK(features_in.size() >= 4, "RoIHeads: expected at least P2..P5, got ",
               features_in.size(), " levels");
-  const std::vector<torch::Tensor> features(features_in.begin(), features_in.begin() + 4);
+  // ROIAlign samples and accumulates in fp32: bf16 maps (PRECISION=bf16) are cast once, for both heads.
+  std::vector<torch::Tensor> features;
+  for (size_t l = 0; l < 4; ++l) features.push_back(ToFp32(features_in[l]));
   const size_t num_images = proposals_in.size();
   TORCH_CHECK(image_sizes.size() == num_images, "RoIHeads: ", image_sizes.size(),
               " image sizes for ", num_images, " proposal sets");
@@ -132,7 +135,10 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
   const torch::Tensor pooled = ops::MultiScaleRoiAlign(features, proposals, image_sizes,
                                                        options.pool_size, options.pool_size,
                                                        options.sampling_ratio, options.aligned);
-  const BoxPrediction pred = box_predictor->forward(box_head->forward(pooled));
+  BoxPrediction pred = box_predictor->forward(box_head->forward(pooled));
+  // The losses, softmax and box decoding take fp32 whatever the head ran in.
+  pred.class_logits = ToFp32(pred.class_logits);
+  pred.box_deltas = ToFp32(pred.box_deltas);
 
   if (training) {
     const torch::Tensor all_labels = torch::cat(labels);
@@ -168,7 +174,7 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     const torch::Tensor mask_pooled =
         ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
                                 options.mask_pool_size, options.sampling_ratio, options.aligned);
-    const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+    const torch::Tensor logits = ToFp32(mask_predictor->forward(mask_head->forward(mask_pooled)));
     const torch::Tensor lbl = torch::cat(mask_labels);
     const torch::Tensor tgt = torch::cat(mask_targets);
     if (tgt.numel() == 0) {
@@ -223,7 +229,7 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
   const torch::Tensor mask_pooled =
       ops::MultiScaleRoiAlign(features, det_boxes, image_sizes, options.mask_pool_size,
                               options.mask_pool_size, options.sampling_ratio, options.aligned);
-  const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+  const torch::Tensor logits = ToFp32(mask_predictor->forward(mask_head->forward(mask_pooled)));
   const torch::Tensor all_labels = torch::cat(det_labels);
   const torch::Tensor mask_probs =
       logits.index({torch::arange(all_labels.size(0), all_labels.options()), all_labels})
