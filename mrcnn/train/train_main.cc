@@ -27,6 +27,7 @@
 #include "gflags/gflags.h"
 #include "mrcnn/config/flags.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/precision/cpu_isa.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/distributed.h"
@@ -381,12 +382,14 @@ int Main(int argc, char** argv) {
     if (!s.ok()) return Fail(s);
   }
   if (root) std::cerr << "run folder " << trainer->run_dir() << "\n";
+  // Once per run: bf16 is only fast where the CPU has AMX or AVX512-BF16.
+  if (root && config->PRECISION == "bf16") std::cerr << "PRECISION=bf16: " << CpuIsaSummary() << "\n";
 
   const int final_epochs = FLAGS_stop_at_epoch > 0 ? std::min(FLAGS_stop_at_epoch, stages->back().epochs)
                                                  : stages->back().epochs;
   if (tlog) {
     absl::Status s = tlog->SetTotalSteps(static_cast<int64_t>(final_epochs) * config->STEPS_PER_EPOCH);
-    if (s.ok()) s = tlog->SetBuild({"opt", TORCH_VERSION, "none"});
+    if (s.ok()) s = tlog->SetBuild({"opt", TORCH_VERSION, "none", CpuIsaSummary()});
     if (s.ok()) s = tlog->SetDataset(data->name, data->content_hash);
     if (!s.ok()) return Fail(s);
   }
