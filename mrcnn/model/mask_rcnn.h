@@ -82,6 +82,8 @@ struct MaskRCNNImpl : torch::nn::Module {
 
   // PRECISION=bf16: Infer and Losses run under bfloat16 autocast (weights stay fp32).
   bool UsesBf16() const { return config.PRECISION == "bf16"; }
+  // The batch [N, 3, H, W] in the memory layout the backbone runs fastest in for this precision.
+  torch::Tensor NetworkInput(const torch::Tensor& images) const;
 
   // Sum of the weighted losses.
   static torch::Tensor TotalLoss(const LossMap& losses);
