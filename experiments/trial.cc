@@ -526,7 +526,8 @@ absl::Status TrialLog::SetBuild(const BuildInfo& b) {
   return Record({{"type", "build"},
                  {"compilation_mode", b.compilation_mode},
                  {"libtorch_version", b.libtorch_version},
-                 {"cuda_version", b.cuda_version}});
+                 {"cuda_version", b.cuda_version},
+                 {"cpu_isa", b.cpu_isa}});
 }
 
 absl::Status TrialLog::SetDataset(const std::string& name, const std::string& content_hash) {

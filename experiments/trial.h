@@ -77,6 +77,7 @@ struct BuildInfo {
   std::string compilation_mode;  // Bazel's: opt, dbg, fastbuild
   std::string libtorch_version;
   std::string cuda_version;  // "none" for CPU builds
+  std::string cpu_isa;       // mrcnn::CpuIsaSummary(): the bf16 kernels this CPU offers (in the log record)
 };
 
 // One IoU type's COCOeval.summarize() numbers (order: CocoStatNames()) and per-class AP.

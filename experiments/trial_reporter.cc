@@ -1,4 +1,5 @@
 #include "experiments/trial_reporter.h"
+#include "mrcnn/precision/cpu_isa.h"
 
 namespace experiments {
 
@@ -16,7 +17,8 @@ CocoStats ToCocoStats(const mrcnn::eval::CocoEvalResult& result, const std::vect
 absl::Status TrialReporter::OnStart(const mrcnn::TrainingStart& start) {
   start_ = start;
   absl::Status s = log_.SetTotalSteps(start.total_steps);
-  if (s.ok()) s = log_.SetBuild({start.build.compilation_mode, start.build.libtorch_version, start.build.cuda_version});
+  if (s.ok()) s = log_.SetBuild({start.build.compilation_mode, start.build.libtorch_version, start.build.cuda_version,
+                                      mrcnn::CpuIsaSummary()});
   if (s.ok()) s = log_.SetDataset(start.dataset_name, start.dataset_hash);
   return s;
 }

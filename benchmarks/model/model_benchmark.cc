@@ -6,14 +6,20 @@
 //
 // Flags: --inputs=FILE (tensor file from the peer), --weights=FILE (converted torchvision weights),
 // --iterations=N (timed steps after one warm-up), --profile=FILE (LibTorch's operator trace of them),
-// --preset, --set as every binary. Each benchmark reports peak_rss_mb (the process's peak resident
-// set, so run one benchmark per process with --benchmark_filter to attribute it).
+// --preset, --set as every binary (--set PRECISION=bf16 for the bf16 model). Each benchmark reports
+// peak_rss_mb (the process's peak resident set, so run one benchmark per process with
+// --benchmark_filter to attribute it), and, from one more step observed after the timed ones, the
+// convolutions' share of the step and their achieved TFLOP/s (conv_tflops) against the peak of a large
+// bf16 matrix product measured in the same process (matmul_bf16_tflops; matmul_fp32_tflops too).
 #include <sys/resource.h>
 
 #include <benchmark/benchmark.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/sgd.h>
 
+#include <ATen/record_function.h>
+
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -47,6 +53,103 @@ mrcnn::Config* g_config = nullptr;
 std::unique_ptr<torch::autograd::profiler::RecordProfile> MaybeProfile() {
   if (FLAGS_profile.empty()) return nullptr;
   return std::make_unique<torch::autograd::profiler::RecordProfile>(FLAGS_profile);
+}
+
+// Convolution FLOPs and time of the ops observed while a ConvMeter lives (all threads). Forward
+// convolutions are aten::convolution (2 * output elements * Cin/groups * kh * kw multiply-adds);
+// aten::convolution_backward computes the input and weight gradients, twice the forward's work (the
+// first layer's input gradient is skipped by LibTorch, so its backward is counted high by at most one
+// forward of the stem). Times are inclusive wall times of those ops.
+class ConvMeter {
+ public:
+  ConvMeter() {
+    active_ = this;
+    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(&ConvMeter::Start, &ConvMeter::End)
+                                        .needsInputs(true)
+                                        .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
+  }
+  ~ConvMeter() {
+    at::removeCallback(handle_);
+    active_ = nullptr;
+  }
+  double flops = 0;
+  double seconds = 0;
+
+ private:
+  struct Context : at::ObserverContext {
+    std::chrono::steady_clock::time_point start;
+  };
+  static double ForwardFlops(const at::Tensor& output, const at::Tensor& weight) {
+    return 2.0 * static_cast<double>(output.numel()) * static_cast<double>(weight.numel() / weight.size(0));
+  }
+  static std::unique_ptr<at::ObserverContext> Start(const at::RecordFunction& fn) {
+    const std::string name = fn.name();
+    const bool forward = name == "aten::convolution";
+    if (!forward && name != "aten::convolution_backward") return nullptr;
+    const auto inputs = fn.inputs();
+    // convolution(input, weight, ...): output elements from the input shape are not at hand; the
+    // backward's first input is grad_output (the forward's output shape), so both use an output size.
+    if (forward) {
+      if (inputs.size() < 8 || !inputs[0].isTensor() || !inputs[1].isTensor()) return nullptr;
+      const at::Tensor& x = inputs[0].toTensor();
+      const at::Tensor& w = inputs[1].toTensor();
+      const auto stride = inputs[3].toIntVector(), padding = inputs[4].toIntVector(),
+                 dilation = inputs[5].toIntVector();
+      if (x.dim() != 4 || w.dim() != 4 || inputs[6].toBool()) return nullptr;  // 2-d, not transposed
+      double out = static_cast<double>(x.size(0) * w.size(0));
+      for (int d = 0; d < 2; ++d) {
+        out *= (x.size(2 + d) + 2 * padding[d] - dilation[d] * (w.size(2 + d) - 1) - 1) / stride[d] + 1;
+      }
+      active_->pending_flops_ = 2.0 * out * static_cast<double>(w.numel() / w.size(0));
+    } else {
+      if (inputs.size() < 3 || !inputs[0].isTensor() || !inputs[2].isTensor()) return nullptr;
+      active_->pending_flops_ = 2.0 * ForwardFlops(inputs[0].toTensor(), inputs[2].toTensor());
+    }
+    auto ctx = std::make_unique<Context>();
+    ctx->start = std::chrono::steady_clock::now();
+    return ctx;
+  }
+  static void End(const at::RecordFunction&, at::ObserverContext* ctx) {
+    if (ctx == nullptr || active_ == nullptr) return;
+    const auto start = static_cast<Context*>(ctx)->start;
+    active_->seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    active_->flops += active_->pending_flops_;
+  }
+  static ConvMeter* active_;
+  double pending_flops_ = 0;  // convolutions do not nest: set at start, added at end
+  at::CallbackHandle handle_;
+};
+ConvMeter* ConvMeter::active_ = nullptr;
+
+// TFLOP/s of the best of 3 products of two n x n matrices of `dtype` (the machine's practical peak).
+double MatmulTflops(torch::ScalarType dtype, int64_t n) {
+  const torch::Tensor a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+  torch::mm(a, b);  // warm-up: oneDNN's kernel selection, page faults
+  double best = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    torch::mm(a, b);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * n * n * n / s / 1e12);
+  }
+  return best;
+}
+
+// Adds the convolution figures of one more `step` and the matrix-product peaks to the counters.
+template <typename Step>
+void ReportConvolutions(benchmark::State& state, Step step, double step_seconds) {
+  double conv_seconds = 0, conv_flops = 0;
+  {
+    ConvMeter meter;
+    step();
+    conv_seconds = meter.seconds;
+    conv_flops = meter.flops;
+  }
+  state.counters["conv_share"] = step_seconds > 0 ? conv_seconds / step_seconds : 0;
+  state.counters["conv_gflop"] = conv_flops / 1e9;
+  state.counters["conv_tflops"] = conv_seconds > 0 ? conv_flops / conv_seconds / 1e12 : 0;
+  state.counters["matmul_bf16_tflops"] = MatmulTflops(torch::kBFloat16, 2048);
+  state.counters["matmul_fp32_tflops"] = MatmulTflops(torch::kFloat, 2048);
 }
 
 double PeakRssMb() {
@@ -111,11 +214,17 @@ void BM_Inference(benchmark::State& state) {
   torch::Tensor hwc;
   const cv::Mat rgb = RgbMat(g_inputs->at("infer.image"), &hwc);
   int64_t detections = Detect(model, rgb);  // warm-up: anchor cache, allocator
-  const auto profile = MaybeProfile();
-  for (auto _ : state) {
-    detections = Detect(model, rgb);
+  double seconds = 0;
+  {
+    const auto profile = MaybeProfile();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+      detections = Detect(model, rgb);
+    }
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / FLAGS_iterations;
   }
   state.counters["detections"] = detections;
+  ReportConvolutions(state, [&] { Detect(model, rgb); }, seconds);
   state.counters["peak_rss_mb"] = PeakRssMb();
 }
 
@@ -148,11 +257,17 @@ void BM_TrainStep(benchmark::State& state) {
     return total.item<double>();
   };
   loss = step();  // warm-up
-  const auto profile = MaybeProfile();
-  for (auto _ : state) {
-    loss = step();
+  double seconds = 0;
+  {
+    const auto profile = MaybeProfile();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+      loss = step();
+    }
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / FLAGS_iterations;
   }
   state.counters["loss"] = loss;
+  ReportConvolutions(state, step, seconds);
   state.counters["peak_rss_mb"] = PeakRssMb();
 }
 

@@ -3,6 +3,13 @@
 thread count, in the same run, and prints the ratios torchvision / ours (above 1: ours is faster) and
 the peak resident memory of each side.
 
+Precision axis (--variants): ours_fp32, ours_bf16 (PRECISION=bf16), tv_fp32, and tv_bb_bf16
+(torchvision with only its backbone + FPN under torch.autocast("cpu", torch.bfloat16): its whole
+detector cannot run in bf16, its NMS has no bf16 kernel). Each round runs every variant once, in
+turn; the table gives the median and the range (min-max) over the rounds, the ratios of the
+medians, and for our side the convolutions' share of the step, their achieved TFLOP/s and the peak
+of a 2048^3 bf16 / fp32 matrix product measured in the same process.
+
 Run from the repository root with Debian's python3 (torch 1.13, torchvision 0.14):
     bazel build //benchmarks/model:model_benchmark
     /usr/bin/python3 benchmarks/model/model_peer.py [--threads 2] [--rounds 4] [--iterations 2]
@@ -107,6 +114,17 @@ def make_inputs(path, preset="torchvision"):
     torch.save(d, path)
 
 
+def autocast_backbone(model):
+    """Runs the backbone + FPN under bf16 autocast and hands fp32 features to the RPN and ROI heads."""
+    forward = model.backbone.forward
+
+    def bf16_forward(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            features = forward(x)
+        return type(features)((k, v.float()) for k, v in features.items())
+    model.backbone.forward = bf16_forward
+
+
 def worker(args):
     """One case on torchvision's side; prints {"seconds": ..., "peak_rss_mb": ...}."""
     torch.set_num_threads(args.threads)
@@ -114,6 +132,8 @@ def worker(args):
     model.load_state_dict(torch.load(args.state), strict=True)
     d = torch.load(args.inputs)
     if args.worker == "inference":
+        if args.backbone_bf16:
+            autocast_backbone(model)
         model.eval()
         image = d["infer.image"].float() / 255
 
@@ -121,6 +141,8 @@ def worker(args):
             with torch.no_grad():
                 return model([image])[0]["boxes"].shape[0]
     else:
+        if args.backbone_bf16:
+            autocast_backbone(model)
         model.train()
         images = [d[f"train.image.{i}"].float() / 255 for i in range(2)]
         targets = [{"boxes": d[f"train.boxes.{i}"], "labels": d[f"train.labels.{i}"],
@@ -145,27 +167,69 @@ def worker(args):
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
 
 
-def run_ours(args, name, work):
+def run_ours(args, name, work, precision="fp32"):
+    """Our side's (seconds, peak MB, counters) of one benchmark in a fresh process."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run(
-        [args.binary] + OUR_FLAGS[args.preset] + [f"--inputs={work}/inputs.pt",
+        [args.binary] + OUR_FLAGS[args.preset] + ["--set", f"PRECISION={precision}", f"--inputs={work}/inputs.pt",
          f"--weights={work}/weights.pt", f"--benchmark_filter=^{name}/", "--benchmark_format=json",
          f"--iterations={args.iterations}"], env=env, check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["benchmarks"][0]
-    return b["real_time"] / 1000.0, b["peak_rss_mb"]
+    return b["real_time"] / 1000.0, b["peak_rss_mb"], b
 
 
-def run_theirs(args, case, work):
+def run_theirs(args, case, work, backbone_bf16=False):
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     if args.torchvision_tcmalloc:
         env["LD_PRELOAD"] = TCMALLOC
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", case, "--state", f"{work}/model.pth",
          "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset,
-         "--iterations", str(args.iterations)],
+         "--iterations", str(args.iterations)] + (["--backbone-bf16"] if backbone_bf16 else []),
         env=env, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    return r["seconds"], r["peak_rss_mb"]
+    return r["seconds"], r["peak_rss_mb"], {}
+
+
+VARIANTS = ("ours_fp32", "ours_bf16", "tv_fp32", "tv_bb_bf16")
+
+
+def run_variant(args, variant, case, work):
+    names = {"inference": "BM_Inference", "train_step": "BM_TrainStep"}
+    if variant.startswith("ours_"):
+        return run_ours(args, names[case], work, precision=variant[len("ours_"):])
+    return run_theirs(args, case, work, backbone_bf16=variant == "tv_bb_bf16")
+
+
+def median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+
+
+def print_precision_table(args, case, results):
+    """results: variant -> list of (seconds, peak MB, counters) over the rounds."""
+    med = {v: median([r[0] for r in rs]) for v, rs in results.items()}
+    best = {v: min(r[0] for r in rs) for v, rs in results.items()}
+    for v, rs in results.items():
+        secs = [r[0] for r in rs]
+        line = (f"{case:11s} {v:11s} {med[v]:8.3f} s  [{min(secs):.3f}-{max(secs):.3f}]  "
+                f"{max(r[1] for r in rs):6.0f} MB")
+        c = rs[-1][2]
+        if "conv_tflops" in c:
+            line += (f"  conv {median([r[2]['conv_share'] for r in rs]) * 100:3.0f}% of step, "
+                     f"{median([r[2]['conv_tflops'] for r in rs]):.3f} TFLOP/s; matmul peak bf16 "
+                     f"{median([r[2]['matmul_bf16_tflops'] for r in rs]):.3f} fp32 "
+                     f"{median([r[2]['matmul_fp32_tflops'] for r in rs]):.3f} TFLOP/s")
+        print(line, flush=True)
+    pairs = [(n, d) for n, d in (("ours_fp32", "ours_bf16"), ("tv_fp32", "ours_bf16"),
+                                 ("tv_bb_bf16", "ours_bf16"), ("tv_fp32", "ours_fp32"),
+                                 ("tv_fp32", "tv_bb_bf16")) if n in med and d in med]
+    # Medians are the figure on a quiet machine; on a loaded one the fastest rounds are the least
+    # disturbed, so both are printed.
+    for label, t in (("medians", med), ("fastest rounds", best)):
+        ratios = [f"{n}/{d} {t[n] / t[d]:.2f}" for n, d in pairs]
+        print(f"{case:11s} ratios of {label} (above 1: the second is faster): " + ", ".join(ratios),
+              flush=True)
 
 
 def main():
@@ -174,7 +238,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--binary", default=os.path.join(ROOT, "bazel-bin/benchmarks/model/model_benchmark"))
     parser.add_argument("--cases", default="inference,train_step")
-    parser.add_argument("--preset", choices=sorted(OUR_FLAGS), default="torchvision")
+    parser.add_argument("--preset", default="torchvision",
+                        help="preset, or a comma list run one after the other: torchvision,shapes")
+    parser.add_argument("--variants", default="",
+                        help="comma list of " + ",".join(VARIANTS) + ": the precision axis (median and "
+                             "range over --rounds); empty: the fp32 comparison of ours and torchvision")
+    parser.add_argument("--backbone-bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["inference", "train_step"])
     parser.add_argument("--state")
     parser.add_argument("--inputs")
@@ -189,6 +258,40 @@ def main():
     if args.worker:
         worker(args)
         return
+    presets = args.preset.split(",")
+    for p in presets:
+        if p not in OUR_FLAGS:
+            parser.error(f"--preset: unknown preset '{p}' (known: {', '.join(sorted(OUR_FLAGS))})")
+    variants = [v for v in args.variants.split(",") if v]
+    for v in variants:
+        if v not in VARIANTS:
+            parser.error(f"--variants: unknown variant '{v}' (known: {', '.join(VARIANTS)})")
+    for p in presets:
+        args.preset = p
+        if variants:
+            run_precision_axis(args, variants)
+        else:
+            run_fp32_comparison(args)
+
+
+def run_precision_axis(args, variants):
+    with tempfile.TemporaryDirectory() as work:
+        torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
+        subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
+                        f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
+        make_inputs(f"{work}/inputs.pt", args.preset)
+        print(f"threads {args.threads}, rounds {args.rounds} x {args.iterations} step(s), {args.preset} "
+              f"preset, torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}; "
+              f"median [min-max] over the rounds", flush=True)
+        for case in args.cases.split(","):
+            results = {v: [] for v in variants}
+            for _ in range(args.rounds):
+                for v in variants:
+                    results[v].append(run_variant(args, v, case, work))
+            print_precision_table(args, case, results)
+
+
+def run_fp32_comparison(args):
     with tempfile.TemporaryDirectory() as work:
         torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
         subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
@@ -203,8 +306,8 @@ def main():
             for _ in range(args.rounds):
                 ours.append(run_ours(args, names[case], work))
                 theirs.append(run_theirs(args, case, work))
-            o = min(ours)
-            t = min(theirs)
+            o = min(ours)[:2]
+            t = min(theirs)[:2]
             print(f"{case:12s} {o[0]:9.3f} {t[0]:9.3f} {t[0] / o[0]:8.2f} "
                   f"{max(x[1] for x in ours):9.0f} {max(x[1] for x in theirs):9.0f}", flush=True)
 

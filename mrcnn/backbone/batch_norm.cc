@@ -18,7 +18,10 @@ torch::Tensor FrozenBatchNorm2dImpl::forward(const torch::Tensor& x) {
   // Same arithmetic order as torchvision, so results agree to the last bits.
   const torch::Tensor scale = weight * (running_var + eps).rsqrt();
   const torch::Tensor shift = bias - running_mean * scale;
-  return x * scale.reshape({1, -1, 1, 1}) + shift.reshape({1, -1, 1, 1});
+  // In x's dtype: under bf16 autocast an fp32 scale would promote the activations to fp32 and every
+  // following convolution would cast them back (a no-op for fp32).
+  return x * scale.to(x.scalar_type()).reshape({1, -1, 1, 1}) +
+         shift.to(x.scalar_type()).reshape({1, -1, 1, 1});
 }
 
 torch::nn::AnyModule MakeBatchNorm(int64_t channels, bool trainable) {

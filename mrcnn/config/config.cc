@@ -121,6 +121,7 @@ const std::vector<Field>& Fields() {
       MRCNN_FIELD(LEARNING_RATE_STEPS),
       MRCNN_FIELD(LEARNING_RATE_DECAY),
       MRCNN_FIELD(SEED),
+      MRCNN_ENUM_FIELD(PRECISION),
   };
   return *fields;
 }
@@ -363,6 +364,13 @@ const std::vector<std::pair<Backbone, const char*>>& EnumTable<Backbone>() {
       {Backbone::kResNet34, "resnet34"},
       {Backbone::kResNet50, "resnet50"},
       {Backbone::kResNet101, "resnet101"}};
+  return *t;
+}
+
+template <>
+const std::vector<std::pair<Precision, const char*>>& EnumTable<Precision>() {
+  static const auto* t = new std::vector<std::pair<Precision, const char*>>{
+      {Precision::kFp32, "fp32"}, {Precision::kBf16, "bf16"}};
   return *t;
 }
 

@@ -37,6 +37,7 @@ enum class AnchorConvention { kMatterport, kTorchvision };                 // "m
 enum class ProposalSelection { kGlobal, kPerLevel };                       // "global", "per_level"
 enum class OptimizerKind { kSgd, kAdamW };                                 // "sgd", "adamw"
 enum class LearningRateSchedule { kConstant, kStep, kCosine };             // "constant", "step", "cosine"
+enum class Precision { kFp32, kBf16 };                                     // "fp32", "bf16"
 
 template <typename E>
 const std::vector<std::pair<E, const char*>>& EnumTable();
@@ -52,6 +53,8 @@ template <>
 const std::vector<std::pair<OptimizerKind, const char*>>& EnumTable<OptimizerKind>();
 template <>
 const std::vector<std::pair<LearningRateSchedule, const char*>>& EnumTable<LearningRateSchedule>();
+template <>
+const std::vector<std::pair<Precision, const char*>>& EnumTable<Precision>();
 
 // The word users write for `value`, e.g. EnumName(ResizeMode::kPad64) == "pad64".
 template <typename E>
@@ -174,6 +177,10 @@ struct Config {
   std::vector<int> LEARNING_RATE_STEPS = {};
   double LEARNING_RATE_DECAY = 0.1;
   int SEED = 0;                        // every random choice of a run derives from it
+  // Arithmetic of the model's forward and losses: "fp32", or "bf16" (CPU autocast to bfloat16 over
+  // the convolutions and matrix products; weights, optimizer state and the numerically sensitive
+  // steps stay fp32, see the README's "Mixed precision").
+  Precision PRECISION = Precision::kFp32;
 
   // Derived values, as matterport computes them in Config.__init__.
   int BATCH_SIZE() const { return IMAGES_PER_GPU * GPU_COUNT; }

@@ -6,6 +6,7 @@
 #include "mrcnn/ops/device_kernels.h"
 #include "mrcnn/ops/mask_ops.h"
 #include "mrcnn/ops/sampler.h"
+#include "mrcnn/precision/autocast.h"
 
 namespace mrcnn {
 namespace {
@@ -88,9 +89,15 @@ InferenceOutput MaskRCNNImpl::Infer(const std::vector<torch::Tensor>& images,
   const torch::Device device = Device();
   out.batch = BatchImages(images, transform);
   out.batch.images = out.batch.images.to(device);
-  const std::vector<torch::Tensor> features = backbone->forward(out.batch.images);
-  RPNOutput proposals = rpn->forward(features, out.batch.image_sizes, out.batch.padded_size());
-  RoIHeadsOutput heads = roi_heads->forward(features, proposals.proposals, out.batch.image_sizes);
+  RPNOutput proposals;
+  RoIHeadsOutput heads;
+  {
+    // PRECISION=bf16: the stages cast to fp32 where they must (decoding, NMS, ROIAlign, softmax).
+    AutocastScope precision(device.type(), UsesBf16());
+    const std::vector<torch::Tensor> features = backbone->forward(NetworkInput(out.batch.images));
+    proposals = rpn->forward(features, out.batch.image_sizes, out.batch.padded_size());
+    heads = roi_heads->forward(features, proposals.proposals, out.batch.image_sizes);
+  }
   for (const torch::Tensor& p : proposals.proposals) out.proposals.push_back(p.cpu());
   for (size_t i = 0; i < images.size(); ++i) {
     const Detections& d = heads.detections[i];
@@ -169,11 +176,16 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
     gt_boxes.push_back(rt.boxes);
     roi_targets.push_back(rt);
   }
-  const std::vector<torch::Tensor> features = backbone->forward(batch.images);
-  RPNOutput proposals =
-      rpn->forward(features, batch.image_sizes, batch.padded_size(), &gt_boxes, &g);
-  RoIHeadsOutput heads =
-      roi_heads->forward(features, proposals.proposals, batch.image_sizes, &roi_targets, &g);
+  RPNOutput proposals;
+  RoIHeadsOutput heads;
+  {
+    // PRECISION=bf16: forward in bf16 where autocast casts; the losses are computed in fp32 inside the
+    // stages, and backward (outside this scope) returns fp32 gradients to the fp32 weights.
+    AutocastScope precision(device.type(), UsesBf16());
+    const std::vector<torch::Tensor> features = backbone->forward(NetworkInput(batch.images));
+    proposals = rpn->forward(features, batch.image_sizes, batch.padded_size(), &gt_boxes, &g);
+    heads = roi_heads->forward(features, proposals.proposals, batch.image_sizes, &roi_targets, &g);
+  }
   const auto weight = [&](const std::string& name) {
     auto it = config.LOSS_WEIGHTS.find(name);
     return it == config.LOSS_WEIGHTS.end() ? 1.0 : it->second;
@@ -185,6 +197,15 @@ LossMap MaskRCNNImpl::Losses(const std::vector<torch::Tensor>& images,
   losses["mrcnn_bbox_loss"] = heads.loss_box_reg * weight("mrcnn_bbox_loss");
   losses["mrcnn_mask_loss"] = heads.loss_mask * weight("mrcnn_mask_loss");
   return losses;
+}
+
+torch::Tensor MaskRCNNImpl::NetworkInput(const torch::Tensor& images) const {
+  // bf16: channels-last activations through the backbone and FPN. oneDNN's convolutions work in NHWC
+  // directly, where NCHW tensors cost a reorder into its blocked layout and back around every
+  // convolution (ONEDNN_VERBOSE: as much time as the convolutions themselves). fp32 keeps NCHW, the
+  // layout of the exact torchvision parity.
+  return UsesBf16() && images.device().is_cpu() ? images.contiguous(torch::MemoryFormat::ChannelsLast)
+                                                : images;
 }
 
 torch::Device MaskRCNNImpl::Device() const {

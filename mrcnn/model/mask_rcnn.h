@@ -90,6 +90,11 @@ struct MaskRCNNImpl : torch::nn::Module {
   LossMap Losses(const std::vector<torch::Tensor>& images,
                  const std::vector<InstanceTargets>& targets, at::Generator* generator = nullptr);
 
+  // PRECISION=bf16: Infer and Losses run under bfloat16 autocast (weights stay fp32).
+  bool UsesBf16() const { return config.PRECISION == Precision::kBf16; }
+  // The batch [N, 3, H, W] in the memory layout the backbone runs fastest in for this precision.
+  torch::Tensor NetworkInput(const torch::Tensor& images) const;
+
   // Sum of the weighted losses.
   static torch::Tensor TotalLoss(const LossMap& losses);
 

@@ -9,6 +9,7 @@
 #include "mrcnn/ops/nms.h"
 #include "mrcnn/ops/roi_align.h"
 #include "mrcnn/ops/sampler.h"
+#include "mrcnn/precision/autocast.h"
 
 namespace mrcnn {
 namespace {
@@ -25,6 +26,13 @@ std::vector<torch::Tensor> Split(const torch::Tensor& x, const std::vector<int64
     offset += n;
   }
   return out;
+}
+
+// The losses, softmax and box decoding take fp32 whatever the head ran in (PRECISION=bf16).
+BoxPrediction Fp32Prediction(BoxPrediction pred) {
+  pred.class_logits = ToFp32(pred.class_logits);
+  pred.box_deltas = ToFp32(pred.box_deltas);
+  return pred;
 }
 
 }  // namespace
@@ -77,7 +85,9 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
                                      at::Generator* generator) {
   TORCH_CHECK(features_in.size() >= 4, "RoIHeads: expected at least P2..P5, got ",
               features_in.size(), " levels");
-  const std::vector<torch::Tensor> features(features_in.begin(), features_in.begin() + 4);
+  // ROIAlign samples and accumulates in fp32: bf16 maps (PRECISION=bf16) are cast once, for both heads.
+  std::vector<torch::Tensor> features;
+  for (size_t l = 0; l < 4; ++l) features.push_back(ToFp32(features_in[l]));
   const size_t num_images = proposals.size();
   TORCH_CHECK(image_sizes.size() == num_images, "RoIHeads: ", image_sizes.size(),
               " image sizes for ", num_images, " proposal sets");
@@ -89,7 +99,7 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
     const torch::Tensor pooled = ops::MultiScaleRoiAlign(features, samples.proposals, image_sizes,
                                                          options.pool_size, options.pool_size,
                                                          options.sampling_ratio, options.aligned);
-    BoxLosses(box_predictor->forward(box_head->forward(pooled)), samples, &out);
+    BoxLosses(Fp32Prediction(box_predictor->forward(box_head->forward(pooled))), samples, &out);
     out.loss_mask = MaskLoss(features, image_sizes, samples, *targets);
     return out;
   }
@@ -97,7 +107,8 @@ RoIHeadsOutput RoIHeadsImpl::forward(const std::vector<torch::Tensor>& features_
                                                        options.pool_size, options.pool_size,
                                                        options.sampling_ratio, options.aligned);
   out.detections =
-      PostprocessDetections(box_predictor->forward(box_head->forward(pooled)), proposals, image_sizes);
+      PostprocessDetections(Fp32Prediction(box_predictor->forward(box_head->forward(pooled))), proposals,
+                            image_sizes);
   AddDetectionMasks(features, image_sizes, &out.detections);
   return out;
 }
@@ -189,7 +200,7 @@ torch::Tensor RoIHeadsImpl::MaskLoss(const std::vector<torch::Tensor>& features,
   const torch::Tensor mask_pooled =
       ops::MultiScaleRoiAlign(features, mask_rois, image_sizes, options.mask_pool_size,
                               options.mask_pool_size, options.sampling_ratio, options.aligned);
-  const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+  const torch::Tensor logits = ToFp32(mask_predictor->forward(mask_head->forward(mask_pooled)));
   const torch::Tensor lbl = torch::cat(mask_labels);
   const torch::Tensor tgt = torch::cat(mask_targets);
   if (tgt.numel() == 0) return logits.sum() * 0;
@@ -254,7 +265,7 @@ void RoIHeadsImpl::AddDetectionMasks(const std::vector<torch::Tensor>& features,
   const torch::Tensor mask_pooled =
       ops::MultiScaleRoiAlign(features, det_boxes, image_sizes, options.mask_pool_size,
                               options.mask_pool_size, options.sampling_ratio, options.aligned);
-  const torch::Tensor logits = mask_predictor->forward(mask_head->forward(mask_pooled));
+  const torch::Tensor logits = ToFp32(mask_predictor->forward(mask_head->forward(mask_pooled)));
   const torch::Tensor all_labels = torch::cat(det_labels);
   const torch::Tensor mask_probs =
       logits.index({torch::arange(all_labels.size(0), all_labels.options()), all_labels})

@@ -7,6 +7,7 @@
 #include "mrcnn/ops/matcher.h"
 #include "mrcnn/ops/nms.h"
 #include "mrcnn/ops/sampler.h"
+#include "mrcnn/precision/autocast.h"
 
 namespace mrcnn {
 namespace {
@@ -108,6 +109,10 @@ RPNOutput RegionProposalNetworkImpl::forward(
               "RPN: training needs gt boxes for every image and a generator");
 
   RPNHeadOutput head_out = head->forward(features);
+  // Scores and deltas in fp32 whatever the head ran in (PRECISION=bf16): box decoding, top-k, NMS
+  // and the losses are fp32 on purpose.
+  for (torch::Tensor& o : head_out.objectness) o = ToFp32(o);
+  for (torch::Tensor& d : head_out.deltas) d = ToFp32(d);
   const std::vector<torch::Tensor> anchors_per_level = Anchors(features, padded_size);
   std::vector<torch::Tensor> objectness_levels, deltas_levels;
   std::vector<int64_t> anchors_in_level;
@@ -122,7 +127,8 @@ RPNOutput RegionProposalNetworkImpl::forward(
     anchors_in_level.push_back(anchors_per_level[l].size(0));
   }
   const torch::Tensor anchors =
-      torch::cat(anchors_per_level).to(features[0].device(), features[0].scalar_type());  // [A, 4]
+      torch::cat(anchors_per_level)
+          .to(features[0].device(), Fp32Dtype(features[0].scalar_type()));  // [A, 4], fp32 under bf16
   const torch::Tensor objectness = torch::cat(objectness_levels, 1);                   // [N, A]
   const torch::Tensor deltas = torch::cat(deltas_levels, 1);                           // [N, A, 4]
   const int64_t total = anchors.size(0);

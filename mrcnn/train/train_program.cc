@@ -26,6 +26,7 @@
 #include "mrcnn/config/flags.h"
 #include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/precision/cpu_isa.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/distributed.h"
@@ -456,6 +457,8 @@ int Main(int argc, char** argv, const TrainProgramHooks& hooks) {
   absl::Status started = StartRun(*trainer, *resume_from, model_dir, root);
   if (!started.ok()) return Fail(started);
   if (root) std::cerr << "run folder " << trainer->run_dir() << "\n";
+  // Once per run: bf16 is only fast where the CPU has AMX or AVX512-BF16.
+  if (root && config->PRECISION == Precision::kBf16) std::cerr << "PRECISION=bf16: " << CpuIsaSummary() << "\n";
 
   const int final_epochs = FLAGS_stop_at_epoch > 0 ? std::min(FLAGS_stop_at_epoch, stages->back().epochs)
                                                  : stages->back().epochs;

@@ -150,6 +150,17 @@ TEST(ConfigTest, ShapesPresetIsValidAndSmall) {
   EXPECT_LT(c.BACKBONE_BASE_WIDTH, 64);
 }
 
+TEST(ConfigTest, PrecisionIsFp32InEveryPresetAndSettable) {
+  for (const std::string& name : Config::PresetNames()) {
+    EXPECT_EQ(Config::Preset(name).value().PRECISION, Precision::kFp32) << name;
+  }
+  Config c = Config::Preset("shapes").value();
+  ASSERT_TRUE(c.Set("PRECISION", "bf16").ok());
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate();
+  EXPECT_EQ(c.ToJson()["PRECISION"], "bf16");
+  EXPECT_NE(c.Hash(), Config::Preset("shapes").value().Hash());  // fp32 and bf16 twins are distinct trials
+}
+
 TEST(ConfigTest, UnknownPresetIsRejected) {
   absl::StatusOr<Config> c = Config::Preset("coco");
   ASSERT_FALSE(c.ok());
@@ -219,6 +230,8 @@ TEST(ConfigTest, EveryValidationError) {
       {"BACKBONE_BASE_WIDTH", "0", "BACKBONE_BASE_WIDTH: must be > 0"},
       {"IMAGE_MAX_PIXELS", "0", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
       {"IMAGE_MAX_PIXELS", "1073741825", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
+      {"PRECISION", "fp16", "PRECISION: must be one of fp32, bf16; got 'fp16'"},
+      {"PRECISION", "BF16", "PRECISION: must be one of fp32, bf16; got 'BF16'"},
   };
   for (const Case& tc : cases) {
     Config c = Valid();

@@ -22,6 +22,9 @@ echo '{"preset": "torchvision", "NUM_CLASSES": 3}' > "$cfg"
 check file 0 "NUM_CLASSES                    3" -- --config="$cfg"
 check bad_value 1 "RPN_ANCHOR_STRIDE: expected an integer, got 'abc'" -- --set RPN_ANCHOR_STRIDE=abc
 check bad_range 1 "RPN_NMS_THRESHOLD: must be in [0, 1], got 1.5" -- --set RPN_NMS_THRESHOLD=1.5
+check precision 0 "PRECISION                      bf16" -- --set PRECISION=bf16
+check precision_default 0 "PRECISION                      fp32" -- --preset=torchvision
+check bad_precision 1 "PRECISION: must be one of fp32, bf16; got 'half'" -- --set PRECISION=half
 check bad_key 1 "unknown config key 'MINI_MASK'" -- --set MINI_MASK=1
 echo '{"NUM_CLASSES": 3, "FOO": 1}' > "$cfg"
 check bad_file_key 1 "$cfg: unknown config key 'FOO'" -- --config="$cfg"
