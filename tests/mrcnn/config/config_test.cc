@@ -230,8 +230,6 @@ TEST(ConfigTest, EveryValidationError) {
       {"BACKBONE_BASE_WIDTH", "0", "BACKBONE_BASE_WIDTH: must be > 0"},
       {"IMAGE_MAX_PIXELS", "0", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
       {"IMAGE_MAX_PIXELS", "1073741825", "IMAGE_MAX_PIXELS: must be in [1, 1073741824]"},
-      {"PRECISION", "fp16", "PRECISION: must be one of fp32, bf16; got 'fp16'"},
-      {"PRECISION", "BF16", "PRECISION: must be one of fp32, bf16; got 'BF16'"},
   };
   for (const Case& tc : cases) {
     Config c = Valid();
@@ -327,6 +325,8 @@ TEST(ConfigTest, SetRejectsBadValuesNamingKeyAndReason) {
        "IMAGE_RESIZE_MODE: must be one of none, square, pad64, crop, torchvision; got 'stretch'"},
       {"IMAGE_RESIZE_MODE", "Square", "IMAGE_RESIZE_MODE: must be one of none, square"},
       {"BACKBONE", "vgg16", "BACKBONE: must be one of resnet18, resnet34, resnet50, resnet101; got 'vgg16'"},
+      {"PRECISION", "fp16", "PRECISION: must be one of fp32, bf16; got 'fp16'"},
+      {"PRECISION", "BF16", "PRECISION: must be one of fp32, bf16; got 'BF16'"},
       {"PROPOSAL_SELECTION", "random", "PROPOSAL_SELECTION: must be one of global, per_level; got 'random'"},
       {"OPTIMIZER", "adam", "OPTIMIZER: must be one of sgd, adamw; got 'adam'"},
       {"RPN_ANCHOR_CONVENTION", "detectron",

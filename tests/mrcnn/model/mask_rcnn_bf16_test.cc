@@ -91,7 +91,8 @@ Fixture MakeFixture(int64_t side) {
   torch::manual_seed(0);
   Fixture f;
   for (int i = 0; i < 2; ++i) {
-    f.images.push_back(torch::randint(0, 256, {3, side, side}, torch::kByte));
+    // As the data side prepares them (issue 15's pipeline): resized already, normalised.
+    f.images.push_back((torch::randint(0, 256, {3, side, side}, torch::kFloat) / 255 - 0.45) / 0.225);
     const float s = static_cast<float>(side);
     const torch::Tensor boxes =
         torch::tensor({{0.1f * s, 0.1f * s, 0.5f * s, 0.6f * s}, {0.4f * s, 0.3f * s, 0.9f * s, 0.9f * s}});
