@@ -274,12 +274,17 @@ def main():
             run_fp32_comparison(args)
 
 
+def prepare_workspace(args, work):
+    """The preset's random torchvision model, its conversion for ours, and the shared inputs, in `work`."""
+    torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
+    subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
+                    f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
+    make_inputs(f"{work}/inputs.pt", args.preset)
+
+
 def run_precision_axis(args, variants):
     with tempfile.TemporaryDirectory() as work:
-        torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
-        subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
-                        f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
-        make_inputs(f"{work}/inputs.pt", args.preset)
+        prepare_workspace(args, work)
         print(f"threads {args.threads}, rounds {args.rounds} x {args.iterations} step(s), {args.preset} "
               f"preset, torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}; "
               f"median [min-max] over the rounds", flush=True)
@@ -293,10 +298,7 @@ def run_precision_axis(args, variants):
 
 def run_fp32_comparison(args):
     with tempfile.TemporaryDirectory() as work:
-        torch.save(build_model(args.preset).state_dict(), f"{work}/model.pth")
-        subprocess.run([sys.executable, os.path.join(ROOT, "mrcnn/weights/convert_torchvision.py"),
-                        f"{work}/model.pth", f"{work}/weights.pt"], check=True, capture_output=True)
-        make_inputs(f"{work}/inputs.pt", args.preset)
+        prepare_workspace(args, work)
         print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), {args.preset} preset, "
               f"torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}")
         print(f"{'case':12s} {'ours s':>9s} {'tv s':>9s} {'tv/ours':>8s} {'ours MB':>9s} {'tv MB':>9s}")
