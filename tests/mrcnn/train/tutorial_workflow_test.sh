@@ -34,6 +34,22 @@ grep -q "mask_rcnn_shapes_0003.pt on 4 images" "$tmp/eval.txt" || { cat "$tmp/ev
 [[ $(grep -c "Average Precision" "$tmp/eval.txt") == 12 ]] || { cat "$tmp/eval.txt"; fail "bbox and segm summaries"; }
 /usr/bin/python3 -c "import json, sys; json.load(open(sys.argv[1]))" "$tmp/dets.json" || fail "detections JSON"
 
+# --compare_precision: the same checkpoint in fp32 and bf16; its fp32 pass is the plain evaluation.
+"$evaluate" "${common[@]}" --weights=last --model_dir="$logs" --compare_precision --detections_out="$tmp/cmp" \
+  > "$tmp/cmp.txt" 2>&1 || { cat "$tmp/cmp.txt"; fail "evaluate --compare_precision"; }
+for p in fp32 bf16; do
+  grep -q "PRECISION=$p: .*mask_rcnn_shapes_0003.pt on 4 images" "$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; fail "no $p pass"; }
+done
+[[ $(grep -c "Average Precision" "$tmp/cmp.txt") == 24 ]] || { cat "$tmp/cmp.txt"; fail "two bbox and segm summaries"; }
+grep -q "^fp32 against bf16: pairs [0-9]* (of [0-9]* / [0-9]* detections), box IoU mean" "$tmp/cmp.txt" ||
+  { cat "$tmp/cmp.txt"; fail "agreement line"; }
+/usr/bin/python3 -c "
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert a == b, 'the fp32 pass of --compare_precision differs from the plain evaluation'
+" "$tmp/dets.json" "$tmp/cmp.fp32.json" || fail "fp32 detections"
+[[ -s $tmp/cmp.bf16.json ]] || fail "no bf16 detections file"
+
 # detect takes the run folder's config.json beside the weights.
 image=$(ls "$data"/JPEGImages/*.png | head -1)
 "$detect" --weights="$run/mask_rcnn_shapes_0003.pt" --image="$image" --out="$tmp/out.png" --json \
