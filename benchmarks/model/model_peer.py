@@ -3,11 +3,12 @@
 thread count, in the same run, and prints the ratios torchvision / ours (above 1: ours is faster) and
 the peak resident memory of each side.
 
-Precision axis (--variants): ours_fp32, ours_bf16 (PRECISION=bf16), tv_fp32, and tv_bb_bf16
-(torchvision with only its backbone + FPN under torch.autocast("cpu", torch.bfloat16): its whole
-detector cannot run in bf16, its NMS has no bf16 kernel). Each round runs every variant once, in
-turn; the table gives the median and the range (min-max) over the rounds, the ratios of the
-medians, and for our side the convolutions' share of the step, their achieved TFLOP/s and the peak
+Variants (--variants, default ours_fp32,tv_fp32): ours_fp32, ours_bf16 (PRECISION=bf16), tv_fp32,
+and tv_bb_bf16 (torchvision with only its backbone + FPN under torch.autocast("cpu", torch.bfloat16):
+its whole detector cannot run in bf16, its NMS has no bf16 kernel). Each round runs every variant
+once, in turn; the table gives the median and the range (min-max) over the rounds, the timed steps'
+CPU time (user, system) and minor page faults per step, the ratios of the medians and of the fastest
+rounds, and for our side the convolutions' share of the step, their achieved TFLOP/s and the peak
 of a 2048^3 bf16 / fp32 matrix product measured in the same process.
 
 Run from the repository root with Debian's python3 (torch 1.13, torchvision 0.14):
@@ -23,9 +24,8 @@ trained batch norm, FPN 64), built in torchvision from its own modules.
 Weights are seeded random (batch norm frozen, as with pretrained weights), converted once with
 mrcnn/weights/convert_torchvision.py. Each case runs in fresh processes (one per side and round, so
 the peak RSS belongs to that case), alternating sides; each process times --iterations steps after a
-warm-up and reports their mean, and the fastest round of each side is kept (this machine's speed
-drifts by up to 30% within an hour, so use --rounds 3 or more for figures, and --iterations 10 for
-the shapes preset's short steps).
+warm-up and reports their mean (this machine's speed drifts by up to 30% within an hour, so use
+--rounds 3 or more for figures, and --iterations 10 for the shapes preset's short steps).
 Our binaries link tcmalloc; torchvision runs with glibc's malloc as Python loads it, unless
 --torchvision-tcmalloc preloads tcmalloc there too.
 """
@@ -159,12 +159,17 @@ def worker(args):
             sgd.step()
             return loss.item()
     step()  # warm-up, as the C++ side
+    u0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for _ in range(args.iterations):
         step()
     seconds = (time.perf_counter() - t0) / args.iterations  # the mean, as Google Benchmark reports
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+    u1 = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU time and minor page faults of the timed steps, per step (the C++ side reports the same).
+    use = {"user_s": (u1.ru_utime - u0.ru_utime) / args.iterations,
+           "sys_s": (u1.ru_stime - u0.ru_stime) / args.iterations,
+           "minor_faults": (u1.ru_minflt - u0.ru_minflt) / args.iterations}
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": u1.ru_maxrss / 1024.0, **use}))
 
 
 def run_ours(args, name, work, precision="fp32"):
@@ -188,7 +193,7 @@ def run_theirs(args, case, work, backbone_bf16=False):
          "--iterations", str(args.iterations)] + (["--backbone-bf16"] if backbone_bf16 else []),
         env=env, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
-    return r["seconds"], r["peak_rss_mb"], {}
+    return r["seconds"], r["peak_rss_mb"], {k: r[k] for k in ("user_s", "sys_s", "minor_faults")}
 
 
 VARIANTS = ("ours_fp32", "ours_bf16", "tv_fp32", "tv_bb_bf16")
@@ -206,6 +211,12 @@ def median(xs):
     return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
 
 
+def use_text(rs):
+    """Medians over the rounds of the timed steps' CPU time and minor page faults, per step."""
+    m = {k: median([r[2][k] for r in rs]) for k in ("user_s", "sys_s", "minor_faults")}
+    return f"user {m['user_s']:.2f} s sys {m['sys_s']:.2f} s {m['minor_faults'] / 1e3:7.1f}k faults"
+
+
 def print_precision_table(args, case, results):
     """results: variant -> list of (seconds, peak MB, counters) over the rounds."""
     med = {v: median([r[0] for r in rs]) for v, rs in results.items()}
@@ -213,7 +224,7 @@ def print_precision_table(args, case, results):
     for v, rs in results.items():
         secs = [r[0] for r in rs]
         line = (f"{case:11s} {v:11s} {med[v]:8.3f} s  [{min(secs):.3f}-{max(secs):.3f}]  "
-                f"{max(r[1] for r in rs):6.0f} MB")
+                f"{max(r[1] for r in rs):6.0f} MB  {use_text(rs)}")
         c = rs[-1][2]
         if "conv_tflops" in c:
             line += (f"  conv {median([r[2]['conv_share'] for r in rs]) * 100:3.0f}% of step, "
@@ -242,7 +253,7 @@ def main():
                         help="preset, or a comma list run one after the other: torchvision,shapes")
     parser.add_argument("--variants", default="",
                         help="comma list of " + ",".join(VARIANTS) + ": the precision axis (median and "
-                             "range over --rounds); empty: the fp32 comparison of ours and torchvision")
+                             "range over --rounds); default: ours_fp32,tv_fp32")
     parser.add_argument("--backbone-bf16", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["inference", "train_step"])
     parser.add_argument("--state")
@@ -268,10 +279,7 @@ def main():
             parser.error(f"--variants: unknown variant '{v}' (known: {', '.join(VARIANTS)})")
     for p in presets:
         args.preset = p
-        if variants:
-            run_precision_axis(args, variants)
-        else:
-            run_fp32_comparison(args)
+        run_precision_axis(args, variants or ["ours_fp32", "tv_fp32"])
 
 
 def prepare_workspace(args, work):
@@ -294,24 +302,6 @@ def run_precision_axis(args, variants):
                 for v in variants:
                     results[v].append(run_variant(args, v, case, work))
             print_precision_table(args, case, results)
-
-
-def run_fp32_comparison(args):
-    with tempfile.TemporaryDirectory() as work:
-        prepare_workspace(args, work)
-        print(f"threads {args.threads}, rounds {args.rounds} (fastest kept), {args.preset} preset, "
-              f"torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}")
-        print(f"{'case':12s} {'ours s':>9s} {'tv s':>9s} {'tv/ours':>8s} {'ours MB':>9s} {'tv MB':>9s}")
-        names = {"inference": "BM_Inference", "train_step": "BM_TrainStep"}
-        for case in args.cases.split(","):
-            ours, theirs = [], []
-            for _ in range(args.rounds):
-                ours.append(run_ours(args, names[case], work))
-                theirs.append(run_theirs(args, case, work))
-            o = min(ours)[:2]
-            t = min(theirs)[:2]
-            print(f"{case:12s} {o[0]:9.3f} {t[0]:9.3f} {t[0] / o[0]:8.2f} "
-                  f"{max(x[1] for x in ours):9.0f} {max(x[1] for x in theirs):9.0f}", flush=True)
 
 
 if __name__ == "__main__":
