@@ -1,10 +1,19 @@
 #include "mrcnn/precision/autocast.h"
 
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 namespace mrcnn {
 namespace {
 
+// LibTorch 2.4 took the device type as an argument and deprecated the per-device functions, which
+// Debian's 1.13 is limited to.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+void SetEnabled(c10::DeviceType t, bool on) { at::autocast::set_autocast_enabled(t, on); }
+c10::ScalarType Dtype(c10::DeviceType t) { return at::autocast::get_autocast_dtype(t); }
+void SetDtype(c10::DeviceType t, c10::ScalarType dtype) { at::autocast::set_autocast_dtype(t, dtype); }
+bool Enabled(c10::DeviceType t) { return at::autocast::is_autocast_enabled(t); }
+#else
 bool IsCuda(c10::DeviceType t) { return t == c10::DeviceType::CUDA; }
 
 void SetEnabled(c10::DeviceType t, bool on) {
@@ -27,6 +36,9 @@ void SetDtype(c10::DeviceType t, c10::ScalarType dtype) {
   }
 }
 
+bool Enabled(c10::DeviceType t) { return IsCuda(t) ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled(); }
+#endif
+
 }  // namespace
 
 c10::ScalarType Fp32Dtype(c10::ScalarType s) {
@@ -38,9 +50,7 @@ at::Tensor ToFp32(const at::Tensor& t) {
   return s == t.scalar_type() ? t : t.to(s);
 }
 
-bool AutocastEnabled(c10::DeviceType device_type) {
-  return IsCuda(device_type) ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
-}
+bool AutocastEnabled(c10::DeviceType device_type) { return Enabled(device_type); }
 
 AutocastScope::AutocastScope(c10::DeviceType device_type, bool bf16)
     : device_type_(device_type),
