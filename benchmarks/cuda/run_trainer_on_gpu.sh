@@ -3,11 +3,7 @@
 # epochs on the GPU and on the CPU, then evaluates the GPU-trained checkpoint on both devices (the same
 # checkpoint must score the same). Output under OUT (default /tmp/out).
 set -uo pipefail
-g=$(cd "$(dirname "$0")" && pwd)
-mkdir -p /tmp/mrcnn-libs && tar -C /tmp/mrcnn-libs -xJf "$g/libs.tar.xz"
-sp=$(python3 -c 'import torch, os; print(os.path.dirname(os.path.dirname(torch.__file__)))')
-export LD_LIBRARY_PATH=/tmp/mrcnn-libs:$sp/torch/lib:$(ls -d "$sp"/nvidia/*/lib "$sp"/nvidia/*/*/lib 2>/dev/null | tr '\n' ':')
-ldd "$g/train" | grep "not found"
+source "$(dirname "$0")/gpu_host_env.sh"
 cd /tmp
 threads=${THREADS:-$(nproc)}
 for dev in cuda cpu; do
