@@ -17,6 +17,7 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/sgd.h>
 
+#include <ATen/Context.h>
 #include <ATen/record_function.h>
 
 #include <chrono>
@@ -39,6 +40,10 @@ DEFINE_string(weights, "", "Weight file for the model (empty: the seeded initial
 DEFINE_int32(iterations, 1,
              "Timed iterations per benchmark after one warm-up (the reported time is their mean; the "
              "peer script passes its --iterations).");
+DEFINE_bool(flush_denormal, false,
+            "Flush denormal floats to zero (at::globalContext().setFlushDenormal, torch.set_flush_denormal "
+            "on the peer's side): fp32 gradients of seeded random weights reach the denormal range, which "
+            "some CPUs compute many times slower.");
 DEFINE_string(profile, "",
               "Write LibTorch's operator profile of the timed iterations to this file (Chrome trace "
               "format; open it in chrome://tracing or Perfetto). Select one benchmark with "
@@ -303,7 +308,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   gflags::SetUsageMessage(
       "Times the whole Mask R-CNN: inference and one training step, on the peer script's inputs.\n"
-      "Usage: model_benchmark --inputs=FILE [--weights=FILE] [--iterations=N] [--profile=FILE] "
+      "Usage: model_benchmark --inputs=FILE [--weights=FILE] [--iterations=N] [--flush_denormal] [--profile=FILE] "
       "[--preset=NAME] [--set KEY=VALUE ...] [--benchmark_filter=REGEX]");
   mrcnn::ParseFlags(&argc, &argv);
   if (FLAGS_iterations < 1) {
@@ -328,6 +333,10 @@ int main(int argc, char** argv) {
                 << std::strerror(errno) << "\n";
       return 1;
     }
+  }
+  if (FLAGS_flush_denormal && !at::globalContext().setFlushDenormal(true)) {
+    std::cerr << "model_benchmark: --flush_denormal: this CPU cannot flush denormals (no SSE3)\n";
+    return 1;
   }
   g_config = new mrcnn::Config(*config);
   g_inputs = new mrcnn::TensorMap(*std::move(inputs));

@@ -128,6 +128,8 @@ def autocast_backbone(model):
 def worker(args):
     """One case on torchvision's side; prints {"seconds": ..., "peak_rss_mb": ...}."""
     torch.set_num_threads(args.threads)
+    if args.flush_denormal and not torch.set_flush_denormal(True):
+        sys.exit("--flush-denormal: this CPU cannot flush denormals")
     model = build_model(args.preset)
     model.load_state_dict(torch.load(args.state), strict=True)
     d = torch.load(args.inputs)
@@ -178,7 +180,8 @@ def run_ours(args, name, work, precision="fp32"):
     out = subprocess.run(
         [args.binary] + OUR_FLAGS[args.preset] + ["--set", f"PRECISION={precision}", f"--inputs={work}/inputs.pt",
          f"--weights={work}/weights.pt", f"--benchmark_filter=^{name}/", "--benchmark_format=json",
-         f"--iterations={args.iterations}"], env=env, check=True, capture_output=True, text=True).stdout
+         f"--iterations={args.iterations}"] + (["--flush_denormal"] if args.flush_denormal else []),
+        env=env, check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["benchmarks"][0]
     return b["real_time"] / 1000.0, b["peak_rss_mb"], b
 
@@ -190,7 +193,8 @@ def run_theirs(args, case, work, backbone_bf16=False):
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", case, "--state", f"{work}/model.pth",
          "--inputs", f"{work}/inputs.pt", "--threads", str(args.threads), "--preset", args.preset,
-         "--iterations", str(args.iterations)] + (["--backbone-bf16"] if backbone_bf16 else []),
+         "--iterations", str(args.iterations)] + (["--backbone-bf16"] if backbone_bf16 else []) +
+        (["--flush-denormal"] if args.flush_denormal else []),
         env=env, check=True, capture_output=True, text=True).stdout
     r = json.loads(out.strip().splitlines()[-1])
     return r["seconds"], r["peak_rss_mb"], {k: r[k] for k in ("user_s", "sys_s", "minor_faults")}
@@ -260,6 +264,9 @@ def main():
     parser.add_argument("--inputs")
     parser.add_argument("--iterations", type=int, default=1,
                         help="timed steps per process after one warm-up, averaged (both sides)")
+    parser.add_argument("--flush-denormal", action="store_true",
+                        help="flush denormal floats to zero on both sides (the seeded random weights' fp32 "
+                             "gradients reach the denormal range, which some CPUs compute many times slower)")
     parser.add_argument("--torchvision-tcmalloc", action="store_true",
                         help="run torchvision with tcmalloc preloaded, the allocator our binaries link, "
                              "to compare the models under the same allocator")
@@ -294,7 +301,8 @@ def run_precision_axis(args, variants):
     with tempfile.TemporaryDirectory() as work:
         prepare_workspace(args, work)
         print(f"threads {args.threads}, rounds {args.rounds} x {args.iterations} step(s), {args.preset} "
-              f"preset, torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}; "
+              f"preset, torchvision with {'tcmalloc' if args.torchvision_tcmalloc else 'glibc malloc'}, "
+              f"denormals {'flushed' if args.flush_denormal else 'kept'}; "
               f"median [min-max] over the rounds", flush=True)
         for case in args.cases.split(","):
             results = {v: [] for v in variants}

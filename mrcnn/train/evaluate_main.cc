@@ -20,6 +20,7 @@
 #include "mrcnn/config/help.h"
 #include "mrcnn/config/paths.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/precision/denormal.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
 #include "mrcnn/train/evaluation.h"
@@ -32,6 +33,7 @@ DEFINE_string(model_dir, "logs", "where --weights=last looks (run folders of //m
 DEFINE_string(split, "val", "val (the training run's held-out images) | train");
 DEFINE_int32(max_images, 0, "evaluate the first N images (0: all)");
 DEFINE_int32(threads, 0, "intra-op threads; 0: LibTorch's default");
+DEFINE_bool(flush_denormal, false, "flush denormal floats to zero (see train --help)");
 DEFINE_string(device, "cpu", "cpu | cuda | cuda:N: where the model runs (CUDA: a --config=cuda build)");
 DEFINE_string(detections_out, "", "write the detections as a COCO results JSON file");
 DEFINE_bool(compare_precision, false,
@@ -122,6 +124,7 @@ int Main(int argc, char** argv) {
   ResolvePathFlags({"dataset_dir", "val_dir", "model_dir", "detections_out"});
   if (FLAGS_weights != "last") FLAGS_weights = ResolveUserPath(FLAGS_weights);
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
+  if (absl::Status s = SetFlushDenormal(FLAGS_flush_denormal); !s.ok()) return Fail(s);
   if (FLAGS_weights.empty()) return Fail(absl::InvalidArgumentError("--weights is required (a file or 'last')"));
 
   std::string weights = FLAGS_weights;

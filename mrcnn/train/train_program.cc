@@ -26,6 +26,7 @@
 #include "mrcnn/config/flags.h"
 #include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/precision/denormal.h"
 #include "mrcnn/precision/cpu_isa.h"
 #include "mrcnn/train/data.h"
 #include "mrcnn/train/data_flags.h"
@@ -46,6 +47,9 @@ DEFINE_string(exclude, "", "comma list of names not to load; matterport's mrcnn_
               "mrcnn_bbox_fc, mrcnn_bbox, mrcnn_mask or our names/prefixes");
 DEFINE_string(model_dir, "logs", "run folders <model_dir>/<NAME><timestamp>/ with checkpoints and config.json");
 DEFINE_int32(threads, 0, "intra-op threads (at::set_num_threads); 0: LibTorch's default");
+DEFINE_bool(flush_denormal, false,
+            "flush denormal floats to zero: fp32 gradients of a model trained from scratch reach that range, "
+            "which some CPUs compute many times slower (README: Mixed precision)");
 DEFINE_int32(workers, 2, "image preparation threads");
 DEFINE_string(device, "cpu", "cpu | cuda | cuda:N: where the model trains (CUDA needs a binary built with "
               "--config=cuda against a CUDA LibTorch; checkpoints stay device-independent)");
@@ -400,6 +404,7 @@ int Main(int argc, char** argv, const TrainProgramHooks& hooks) {
   absl::StatusOr<std::optional<RankOptions>> job = JobFromEnvironment();
   if (!job.ok()) return Fail(job.status());
   if (FLAGS_threads > 0) at::set_num_threads(FLAGS_threads);
+  if (absl::Status s = SetFlushDenormal(FLAGS_flush_denormal); !s.ok()) return Fail(s);
   const bool root = !*job || (*job)->rank == 0;
 
   if (FLAGS_check_args) {

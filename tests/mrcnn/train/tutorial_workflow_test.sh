@@ -35,7 +35,7 @@ grep -q "mask_rcnn_shapes_0003.pt on 4 images" "$tmp/eval.txt" || { cat "$tmp/ev
 /usr/bin/python3 -c "import json, sys; json.load(open(sys.argv[1]))" "$tmp/dets.json" || fail "detections JSON"
 
 # --compare_precision: the same checkpoint in fp32 and bf16; its fp32 pass is the plain evaluation.
-"$evaluate" "${common[@]}" --weights=last --model_dir="$logs" --compare_precision --detections_out="$tmp/cmp" \
+"$evaluate" "${common[@]}" --weights=last --model_dir="$logs" --compare_precision --detections_out="$tmp/cmp" --flush_denormal \
   > "$tmp/cmp.txt" 2>&1 || { cat "$tmp/cmp.txt"; fail "evaluate --compare_precision"; }
 for p in fp32 bf16; do
   grep -q "PRECISION=$p: .*mask_rcnn_shapes_0003.pt on 4 images" "$tmp/cmp.txt" || { cat "$tmp/cmp.txt"; fail "no $p pass"; }
