@@ -58,7 +58,8 @@ ConvNormFolding::Key ConvNormFolding::KeyOf(const torch::nn::Conv2dImpl& conv,
 
 bool ConvNormFolding::CacheMatches(const torch::nn::Conv2dImpl& conv,
                                    const torch::nn::Module& norm) const {
-  if (!weight_.defined() || key_.dtype != conv.weight.scalar_type() || key_.device != conv.weight.device()) {
+  if (!weight_.defined() || key_.dtype != conv.weight.scalar_type() ||
+      key_.device != conv.weight.device()) {
     return false;
   }
   const std::vector<const torch::Tensor*> sources = SourcesOf(conv, norm);

@@ -3,9 +3,11 @@
 // A convolution followed by FrozenBatchNorm2d computes conv(x, W) * s + t per output channel
 // (s = weight / sqrt(running_var + eps), t = bias - running_mean * s), which equals conv(x, W * s) + t
 // (plus b * s for a convolution bias b). Under PRECISION=bf16 inference, ConvNormFolding runs that one
-// convolution with W * s computed in fp32 and cast to bf16 once (channels-last, the layout oneDNN's
-// bf16 kernels read the weights from) and t as its bias: autocast's per-call fp32 -> bf16 cast of the
-// weights, the copy into channels-last, and the norm's two elementwise passes are gone.
+// convolution with W * s computed in fp32 and cast to bf16 once, and t as its bias. The weights are
+// kept channels-last, the layout ATen hands them to oneDNN in for a channels-last input, so autocast's
+// per-call fp32 -> bf16 cast of the weights, ATen's copy of them into channels-last, and the norm's two
+// elementwise passes are gone. oneDNN still reorders the weights into its blocked layout on every call
+// (README, "Prepacked weights: tried, not kept").
 //
 // It folds only when all of these hold: the norm is a FrozenBatchNorm2d in eval mode, grad mode is
 // off, the input is on the CPU, CPU autocast to bf16 is on (MaskRCNN::Infer's AutocastScope), and
@@ -15,10 +17,11 @@
 // The folded tensors are cached and rebuilt when an input of them changes: the key holds the storage,
 // data pointer and version counter of the convolution's weight (and bias) and of the norm's four
 // buffers, and the weight's dtype and device. Every in-place write bumps the version (loading weights
-// with copy_ or set_, an optimiser step), and model->to(device or dtype) swaps the storage.
+// with copy_, an optimiser step); model->to(device or dtype) and set_ swap the storage.
 //
-//   ConvNormFolding fold;                      // one per (conv, norm) pair; not a registered module
-//   torch::Tensor y = fold.Forward(*conv, norm, x);  // norm: the AnyModule  // x: [N, Cin, H, W] -> [N, Cout, H', W']
+//   ConvNormFolding fold;  // one per (conv, norm) pair; not a registered module
+//   // norm: the AnyModule after conv; x: [N, Cin, H, W] -> y: [N, Cout, H', W']
+//   torch::Tensor y = fold.Forward(*conv, norm, x);
 #ifndef MRCNN_BACKBONE_FOLDED_CONV_H_
 #define MRCNN_BACKBONE_FOLDED_CONV_H_
 

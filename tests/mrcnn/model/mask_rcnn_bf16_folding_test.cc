@@ -97,7 +97,8 @@ int64_t PairCount(MaskRCNNImpl& model) {
 }
 
 // The backbone's features as Infer computes them (eval, no grad, autocast, channels-last input).
-std::vector<torch::Tensor> InferenceFeatures(MaskRCNNImpl& model, const std::vector<torch::Tensor>& images) {
+std::vector<torch::Tensor> InferenceFeatures(MaskRCNNImpl& model,
+                                             const std::vector<torch::Tensor>& images) {
   torch::NoGradGuard no_grad;
   AutocastScope scope(c10::DeviceType::CPU, model.UsesBf16());
   return model.backbone->forward(model.NetworkInput(BatchImages(images, model.transform).images));
@@ -123,9 +124,10 @@ double WorstLevel(const std::vector<torch::Tensor>& a, const std::vector<torch::
   return worst;
 }
 
-// Tolerances: folding changes where bf16 rounds (W * s rounded once, instead of the convolution's
-// output, the scale and the shift each rounded), so the two bf16 models differ by bf16 noise, about
-// as far from each other as each is from fp32 (mask_rcnn_bf16_test allows 3% against fp32).
+// Tolerances: folding changes where bf16 rounds (W * s and t rounded once, instead of W, the
+// convolution's output, the scale, the shift and the norm's products each rounded), so the two bf16
+// models differ by bf16 noise, about as far from each other as each is from fp32 (measured: 1.8%
+// between them, 1.1% and 1.5% from fp32; mask_rcnn_bf16_test allows 3% against fp32).
 constexpr double kFeatureTolerance = 0.03;
 
 TEST_F(FoldingTest, FoldedBf16InferenceIsCloseToUnfolded) {
@@ -237,7 +239,8 @@ TEST_F(FoldingTest, Fp32NeverFoldsAndIsUnchanged) {
   ResNetImpl& body = *model->backbone->body;
   const torch::Tensor x = BatchImages(images, model->transform).images;
   const auto [scale, shift] = body.bn1.get<FrozenBatchNorm2dImpl>().ScaleAndShift();
-  const torch::Tensor direct = torch::conv2d(x, body.conv1->weight, {}, {2, 2}, {3, 3}) * scale.reshape({1, -1, 1, 1}) +
+  const torch::Tensor direct = torch::conv2d(x, body.conv1->weight, {}, {2, 2}, {3, 3}) *
+                                   scale.reshape({1, -1, 1, 1}) +
                                shift.reshape({1, -1, 1, 1});
   SetBf16InferenceFolding(true);
   EXPECT_TRUE(torch::equal(body.fold1->Forward(*body.conv1, body.bn1, x), direct));
