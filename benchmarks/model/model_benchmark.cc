@@ -6,7 +6,9 @@
 //
 // Flags: --inputs=FILE (tensor file from the peer), --weights=FILE (converted torchvision weights),
 // --iterations=N (timed steps after one warm-up), --profile=FILE (LibTorch's operator trace of them),
-// --preset, --set as every binary (--set PRECISION=bf16 for the bf16 model). Each benchmark reports
+// --preset, --set as every binary (--set PRECISION=bf16 for the bf16 model),
+// --bf16_inference_folding=false (bf16 inference without frozen batch norm folded into the
+// convolutions, mrcnn/backbone/folded_conv.h, to time what folding saves). Each benchmark reports
 // peak_rss_mb (the process's peak resident set, so run one benchmark per process with
 // --benchmark_filter to attribute it), and, from one more step observed after the timed ones, the
 // convolutions' share of the step and their achieved TFLOP/s (conv_tflops) against the peak of a large
@@ -17,7 +19,6 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/optim/sgd.h>
 
-#include <ATen/Context.h>
 #include <ATen/record_function.h>
 
 #include <chrono>
@@ -30,9 +31,11 @@
 #include "datasets/loader.h"
 #include "datasets/preprocess.h"
 #include "gflags/gflags.h"
+#include "mrcnn/backbone/folded_conv.h"
 #include "mrcnn/config/flags.h"
 #include "mrcnn/config/help.h"
 #include "mrcnn/model/mask_rcnn.h"
+#include "mrcnn/precision/denormal.h"
 #include "mrcnn/weights/weights.h"
 
 DEFINE_string(inputs, "", "Tensor file with infer.image and train.{image,boxes,labels,masks}.<i>.");
@@ -48,6 +51,10 @@ DEFINE_string(profile, "",
               "Write LibTorch's operator profile of the timed iterations to this file (Chrome trace "
               "format; open it in chrome://tracing or Perfetto). Select one benchmark with "
               "--benchmark_filter: each writes the file anew. Empty: no profile.");
+
+DEFINE_bool(bf16_inference_folding, true,
+            "Fold frozen batch norm into the convolutions in bf16 inference (false: the unfolded "
+            "modules, as before folding existed).");
 
 namespace {
 
@@ -308,8 +315,9 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   gflags::SetUsageMessage(
       "Times the whole Mask R-CNN: inference and one training step, on the peer script's inputs.\n"
-      "Usage: model_benchmark --inputs=FILE [--weights=FILE] [--iterations=N] [--flush_denormal] [--profile=FILE] "
-      "[--preset=NAME] [--set KEY=VALUE ...] [--benchmark_filter=REGEX]");
+      "Usage: model_benchmark --inputs=FILE [--weights=FILE] [--iterations=N] [--flush_denormal] "
+      "[--profile=FILE] [--bf16_inference_folding=false] [--preset=NAME] [--set KEY=VALUE ...] "
+      "[--benchmark_filter=REGEX]");
   mrcnn::ParseFlags(&argc, &argv);
   if (FLAGS_iterations < 1) {
     std::cerr << "model_benchmark: --iterations must be >= 1, got " << FLAGS_iterations << "\n";
@@ -334,10 +342,11 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (FLAGS_flush_denormal && !at::globalContext().setFlushDenormal(true)) {
-    std::cerr << "model_benchmark: --flush_denormal: this CPU cannot flush denormals (no SSE3)\n";
+  if (absl::Status s = mrcnn::SetFlushDenormal(FLAGS_flush_denormal); !s.ok()) {
+    std::cerr << "model_benchmark: " << s.message() << "\n";
     return 1;
   }
+  mrcnn::SetBf16InferenceFolding(FLAGS_bf16_inference_folding);
   g_config = new mrcnn::Config(*config);
   g_inputs = new mrcnn::TensorMap(*std::move(inputs));
   for (const auto& [name, function] : {std::pair{"BM_Inference", &BM_Inference},

@@ -15,13 +15,18 @@ FrozenBatchNorm2dImpl::FrozenBatchNorm2dImpl(int64_t channels, double eps) : eps
 torch::Tensor FrozenBatchNorm2dImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == weight.size(0), "FrozenBatchNorm2d: expected [N, ",
               weight.size(0), ", H, W], got ", x.sizes());
-  // Same arithmetic order as torchvision, so results agree to the last bits.
-  const torch::Tensor scale = weight * (running_var + eps).rsqrt();
-  const torch::Tensor shift = bias - running_mean * scale;
+  const auto [scale, shift] = ScaleAndShift();
   // In x's dtype: under bf16 autocast an fp32 scale would promote the activations to fp32 and every
   // following convolution would cast them back (a no-op for fp32).
   return x * scale.to(x.scalar_type()).reshape({1, -1, 1, 1}) +
          shift.to(x.scalar_type()).reshape({1, -1, 1, 1});
+}
+
+std::pair<torch::Tensor, torch::Tensor> FrozenBatchNorm2dImpl::ScaleAndShift() const {
+  // Same arithmetic order as torchvision, so results agree to the last bits.
+  torch::Tensor scale = weight * (running_var + eps).rsqrt();
+  torch::Tensor shift = bias - running_mean * scale;
+  return {scale, shift};
 }
 
 torch::nn::AnyModule MakeBatchNorm(int64_t channels, bool trainable) {

@@ -12,6 +12,8 @@
 #ifndef MRCNN_BACKBONE_BATCH_NORM_H_
 #define MRCNN_BACKBONE_BATCH_NORM_H_
 
+#include <utility>
+
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/pimpl.h>
@@ -25,6 +27,9 @@ struct FrozenBatchNorm2dImpl : torch::nn::Module {
 
   // x: [N, C, H, W] -> [N, C, H, W]
   torch::Tensor forward(const torch::Tensor& x);
+
+  // The per-channel affine map the norm applies, y = x * scale + shift: [C] each, in the buffers' dtype.
+  std::pair<torch::Tensor, torch::Tensor> ScaleAndShift() const;
 
   torch::Tensor weight, bias, running_mean, running_var;  // [C] each
   double eps;

@@ -48,22 +48,28 @@ ResidualBlockImpl::ResidualBlockImpl(bool bottleneck, int64_t in_channels, int64
     register_module(absl::StrCat("conv", i + 1), convs[i]);
     norms.push_back(MakeBatchNorm(convs[i]->options.out_channels(), trainable_bn));
     register_module(absl::StrCat("bn", i + 1), norms.back().ptr());
+    folds.push_back(std::make_shared<ConvNormFolding>());
   }
   if (stride != 1 || in_channels != out_channels) {
     downsample = torch::nn::Sequential();
     downsample->push_back(Conv(in_channels, out_channels, 1, stride));
     downsample->push_back(MakeBatchNorm(out_channels, trainable_bn));
     register_module("downsample", downsample);
+    folds.push_back(std::make_shared<ConvNormFolding>());
   }
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x;
   for (size_t i = 0; i < convs.size(); ++i) {
-    y = norms[i].forward(convs[i]->forward(y));
+    y = folds[i]->Forward(*convs[i], norms[i], y);
     if (i + 1 < convs.size()) y.relu_();
   }
-  const torch::Tensor identity = downsample ? downsample->forward(x) : x;
+  torch::Tensor identity = x;
+  if (downsample) {
+    auto conv_and_norm = downsample->begin();
+    identity = folds.back()->Forward(conv_and_norm[0].get<torch::nn::Conv2dImpl>(), conv_and_norm[1], x);
+  }
   return (y + identity).relu_();
 }
 
@@ -93,7 +99,7 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options) {
 std::vector<torch::Tensor> ResNetImpl::forward(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 4 && images.size(1) == 3, "ResNet: expected images [N, 3, H, W], got ",
               images.sizes());
-  torch::Tensor x = bn1.forward(conv1->forward(images)).relu_();
+  torch::Tensor x = fold1->Forward(*conv1, bn1, images).relu_();
   x = F::max_pool2d(x, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
   std::vector<torch::Tensor> out;
   for (auto& stage : stages) {

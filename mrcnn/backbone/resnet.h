@@ -12,6 +12,7 @@
 #ifndef MRCNN_BACKBONE_RESNET_H_
 #define MRCNN_BACKBONE_RESNET_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include <torch/types.h>
 
 #include "absl/status/statusor.h"
+#include "mrcnn/backbone/folded_conv.h"
 
 namespace mrcnn {
 
@@ -52,6 +54,9 @@ struct ResidualBlockImpl : torch::nn::Module {
   std::vector<torch::nn::Conv2d> convs;
   std::vector<torch::nn::AnyModule> norms;
   torch::nn::Sequential downsample{nullptr};  // null when the shortcut is the identity
+  // bf16 inference: each norm folded into its convolution (folded_conv.h); per convs[i], then the
+  // downsample's. Caches, not modules: nothing is registered or saved.
+  std::vector<std::shared_ptr<ConvNormFolding>> folds;
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -67,6 +72,7 @@ struct ResNetImpl : torch::nn::Module {
 
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::AnyModule bn1;
+  std::shared_ptr<ConvNormFolding> fold1 = std::make_shared<ConvNormFolding>();  // bn1 into conv1
   std::vector<torch::nn::Sequential> stages;  // layer1..layer4
   std::vector<int64_t> stage_channels;
 };
