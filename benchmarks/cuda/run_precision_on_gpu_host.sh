@@ -6,18 +6,21 @@
 #   cores 6-7   which oneDNN kernels bf16 gets (ONEDNN_VERBOSE), then the shapes preset's axis, 3 rounds
 #   cores 8-15  an R50-FPN (torchvision preset, trainable batch norm) trained on the shapes data on the
 #               GPU, then `evaluate --compare_precision` of its last checkpoint on the CPU
-# Usage: OUT=dir BUNDLE/run_precision_on_gpu_host.sh BUNDLE [TRAIN_SECONDS]
+# Usage: OUT=dir [TRAIN_SECONDS=200] [TRAIN_LR=0.002] [CASES=inference,train_step] [PEER_ARGS=...] \
+#   BUNDLE/run_precision_on_gpu_host.sh   (PEER_ARGS: more model_peer.py flags, e.g. --flush-denormal)
 set -uo pipefail
 source "$(dirname "$0")/gpu_host_env.sh"
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
-train_s=${2:-200}
+train_s=${TRAIN_SECONDS:-200}
+read -r -a peer_args <<< "${PEER_ARGS:-}"
 export PYTHONUNBUFFERED=1
 peer() {  # peer CORES OUTFILE ARGS...
   local cores=$1 out=$2
   shift 2
   timeout 420 taskset -c "$cores" python3 benchmarks/model/model_peer.py --binary "$g/model_benchmark" --threads 2 \
-    --variants ours_fp32,ours_bf16,tv_fp32,tv_bb_bf16 "$@" > "$out" 2>&1
+    --variants ours_fp32,ours_bf16,tv_fp32,tv_bb_bf16 --cases "${CASES:-inference,train_step}" \
+    "${peer_args[@]}" "$@" > "$out" 2>&1
   echo "exit $?" >> "$out"
 }
 for r in 0 1 2; do
@@ -42,12 +45,13 @@ with torch.autocast("cpu", dtype=torch.bfloat16):
 (
   cd /tmp
   timeout "$train_s" taskset -c 8-15 "$g/train" --format=shapes --preset=torchvision --set NUM_CLASSES=4 \
-    --set TRAIN_BN=true --set LEARNING_RATE=0.01 --set WARMUP_STEPS=50 --set STEPS_PER_EPOCH=50 \
+    --set TRAIN_BN=true --set LEARNING_RATE="${TRAIN_LR:-0.002}" --set WARMUP_STEPS=100 --set STEPS_PER_EPOCH=50 \
     --set VALIDATION_STEPS=1 --layers=all --epochs=30 --device=cuda --threads=8 --model_dir=/tmp/r50 \
     --log_every=50 2>&1 | tr "\r" "\n" | grep -v "^ *$" | tail -25
   echo "train exit ${PIPESTATUS[0]} (124: stopped after ${train_s} s, as planned)"
   ls /tmp/r50/*/
-  timeout 200 taskset -c 8-15 "$g/evaluate" --weights=last --model_dir=/tmp/r50 --format=shapes --device=cpu \
+  last=$(ls -t /tmp/r50/*/mask_rcnn_*.pt | head -1)
+  timeout 200 taskset -c 8-15 "$g/evaluate" --weights="$last" --format=shapes --device=cpu \
     --threads=8 --max_images=50 --compare_precision --detections_out="$OUT/r50" 2>&1
   echo "evaluate exit $?"
 ) > "$OUT/train_eval.txt" 2>&1 &
