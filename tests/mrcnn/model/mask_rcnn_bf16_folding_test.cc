@@ -17,23 +17,10 @@
 #include "mrcnn/backbone/resnet.h"
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/precision/autocast.h"
+#include "tests/mrcnn/model/small_config.h"
 
 namespace mrcnn {
 namespace {
-
-// The preset at a small input size; torchvision's has frozen batch norm, shapes' trainable.
-Config SmallConfig(const std::string& preset, Precision precision) {
-  Config c = Config::Preset(preset).value();
-  c.USE_MINI_MASK = false;
-  c.NUM_CLASSES = 4;
-  c.DETECTION_MIN_CONFIDENCE = 0.0;
-  if (preset == "torchvision") {
-    c.IMAGE_MIN_DIM = 160;
-    c.IMAGE_MAX_DIM = 160;
-  }
-  c.PRECISION = precision;
-  return c;
-}
 
 MaskRCNN Build(const Config& c) {
   absl::StatusOr<MaskRCNN> m = CreateMaskRCNN(c);
@@ -132,8 +119,8 @@ constexpr double kFeatureTolerance = 0.03;
 
 TEST_F(FoldingTest, FoldedBf16InferenceIsCloseToUnfolded) {
   const std::vector<torch::Tensor> images = Images(160);
-  MaskRCNN fp32 = Build(SmallConfig("torchvision", Precision::kFp32));
-  MaskRCNN model = Build(SmallConfig("torchvision", Precision::kBf16));
+  MaskRCNN fp32 = Build(SmallPresetConfig("torchvision", Precision::kFp32));
+  MaskRCNN model = Build(SmallPresetConfig("torchvision", Precision::kBf16));
   LoadRandomWeights(*fp32, 3);
   LoadRandomWeights(*model, 3);
   fp32->eval();
@@ -177,7 +164,7 @@ TEST_F(FoldingTest, FoldedBf16InferenceIsCloseToUnfolded) {
 
 TEST_F(FoldingTest, NewWeightsAfterAnInferenceRebuildTheFoldedWeights) {
   const std::vector<torch::Tensor> images = Images(160);
-  MaskRCNN model = Build(SmallConfig("torchvision", Precision::kBf16));
+  MaskRCNN model = Build(SmallPresetConfig("torchvision", Precision::kBf16));
   LoadRandomWeights(*model, 3);
   model->eval();
   const std::vector<torch::Tensor> before = InferenceFeatures(*model, images);
@@ -216,7 +203,7 @@ TEST_F(FoldingTest, NewWeightsAfterAnInferenceRebuildTheFoldedWeights) {
 
 TEST_F(FoldingTest, Fp32NeverFoldsAndIsUnchanged) {
   const std::vector<torch::Tensor> images = Images(160);
-  MaskRCNN model = Build(SmallConfig("torchvision", Precision::kFp32));
+  MaskRCNN model = Build(SmallPresetConfig("torchvision", Precision::kFp32));
   LoadRandomWeights(*model, 3);
   model->eval();
   const InferenceOutput on = model->Infer(images);
@@ -248,7 +235,7 @@ TEST_F(FoldingTest, Fp32NeverFoldsAndIsUnchanged) {
 
 TEST_F(FoldingTest, TrainingGradModeAndTrainableNormNeverFold) {
   const std::vector<torch::Tensor> images = Images(160);
-  MaskRCNN model = Build(SmallConfig("torchvision", Precision::kBf16));
+  MaskRCNN model = Build(SmallPresetConfig("torchvision", Precision::kBf16));
   // Training mode (Losses' forward, with grad).
   model->train();
   {
@@ -272,7 +259,7 @@ TEST_F(FoldingTest, TrainingGradModeAndTrainableNormNeverFold) {
   }
   EXPECT_EQ(Builds(*model), 0);
   // Trainable BatchNorm2d (the shapes preset), bf16 inference.
-  MaskRCNN shapes = Build(SmallConfig("shapes", Precision::kBf16));
+  MaskRCNN shapes = Build(SmallPresetConfig("shapes", Precision::kBf16));
   shapes->eval();
   shapes->Infer(Images(128));
   EXPECT_EQ(PairCount(*shapes), 0);

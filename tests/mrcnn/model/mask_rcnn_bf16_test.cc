@@ -19,6 +19,7 @@
 #include "mrcnn/model/mask_rcnn.h"
 #include "mrcnn/ops/sampler.h"
 #include "mrcnn/precision/autocast.h"
+#include "tests/mrcnn/model/small_config.h"
 
 namespace mrcnn {
 namespace {
@@ -108,23 +109,6 @@ Fixture MakeFixture(int64_t side) {
   return f;
 }
 
-// The preset at a small input size, full-image masks, low score threshold so that detect returns boxes.
-Config SmallConfig(const std::string& preset, const std::string& precision) {
-  Config c = Config::Preset(preset).value();
-  c.USE_MINI_MASK = false;
-  c.NUM_CLASSES = 4;
-  c.DETECTION_MIN_CONFIDENCE = 0.0;
-  if (preset == "torchvision") {
-    c.IMAGE_MIN_DIM = 160;
-    c.IMAGE_MAX_DIM = 160;
-    c.POST_NMS_ROIS_TRAINING = 256;
-    c.TRAIN_ROIS_PER_IMAGE = 64;
-  }
-  // Parsed as a config file's word would be; a bad word leaves the default (the test below uses Set).
-  ParseEnum(precision, &c.PRECISION);
-  return c;
-}
-
 MaskRCNN Build(const Config& c) {
   absl::StatusOr<MaskRCNN> m = CreateMaskRCNN(c);
   TORCH_CHECK(m.ok(), std::string(m.status().message()));
@@ -148,7 +132,7 @@ class Bf16Test : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Bf16Test, ForwardBackwardAndDetectKeepFp32WhereItMatters) {
   const Fixture f = MakeFixture(GetParam() == "shapes" ? 128 : 160);
-  MaskRCNN model = Build(SmallConfig(GetParam(), "bf16"));
+  MaskRCNN model = Build(SmallPresetConfig(GetParam(), Precision::kBf16));
   model->train();
   {
     Recorder r;
@@ -198,8 +182,8 @@ TEST_P(Bf16Test, ForwardBackwardAndDetectKeepFp32WhereItMatters) {
 // of the RPN losses pointing the same way (cosine >= 0.98).
 TEST_P(Bf16Test, CloseToFp32WithTheSameWeights) {
   const Fixture f = MakeFixture(GetParam() == "shapes" ? 128 : 160);
-  MaskRCNN fp32 = Build(SmallConfig(GetParam(), "fp32"));
-  MaskRCNN bf16 = Build(SmallConfig(GetParam(), "bf16"));  // same SEED: same initial weights
+  MaskRCNN fp32 = Build(SmallPresetConfig(GetParam(), Precision::kFp32));
+  MaskRCNN bf16 = Build(SmallPresetConfig(GetParam(), Precision::kBf16));  // same SEED: same initial weights
   for (size_t i = 0; i < fp32->parameters().size(); ++i) {
     ASSERT_TRUE(torch::equal(fp32->parameters()[i], bf16->parameters()[i]));
   }
@@ -244,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(Presets, Bf16Test, ::testing::Values("shapes", "torchvi
 // PRECISION=fp32 stays fp32 even inside someone else's autocast scope: the model turns autocast off.
 TEST(PrecisionTest, Fp32ModelIgnoresAnOuterAutocast) {
   const Fixture f = MakeFixture(128);
-  MaskRCNN model = Build(SmallConfig("shapes", "fp32"));
+  MaskRCNN model = Build(SmallPresetConfig("shapes", Precision::kFp32));
   model->eval();
   const InferenceOutput plain = model->Infer(f.images);
   AutocastScope outer(c10::DeviceType::CPU, /*bf16=*/true);
@@ -281,7 +265,7 @@ TEST(PrecisionTest, AutocastScopeRestoresThePreviousState) {
 
 TEST(PrecisionTest, BadPrecisionIsRejectedNamingTheKey) {
   // The word is refused where it is parsed (Set, a config file, --set), naming the key.
-  Config c = SmallConfig("shapes", "fp32");
+  Config c = SmallPresetConfig("shapes", Precision::kFp32);
   absl::Status s = c.Set("PRECISION", "fp16");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(std::string(s.message()).find("PRECISION: must be one of fp32, bf16"), std::string::npos) << s;
