@@ -17,6 +17,7 @@ Usage: ddp_reference.py --out DIR [--seed N]
 """
 import argparse
 import datetime
+import faulthandler
 import os
 
 import torch
@@ -59,6 +60,8 @@ def data(seed, rank):
 
 
 def run(rank, world, out, seed):
+    # A rank stuck for 120 s prints where (all threads) and exits, so a hang shows in the test's log.
+    faulthandler.dump_traceback_later(120, exit=True)
     torch.set_num_threads(1)
     store = dist.FileStore(os.path.join(out, "store"), world)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
@@ -99,6 +102,10 @@ def main():
     parser.add_argument("--seed", type=int, default=3)
     a = parser.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    # Gloo on the loopback interface, as our ranks use it (distributed.cc): by default it binds to the
+    # address the host name resolves to, and in one CI run under load the reference hung until its
+    # 180 s timeout.
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     mp.spawn(run, args=(2, a.out, a.seed), nprocs=2, join=True)
 
 

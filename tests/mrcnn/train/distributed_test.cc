@@ -13,7 +13,9 @@
 #include "mrcnn/train/evaluation.h"
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <thread>
 
@@ -96,7 +98,16 @@ TORCH_MODULE(Net);
 
 TEST(DistributedTest, GradientsEqualPytorchDistributedDataParallel) {
   const std::string dir = testing::TempDir("ddp_reference");
-  absl::Status ran = testing::RunCommand("timeout 180 /usr/bin/python3 tests/mrcnn/train/ddp_reference.py --out " + dir);
+  // PyTorch's own DDP run hung once in a loaded CI run (the script now prints its ranks' stacks after
+  // 120 s); it is the reference, not the code under test, so it gets a second try, and the first
+  // failure is printed.
+  const std::string reference = "timeout 180 /usr/bin/python3 tests/mrcnn/train/ddp_reference.py --out ";
+  absl::Status ran = testing::RunCommand(reference + dir);
+  if (!ran.ok()) {
+    std::cerr << "the DDP reference failed once, running it again: " << ran << "\n";
+    ran = testing::RunCommand(reference + dir + "_again");
+    if (ran.ok()) std::filesystem::rename(dir + "_again/ref.pt", dir + "/ref.pt");
+  }
   ASSERT_TRUE(ran.ok()) << ran;
   absl::StatusOr<TensorMap> ref = ReadTensorFile(dir + "/ref.pt");
   ASSERT_TRUE(ref.ok()) << ref.status();
