@@ -2,23 +2,33 @@
 
 #include <atomic>
 #include <utility>
+#include <variant>
 #include <vector>
 
-#include <ATen/autocast_mode.h>
 #include <c10/util/variant.h>
 #include <torch/nn/functional/conv.h>
 
 #include "mrcnn/backbone/batch_norm.h"
+#include "mrcnn/precision/autocast.h"
 
 namespace mrcnn {
 namespace {
 
 std::atomic<bool> g_folding{true};
 
+// The alternative T of a conv option, or null: LibTorch 1.13's options are c10::variant, 2.x's
+// std::variant; the argument's type picks the get_if that applies.
+template <typename T, typename Variant>
+const T* Alternative(const Variant& v) {
+  using c10::get_if;
+  using std::get_if;
+  return get_if<T>(&v);
+}
+
 // The convolution's zero padding, or null when it pads otherwise ("same", "valid", reflect, ...).
 const torch::ExpandingArray<2>* ZeroPadding(const torch::nn::Conv2dImpl& conv) {
-  if (!c10::get_if<torch::enumtype::kZeros>(&conv.options.padding_mode())) return nullptr;
-  return c10::get_if<torch::ExpandingArray<2>>(&conv.options.padding());
+  if (!Alternative<torch::enumtype::kZeros>(conv.options.padding_mode())) return nullptr;
+  return Alternative<torch::ExpandingArray<2>>(conv.options.padding());
 }
 
 }  // namespace
@@ -30,8 +40,8 @@ bool ConvNormFolding::Folds(const torch::nn::Conv2dImpl& conv, const torch::nn::
                             const torch::Tensor& x) {
   return Bf16InferenceFolding() && !norm.is_training() && !conv.is_training() &&
          !at::GradMode::is_enabled() && dynamic_cast<const FrozenBatchNorm2dImpl*>(&norm) != nullptr &&
-         x.device().is_cpu() && conv.weight.device().is_cpu() && at::autocast::is_cpu_enabled() &&
-         at::autocast::get_autocast_cpu_dtype() == at::kBFloat16 && ZeroPadding(conv) != nullptr;
+         x.device().is_cpu() && conv.weight.device().is_cpu() && AutocastEnabled(c10::DeviceType::CPU) &&
+         AutocastDtype(c10::DeviceType::CPU) == at::kBFloat16 && ZeroPadding(conv) != nullptr;
 }
 
 std::vector<const torch::Tensor*> ConvNormFolding::SourcesOf(const torch::nn::Conv2dImpl& conv,

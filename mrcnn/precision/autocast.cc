@@ -52,6 +52,8 @@ at::Tensor ToFp32(const at::Tensor& t) {
 
 bool AutocastEnabled(c10::DeviceType device_type) { return Enabled(device_type); }
 
+c10::ScalarType AutocastDtype(c10::DeviceType device_type) { return Dtype(device_type); }
+
 AutocastScope::AutocastScope(c10::DeviceType device_type, bool bf16)
     : device_type_(device_type),
       bf16_(bf16),

@@ -41,8 +41,10 @@ at::Tensor ToFp32(const at::Tensor& t);
 // The dtype ToFp32 gives a tensor of dtype `s`.
 c10::ScalarType Fp32Dtype(c10::ScalarType s);
 
-// Whether autocast is on for `device_type` right now (for tests and assertions).
+// Whether autocast is on for `device_type` right now, and the dtype it casts to there (the same on
+// LibTorch 1.13 and 2.x, whose autocast functions differ).
 bool AutocastEnabled(c10::DeviceType device_type);
+c10::ScalarType AutocastDtype(c10::DeviceType device_type);
 
 }  // namespace mrcnn
 
