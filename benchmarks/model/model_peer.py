@@ -126,16 +126,16 @@ def autocast_backbone(model):
 
 
 def worker(args):
-    """One case on torchvision's side; prints {"seconds": ..., "peak_rss_mb": ...}."""
+    """One case on torchvision's side; prints {"seconds", "peak_rss_mb", "user_s", "sys_s", "minor_faults"}."""
     torch.set_num_threads(args.threads)
     if args.flush_denormal and not torch.set_flush_denormal(True):
         sys.exit("--flush-denormal: this CPU cannot flush denormals")
     model = build_model(args.preset)
     model.load_state_dict(torch.load(args.state), strict=True)
     d = torch.load(args.inputs)
+    if args.backbone_bf16:
+        autocast_backbone(model)
     if args.worker == "inference":
-        if args.backbone_bf16:
-            autocast_backbone(model)
         model.eval()
         image = d["infer.image"].float() / 255
 
@@ -143,8 +143,6 @@ def worker(args):
             with torch.no_grad():
                 return model([image])[0]["boxes"].shape[0]
     else:
-        if args.backbone_bf16:
-            autocast_backbone(model)
         model.train()
         images = [d[f"train.image.{i}"].float() / 255 for i in range(2)]
         targets = [{"boxes": d[f"train.boxes.{i}"], "labels": d[f"train.labels.{i}"],
